@@ -1,0 +1,248 @@
+"""Layer specs: a model is data about layers.
+
+Each reference network is a tuple of the frozen dataclasses below, in the published
+PyTorch call order. Three interpreters read the same tuple:
+
+- `Network` (here): the Flax module used for training (NHWC);
+- `mnist_jax.torch_reference.build`: the `torch.nn` mirror (NCHW) for parity tests;
+- `mnist_jax.summary`: the torchsummary-style table and the receptive field.
+
+Specs follow torch defaults (``Conv(use_bias=True)``, max-pool stride = window) so a spec
+reads like the ``nn.Module`` it mirrors. ``functional=True`` marks an op the reference
+calls as ``F.relu``/``F.max_pool2d``/``x.view``/``F.log_softmax`` rather than as a module:
+torchsummary does not list those, so neither does our table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence, Union
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv:
+  """``nn.Conv2d(in, features, kernel_size, stride, padding, dilation, bias=use_bias)``."""
+  features: int
+  kernel_size: int
+  padding: int = 0
+  stride: int = 1
+  dilation: int = 1
+  use_bias: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class ReLU:
+  """``nn.ReLU()``, or ``F.relu`` when ``functional``."""
+  functional: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchNorm:
+  """``nn.BatchNorm2d(C)`` (or ``BatchNorm1d`` after a flatten): eps 1e-5, momentum 0.1."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dropout:
+  """``nn.Dropout2d(p)`` when ``channelwise`` (drops whole channels), else ``nn.Dropout(p)``.
+
+  The rate is the model's ``dropout_rate`` so one override changes every dropout layer.
+  """
+  channelwise: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxPool:
+  """``nn.MaxPool2d(window, stride)``; stride defaults to the window, as in torch."""
+  window: int = 2
+  stride: int | None = None
+  functional: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class AvgPool:
+  """``nn.AvgPool2d(window, stride)``; the references use it as GAP with window = map size."""
+  window: int
+  stride: int | None = None
+  functional: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalAvgPool:
+  """``nn.AdaptiveAvgPool2d(1)``: mean over the whole feature map, keeps a 1x1 map."""
+  functional: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Flatten:
+  """``x.view(N, -1)``. Flax flattens NHWC; `torch_reference` permutes Linear weights to match."""
+  functional: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Dense:
+  """``nn.Linear(in, features, bias=use_bias)``."""
+  features: int
+  use_bias: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class LogSoftmax:
+  """``F.log_softmax(x, dim=-1)``, the last op of every reference network."""
+  functional: bool = True
+
+
+Layer = Union[Conv, ReLU, BatchNorm, Dropout, MaxPool, AvgPool, GlobalAvgPool, Flatten, Dense,
+              LogSoftmax]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """One registered network.
+
+  Attributes:
+    name: registry name, ``ref<k>_<step>``.
+    layers: the layer specs in call order.
+    dropout_rate: default rate of every `Dropout` layer (0 where the model has none).
+    source: where the architecture comes from (write-up file and step).
+  """
+  name: str
+  layers: tuple[Layer, ...]
+  dropout_rate: float
+  source: str
+
+
+def stride_of(layer: MaxPool | AvgPool) -> int:
+  return layer.window if layer.stride is None else layer.stride
+
+
+def output_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
+  """Shape after `layer` for one example: ``(H, W, C)`` for maps, ``(F,)`` after a flatten.
+
+  Raises:
+    ValueError: if the layer does not fit the input (e.g. a kernel larger than the map).
+  """
+  match layer:
+    case Conv(features=features, kernel_size=k, padding=p, stride=s, dilation=d):
+      height, width, _ = shape
+      size = lambda n: (n + 2 * p - d * (k - 1) - 1) // s + 1
+      out = (size(height), size(width), features)
+    case MaxPool() | AvgPool():
+      height, width, channels = shape
+      k, s = layer.window, stride_of(layer)
+      out = ((height - k) // s + 1, (width - k) // s + 1, channels)
+    case GlobalAvgPool():
+      out = (1, 1, shape[-1])
+    case Flatten():
+      out = (math.prod(shape),)
+    case Dense(features=features):
+      if len(shape) != 1:
+        raise ValueError(f"Dense needs a flat input, got shape {shape}; add Flatten() before it")
+      out = (features,)
+    case _:
+      out = tuple(shape)
+  if min(out) < 1:
+    raise ValueError(f"{layer} does not fit input shape {shape} (output {out})")
+  return out
+
+
+class TorchBatchNorm(nn.Module):
+  """Batch normalisation with torch semantics, over all axes but the last (channels).
+
+  Our own because ``flax.linen.BatchNorm`` updates the running variance with the biased
+  batch variance, while torch uses the unbiased one (times n/(n-1)); the running
+  statistics, hence eval-mode outputs, would drift from the reference otherwise.
+  Normalisation in train mode uses the biased batch variance, as in torch.
+  ``momentum`` is torch's: ``running = (1 - momentum) * running + momentum * batch``.
+
+  Variables: params ``scale`` (init 1), ``bias`` (init 0); batch_stats ``mean`` (init 0),
+  ``var`` (init 1); all float32 [C].
+  """
+  momentum: float = 0.1
+  epsilon: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x: jax.Array, use_running_average: bool) -> jax.Array:
+    features = x.shape[-1]
+    scale = self.param("scale", nn.initializers.ones, (features,), jnp.float32)
+    bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
+    running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
+    running_var = self.variable("batch_stats", "var", jnp.ones, (features,), jnp.float32)
+    if use_running_average:
+      mean, var = running_mean.value, running_var.value
+    else:
+      axes = tuple(range(x.ndim - 1))
+      mean = jnp.mean(x, axis=axes)
+      var = jnp.mean(jnp.square(x - mean), axis=axes)
+      if not self.is_initializing() and self.is_mutable_collection("batch_stats"):
+        count = x.size // features
+        unbiased_var = var * (count / max(count - 1, 1))
+        running_mean.value = (1 - self.momentum) * running_mean.value + self.momentum * mean
+        running_var.value = (1 - self.momentum) * running_var.value + self.momentum * unbiased_var
+    return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+
+
+class Network(nn.Module):
+  """Flax interpreter of a layer-spec tuple.
+
+  Submodule names are ``layers_<i>`` with ``i`` the index in `layers`, matching the keys of
+  the ``torch.nn.Sequential`` mirror built by `mnist_jax.torch_reference.build`.
+
+  Attributes:
+    layers: layer specs in call order (see `ModelSpec`).
+    dropout_rate: rate of every `Dropout` layer.
+  """
+  layers: Sequence[Layer]
+  dropout_rate: float = 0.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    """Runs the network.
+
+    Args:
+      x: float32 [N, 28, 28, 1] normalised images (NHWC).
+      train: batch statistics and dropout on (needs ``rngs={'dropout': key}`` when the
+        model has dropout with a rate > 0, and ``mutable=['batch_stats']``).
+
+    Returns:
+      float32 [N, num_classes] log-probabilities when the spec ends with `LogSoftmax`.
+    """
+    for index, layer in enumerate(self.layers):
+      name = f"layers_{index}"
+      match layer:
+        case Conv():
+          pad = layer.padding
+          x = nn.Conv(layer.features, (layer.kernel_size, layer.kernel_size),
+                      strides=(layer.stride, layer.stride), padding=((pad, pad), (pad, pad)),
+                      kernel_dilation=(layer.dilation, layer.dilation),
+                      use_bias=layer.use_bias, name=name)(x)
+        case ReLU():
+          x = nn.relu(x)
+        case BatchNorm():
+          x = TorchBatchNorm(name=name)(x, use_running_average=not train)
+        case Dropout():
+          # NHWC: broadcasting the mask over H and W drops whole channels like Dropout2d.
+          broadcast_dims = (1, 2) if layer.channelwise and x.ndim == 4 else ()
+          x = nn.Dropout(self.dropout_rate, broadcast_dims=broadcast_dims,
+                         deterministic=not train, name=name)(x)
+        case MaxPool():
+          s = stride_of(layer)
+          x = nn.max_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
+        case AvgPool():
+          s = stride_of(layer)
+          x = nn.avg_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
+        case GlobalAvgPool():
+          x = jnp.mean(x, axis=(1, 2), keepdims=True)
+        case Flatten():
+          x = x.reshape((x.shape[0], -1))
+        case Dense():
+          x = nn.Dense(layer.features, use_bias=layer.use_bias, name=name)(x)
+        case LogSoftmax():
+          x = nn.log_softmax(x, axis=-1)
+        case _:
+          raise TypeError(f"unknown layer spec {layer!r}")
+    return x
