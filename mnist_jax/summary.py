@@ -1,0 +1,179 @@
+"""torchsummary-style table and receptive field of any registered model.
+
+Rows follow ``torchsummary.summary``: one per ``nn.Module`` the reference calls, named
+``<TorchType>-<k>`` with k counting those modules in call order, output shape as
+``[-1, C, H, W]`` (or ``[-1, F]``), trainable parameter count. Two columns are added: the
+receptive field (pixels of the input one output unit sees, along one side) and the jump
+(input pixels between neighbouring output units), both computed from the layer specs with
+the standard recurrence ``rf += dilation * (kernel - 1) * jump; jump *= stride``.
+
+Output shapes come from the specs, parameter counts from the Flax module itself
+(`jax.eval_shape` of ``init``: no arrays are computed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+
+from mnist_jax import models
+from mnist_jax.models import layers
+
+INPUT_SHAPE = (28, 28, 1)  # H, W, C of one MNIST image.
+
+_TORCH_TYPES = {
+    layers.Conv: "Conv2d", layers.ReLU: "ReLU", layers.BatchNorm: "BatchNorm2d",
+    layers.MaxPool: "MaxPool2d", layers.AvgPool: "AvgPool2d",
+    layers.GlobalAvgPool: "AdaptiveAvgPool2d", layers.Flatten: "Flatten",
+    layers.Dense: "Linear", layers.LogSoftmax: "LogSoftmax",
+}
+# How the references spell the functional form (F.relu(x) etc.).
+_FUNCTIONAL_NAMES = {
+    layers.ReLU: "F.relu", layers.MaxPool: "F.max_pool2d", layers.AvgPool: "F.avg_pool2d",
+    layers.GlobalAvgPool: "F.adaptive_avg_pool2d", layers.Flatten: "view",
+    layers.LogSoftmax: "F.log_softmax",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One summary row.
+
+  Attributes:
+    name: torchsummary key, e.g. ``"Conv2d-1"``; for functional ops the call, e.g.
+      ``"F.relu"`` (only with ``include_functional=True``).
+    layer_type: torch class name, e.g. ``"BatchNorm2d"``.
+    output_shape: ``(-1, C, H, W)`` or ``(-1, F)``, as torchsummary prints it.
+    params: trainable parameters of the layer.
+    receptive_field: receptive field after the layer, in input pixels (one side).
+    jump: distance between neighbouring output units, in input pixels.
+    functional: the reference calls it as a function, so torchsummary does not list it.
+  """
+  name: str
+  layer_type: str
+  output_shape: tuple[int, ...]
+  params: int
+  receptive_field: int
+  jump: int
+  functional: bool = False
+
+
+def torch_type(layer: layers.Layer, input_shape: tuple[int, ...]) -> str:
+  """torch class name of the module that `layer` mirrors."""
+  if isinstance(layer, layers.Dropout):
+    return "Dropout2d" if layer.channelwise else "Dropout"
+  if isinstance(layer, layers.BatchNorm) and len(input_shape) == 1:
+    return "BatchNorm1d"
+  return _TORCH_TYPES[type(layer)]
+
+
+def count_params(variables: Mapping[str, Any]) -> int:
+  """Number of trainable parameters: the size of the ``'params'`` collection.
+
+  Args:
+    variables: a Flax variables dict (``{'params': ..., 'batch_stats': ...}``); arrays or
+      `jax.ShapeDtypeStruct` leaves.
+  """
+  return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(variables["params"]))
+
+
+def _param_shapes(name: str) -> Mapping[str, Any]:
+  model = models.create(name)
+  x = jax.ShapeDtypeStruct((1, *INPUT_SHAPE), jnp.float32)
+  return jax.eval_shape(lambda x: model.init({"params": jax.random.key(0)}, x, train=False), x)
+
+
+def rows(name: str, include_functional: bool = False) -> list[Row]:
+  """Summary rows of model `name`, in call order.
+
+  Args:
+    name: a registered model (`mnist_jax.models.names()`).
+    include_functional: also list ops the reference calls as functions (F.relu, ...),
+      which torchsummary omits; they do not advance the ``-k`` numbering.
+
+  Raises:
+    ValueError: unknown model name.
+  """
+  spec = models.spec(name)
+  params = _param_shapes(name)["params"]
+  shape, receptive_field, jump = INPUT_SHAPE, 1, 1
+  flattened_extent = 1  # Side of the map a Dense after Flatten mixes over.
+  result, module_count = [], 0
+  for index, layer in enumerate(spec.layers):
+    out_shape = layers.output_shape(layer, shape)
+    match layer:
+      case layers.Conv(kernel_size=k, stride=s, dilation=d):
+        receptive_field += d * (k - 1) * jump
+        jump *= s
+      case layers.MaxPool() | layers.AvgPool():
+        receptive_field += (layer.window - 1) * jump
+        jump *= layers.stride_of(layer)
+      case layers.GlobalAvgPool():
+        receptive_field += (max(shape[:2]) - 1) * jump
+        jump *= max(shape[:2])
+      case layers.Flatten() if len(shape) == 3:
+        flattened_extent = max(shape[:2])
+      case layers.Dense():
+        # Every output of a Dense on a flattened HxW map sees all H*W positions.
+        receptive_field += (flattened_extent - 1) * jump
+        jump *= flattened_extent
+        flattened_extent = 1
+    layer_params = params.get(f"layers_{index}", {})
+    count = sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(layer_params))
+    functional = getattr(layer, "functional", False)
+    if not functional:
+      module_count += 1
+    if include_functional or not functional:
+      layer_type = torch_type(layer, shape)
+      row_name = _FUNCTIONAL_NAMES[type(layer)] if functional else f"{layer_type}-{module_count}"
+      torch_shape = (-1, out_shape[2], out_shape[0], out_shape[1]) if len(out_shape) == 3 else (
+          -1, *out_shape)
+      result.append(Row(row_name, layer_type, torch_shape, count, receptive_field, jump,
+                        functional))
+    shape = out_shape
+  return result
+
+
+def receptive_field(name: str) -> int:
+  """Receptive field of the model's output, in input pixels along one side.
+
+  Raises:
+    ValueError: unknown model name.
+  """
+  return rows(name, include_functional=True)[-1].receptive_field
+
+
+def _format_shape(shape: tuple[int, ...]) -> str:
+  return "[" + ", ".join(str(n) for n in shape) + "]"
+
+
+def table(name: str, include_functional: bool = False) -> str:
+  """The torchsummary table of model `name`, with receptive field and jump columns.
+
+  Raises:
+    ValueError: unknown model name.
+  """
+  table_rows = rows(name, include_functional)
+  variables = _param_shapes(name)
+  total = count_params(variables)
+  buffers = sum(math.prod(leaf.shape)
+                for leaf in jax.tree_util.tree_leaves(variables.get("batch_stats", {})))
+  line = "{:>20}  {:>25} {:>15} {:>8} {:>6}"
+  width = len(line.format("", "", "", "", ""))
+  out = ["-" * width, line.format("Layer (type)", "Output Shape", "Param #", "RF", "Jump"),
+         "=" * width]
+  for row in table_rows:
+    out.append(line.format(row.name, _format_shape(row.output_shape), f"{row.params:,}",
+                           row.receptive_field, row.jump))
+  out += ["=" * width,
+          f"Total params: {total:,}",
+          f"Trainable params: {total:,}",
+          "Non-trainable params: 0",
+          f"BatchNorm running statistics (buffers): {buffers:,}",
+          f"Receptive field: {receptive_field(name)}",
+          "-" * width]
+  return "\n".join(out)
