@@ -23,7 +23,7 @@ import jax.numpy as jnp
 from mnist_jax import models
 from mnist_jax.models import layers
 
-INPUT_SHAPE = (28, 28, 1)  # H, W, C of one MNIST image.
+INPUT_SHAPE = layers.INPUT_SHAPE
 
 _TORCH_TYPES = {
     layers.Conv: "Conv2d", layers.ReLU: "ReLU", layers.BatchNorm: "BatchNorm2d",

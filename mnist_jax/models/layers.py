@@ -24,6 +24,9 @@ import jax
 import jax.numpy as jnp
 
 
+INPUT_SHAPE = (28, 28, 1)  # H, W, C of one MNIST image, the input of every model.
+
+
 @dataclasses.dataclass(frozen=True)
 class Conv:
   """``nn.Conv2d(in, features, kernel_size, stride, padding, dilation, bias=use_bias)``."""
