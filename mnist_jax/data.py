@@ -1,0 +1,219 @@
+"""MNIST as numpy arrays, from the canonical IDX files or from TFDS.
+
+The IDX path reads the same four files that torchvision's ``datasets.MNIST``
+downloads, so a JAX run can use byte for byte the data a PyTorch run used.
+TensorFlow is imported only inside the TFDS path.
+"""
+
+import gzip
+import os
+import pathlib
+import zlib
+from typing import Optional, Union
+
+import numpy as np
+
+SPLITS = ("train", "test")
+SOURCES = ("auto", "idx", "tfds")
+
+IMAGE_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+
+# Canonical names of the MNIST database files (images, labels) per split.
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+# IDX magic numbers: two zero bytes, the element type (0x08 = uint8) and the
+# number of dimensions.
+IMAGES_MAGIC = 0x00000803
+LABELS_MAGIC = 0x00000801
+
+# torchvision's datasets.MNIST(root) keeps the files in root/MNIST/raw/.
+TORCHVISION_SUBDIR = pathlib.Path("MNIST", "raw")
+
+PathLike = Union[str, os.PathLike]
+
+
+class DataError(ValueError):
+  """A data file is missing, truncated or corrupt; the message names the file."""
+
+
+def load(
+    split: str,
+    data_dir: Optional[PathLike] = None,
+    source: str = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+  """Loads one MNIST split into host memory.
+
+  Args:
+    split: "train" (60,000 examples) or "test" (10,000 examples).
+    data_dir: folder holding the IDX files, either flat or in torchvision's
+      layout ``data_dir/MNIST/raw/``, each file raw or ``.gz``. For the TFDS
+      source it is passed to ``tfds.load`` as its ``data_dir``. Defaults to the
+      environment variable ``MNIST_DIR``.
+    source: "idx" (the four canonical IDX files), "tfds"
+      (``tfds.load("mnist")``), or "auto": IDX when ``data_dir`` holds any of
+      the IDX files, else TFDS.
+
+  Returns:
+    ``(images, labels)``: images uint8 [N, 28, 28, 1] with values 0-255 (no
+    scaling), labels int32 [N] with values 0-9, in the files' order.
+
+  Raises:
+    ValueError: unknown ``split`` or ``source``.
+    DataError: a missing, truncated or corrupt IDX file, a wrong magic number,
+      or image and label counts that disagree.
+  """
+  _check_split(split)
+  if source not in SOURCES:
+    raise ValueError(f"unknown source {source!r}; valid choices: {', '.join(SOURCES)}")
+  if data_dir is None:
+    data_dir = os.environ.get("MNIST_DIR")
+  if source == "auto":
+    source = "idx" if data_dir is not None and has_idx_files(data_dir) else "tfds"
+  if source == "idx":
+    if data_dir is None:
+      raise DataError("source='idx' needs data_dir or the MNIST_DIR environment variable")
+    return load_idx(split, data_dir)
+  return load_tfds(split, data_dir)
+
+
+def _check_split(split: str) -> None:
+  if split not in SPLITS:
+    raise ValueError(f"unknown split {split!r}; valid choices: {', '.join(SPLITS)}")
+
+
+def has_idx_files(data_dir: PathLike) -> bool:
+  """Whether ``data_dir`` holds any MNIST IDX file (flat or MNIST/raw/, raw or .gz).
+
+  Any one file is enough: a folder with some files missing should fail with a
+  DataError naming the missing file, not quietly fall back to TFDS.
+  """
+  names = [name for pair in IDX_FILES.values() for name in pair]
+  data_dir = pathlib.Path(data_dir)
+  return any(path.is_file() for name in names for path in _candidates(data_dir, name))
+
+
+def load_idx(split: str, data_dir: PathLike) -> tuple[np.ndarray, np.ndarray]:
+  """Loads one split from the IDX files in ``data_dir``; see ``load``."""
+  _check_split(split)
+  images_name, labels_name = IDX_FILES[split]
+  images_path = find_idx_file(data_dir, images_name)
+  labels_path = find_idx_file(data_dir, labels_name)
+  images = read_idx(images_path, IMAGES_MAGIC)
+  labels = read_idx(labels_path, LABELS_MAGIC)
+  if images.shape[1:] != IMAGE_SHAPE[:2]:
+    raise DataError(
+        f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, expected 28x28")
+  if len(images) != len(labels):
+    raise DataError(
+        f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
+  if labels.size and labels.max() >= NUM_CLASSES:
+    raise DataError(f"{labels_path}: label {labels.max()} outside 0-{NUM_CLASSES - 1}")
+  return images[..., np.newaxis], labels.astype(np.int32)
+
+
+def find_idx_file(data_dir: PathLike, name: str) -> pathlib.Path:
+  """Path of IDX file ``name`` in ``data_dir``: flat before MNIST/raw/, raw before ``.gz``.
+
+  Raises:
+    DataError: the file is in none of the four places.
+  """
+  candidates = _candidates(pathlib.Path(data_dir), name)
+  for path in candidates:
+    if path.is_file():
+      return path
+  others = ", ".join(str(path) for path in candidates[1:])
+  raise DataError(f"{candidates[0]}: missing (also looked for {others})")
+
+
+def _candidates(data_dir: pathlib.Path, name: str) -> list[pathlib.Path]:
+  folders = (data_dir, data_dir / TORCHVISION_SUBDIR)
+  return [folder / file for folder in folders for file in (name, name + ".gz")]
+
+
+def read_idx(path: PathLike, magic: int) -> np.ndarray:
+  """Reads a uint8 IDX file (raw or ``.gz``) whose header must carry ``magic``.
+
+  IDX layout (yann.lecun.com/exdb/mnist): a big-endian int32 magic number whose
+  last byte is the number of dimensions, one big-endian int32 per dimension,
+  then the uint8 data in row-major order.
+
+  Args:
+    path: the file; a name ending in ``.gz`` is decompressed first.
+    magic: expected magic number (``IMAGES_MAGIC`` or ``LABELS_MAGIC``).
+
+  Returns:
+    uint8 array with the shape the header gives, e.g. [N, 28, 28] or [N].
+
+  Raises:
+    DataError: missing file, bad gzip, wrong magic, or a size that disagrees
+      with the header's dimensions.
+  """
+  path = pathlib.Path(path)
+  try:
+    data = path.read_bytes()
+  except FileNotFoundError:
+    raise DataError(f"{path}: missing") from None
+  except OSError as e:
+    raise DataError(f"{path}: unreadable ({e})") from e
+  if path.suffix == ".gz":
+    try:
+      data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as e:
+      raise DataError(f"{path}: truncated or corrupt gzip ({e})") from e
+
+  if len(data) < 4:
+    raise DataError(f"{path}: truncated, {len(data)} bytes, shorter than the IDX magic number")
+  found_magic = int.from_bytes(data[:4], "big")
+  if found_magic != magic:
+    raise DataError(
+        f"{path}: wrong IDX magic number 0x{found_magic:08x}, expected 0x{magic:08x}")
+  ndim = magic & 0xFF
+  header_size = 4 + 4 * ndim
+  if len(data) < header_size:
+    raise DataError(
+        f"{path}: truncated, {len(data)} bytes, shorter than the {header_size}-byte IDX header")
+  shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+  expected = header_size + int(np.prod(shape))
+  if len(data) != expected:
+    problem = "truncated" if len(data) < expected else "wrong size"
+    raise DataError(
+        f"{path}: {problem}, {len(data)} bytes but header dimensions {shape} need {expected}")
+  # Copy so callers get a writable array, not a view of the read-only bytes.
+  return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape).copy()
+
+
+def load_tfds(
+    split: str, data_dir: Optional[PathLike] = None) -> tuple[np.ndarray, np.ndarray]:
+  """Loads one split with ``tfds.load("mnist")``; same dtypes and shapes as ``load``.
+
+  Raises:
+    ValueError: unknown ``split``.
+    DataError: TFDS returned a split of unknown size or unexpected shape.
+  """
+  _check_split(split)
+  # Imported here so that the IDX path never loads TensorFlow.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  dataset = tfds.load(
+      "mnist",
+      split=split,
+      as_supervised=True,
+      data_dir=None if data_dir is None else os.fspath(data_dir),
+  )
+  # One batch of the whole split. Not batch_size=-1: when TFDS does not know
+  # the split size (e.g. under tfds.testing.mock_data) it batches by
+  # sys.maxsize, which aborts the process in TF 2.21.
+  num_examples = int(dataset.cardinality())
+  if num_examples <= 0:
+    raise DataError(f"tfds mnist/{split}: unknown number of examples ({num_examples})")
+  images, labels = tfds.as_numpy(dataset.batch(num_examples).get_single_element())
+  images = np.asarray(images, dtype=np.uint8)
+  labels = np.asarray(labels, dtype=np.int32)
+  if images.shape[1:] != IMAGE_SHAPE or labels.shape != (len(images),):
+    raise DataError(f"tfds mnist/{split}: images {images.shape} and labels {labels.shape}, "
+                    "expected [N, 28, 28, 1] and [N]")
+  return images, labels
