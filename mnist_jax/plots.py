@@ -1,0 +1,236 @@
+"""Training curves, learning-rate and misclassified-image plots (PNG files).
+
+The figures mirror the references' "Training Graphs" (2x2: train loss, train
+accuracy, test loss, test accuracy) and "Misclassified Images" grids (e.g.
+ref3.md, "## Training Graphs" and "## Sample of Misclassified Images").
+
+Each function draws on its own ``matplotlib.figure.Figure`` with an Agg canvas
+and never touches pyplot, so there is no global figure registry to leak and
+the process-wide backend is left as it was.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pathlib
+from typing import Any, Mapping, Sequence
+
+from matplotlib.backends import backend_agg
+from matplotlib import figure as figure_lib
+import numpy as np
+
+HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+_SEED_STYLE = dict(linewidth=0.8, alpha=0.45)
+_MEAN_STYLE = dict(linewidth=2.0, color="black")
+
+
+def _new_figure(width: float, height: float) -> figure_lib.Figure:
+  figure = figure_lib.Figure(figsize=(width, height), dpi=100, layout="constrained")
+  backend_agg.FigureCanvasAgg(figure)
+  return figure
+
+
+def _save(figure: figure_lib.Figure, path: str | os.PathLike[str]) -> pathlib.Path:
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  figure.savefig(path, format="png")
+  return path
+
+
+def _series(history: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
+  """[epochs] for one run or [epochs, seeds] when each value is a list."""
+  values = [entry[key] for entry in history]
+  per_seed = [np.ndim(value) == 1 for value in values]
+  if any(per_seed) and not all(per_seed):
+    raise ValueError(f"history[*][{key!r}] mixes scalars and per-seed lists; use one kind")
+  try:
+    array = np.asarray(values, dtype=np.float64)
+  except ValueError:
+    raise ValueError(f"history[*][{key!r}] per-seed lists differ in length; "
+                     "every epoch needs one value per seed") from None
+  if array.ndim not in (1, 2):
+    raise ValueError(f"history[*][{key!r}] must be a number or a 1-D list per epoch, "
+                     f"got shape {array.shape[1:]}")
+  return array
+
+
+def _draw(axes, x: np.ndarray, y: np.ndarray) -> None:
+  """One line, or one thin line per seed (columns of y) plus their mean."""
+  if y.ndim == 1:
+    axes.plot(x, y, **_MEAN_STYLE)
+    return
+  for seed in range(y.shape[1]):
+    axes.plot(x, y[:, seed], label=f"seed {seed}" if seed < 10 else None, **_SEED_STYLE)
+  axes.plot(x, y.mean(axis=1), label=f"mean of {y.shape[1]} seeds", **_MEAN_STYLE)
+  axes.legend(fontsize=7)
+
+
+def plot_curves(
+    history: Sequence[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    step_losses: np.ndarray | Sequence[float] | None = None,
+    title: str | None = None,
+) -> pathlib.Path:
+  """Writes the 2x2 "Training Graphs" figure as a PNG.
+
+  Args:
+    history: one dict per epoch with keys ``epoch`` (number), ``train_loss``,
+      ``train_accuracy``, ``test_loss``, ``test_accuracy`` (accuracies in
+      percent). For several seeds each value except ``epoch`` is a list with
+      one entry per seed: each seed is drawn thin, their mean thick.
+    path: PNG file to write; parent folders are created.
+    step_losses: optional per-step train loss, float [steps] or
+      [seeds, steps]; when given, the train-loss panel shows it against the
+      optimizer step instead of the per-epoch train loss.
+    title: optional figure title.
+
+  Returns:
+    The path written.
+
+  Raises:
+    ValueError: for an empty history, a missing key, or inconsistent per-seed
+      values.
+  """
+  if not history:
+    raise ValueError("history is empty; need one dict per epoch")
+  for key in HISTORY_KEYS:
+    missing = [i for i, entry in enumerate(history) if key not in entry]
+    if missing:
+      raise ValueError(f"history[{missing[0]}] has no {key!r}; each epoch needs "
+                       f"{', '.join(HISTORY_KEYS)}")
+  epochs = _series(history, "epoch")
+  if epochs.ndim != 1:
+    raise ValueError("history[*]['epoch'] must be one number per epoch, not per seed")
+  series = {key: _series(history, key) for key in HISTORY_KEYS[1:]}
+  seeds = {values.shape[1] for values in series.values() if values.ndim == 2}
+  if len(seeds) > 1 or (seeds and any(v.ndim == 1 for v in series.values())):
+    raise ValueError("history values must all be scalars or all have the same "
+                     f"number of seeds, got seed counts {sorted(seeds)}")
+
+  figure = _new_figure(12, 9)
+  grid = figure.subplots(2, 2)
+  panels = [
+      (grid[0, 0], "train_loss", "Training Loss", "loss"),
+      (grid[0, 1], "train_accuracy", "Training Accuracy", "accuracy (%)"),
+      (grid[1, 0], "test_loss", "Test Loss", "loss"),
+      (grid[1, 1], "test_accuracy", "Test Accuracy", "accuracy (%)"),
+  ]
+  for axes, key, name, ylabel in panels:
+    axes.set_title(name)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(ylabel)
+    axes.grid(True, alpha=0.3)
+    if key == "train_loss" and step_losses is not None:
+      losses = np.asarray(step_losses, dtype=np.float64)
+      if losses.ndim not in (1, 2) or losses.shape[-1] == 0:
+        raise ValueError(f"step_losses must be float [steps] or [seeds, steps], "
+                         f"got shape {losses.shape}")
+      axes.set_xlabel("step")
+      _draw(axes, np.arange(losses.shape[-1]), losses.T)
+    else:
+      _draw(axes, epochs, series[key])
+  if title:
+    figure.suptitle(title)
+  return _save(figure, path)
+
+
+def plot_learning_rate(
+    learning_rates: np.ndarray | Sequence[float],
+    path: str | os.PathLike[str],
+    steps_per_epoch: int | None = None,
+    title: str | None = None,
+) -> pathlib.Path:
+  """Writes the learning rate per optimizer step as a PNG.
+
+  Args:
+    learning_rates: float [steps], the lr used by each update.
+    path: PNG file to write; parent folders are created.
+    steps_per_epoch: if given, epoch boundaries are drawn as vertical lines.
+    title: optional title (default "Learning rate").
+
+  Returns:
+    The path written.
+
+  Raises:
+    ValueError: if `learning_rates` is not a non-empty 1-D array or
+      `steps_per_epoch` is not a positive int.
+  """
+  rates = np.asarray(learning_rates, dtype=np.float64)
+  if rates.ndim != 1 or rates.size == 0:
+    raise ValueError(f"learning_rates must be a non-empty 1-D array, got shape {rates.shape}")
+  if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int)
+                                      or steps_per_epoch <= 0):
+    raise ValueError(f"steps_per_epoch must be a positive int or None, got "
+                     f"{steps_per_epoch!r}")
+  figure = _new_figure(9, 4)
+  axes = figure.subplots()
+  if steps_per_epoch is not None:
+    for boundary in range(steps_per_epoch, rates.size, steps_per_epoch):
+      axes.axvline(boundary, color="grey", linewidth=0.5, alpha=0.5)
+  axes.plot(np.arange(rates.size), rates, linewidth=1.5)
+  axes.set_xlabel("step" if steps_per_epoch is None
+                  else f"step (lines: epochs of {steps_per_epoch} steps)")
+  axes.set_ylabel("learning rate")
+  axes.set_title(title or "Learning rate")
+  axes.grid(True, axis="y", alpha=0.3)
+  return _save(figure, path)
+
+
+def plot_misclassified(
+    images: np.ndarray,
+    labels: np.ndarray | Sequence[int],
+    predictions: np.ndarray | Sequence[int],
+    path: str | os.PathLike[str],
+    max_images: int = 25,
+) -> pathlib.Path:
+  """Writes a grid of misclassified digits titled "true: t / pred: p".
+
+  Images whose prediction equals the label are skipped, so the whole test set
+  may be passed; the first `max_images` misclassified ones are shown.
+
+  Args:
+    images: uint8 [N, 28, 28, 1] (or [N, 28, 28]) in 0..255, or float of the
+      same shape (e.g. normalised; each image is then scaled to its range).
+    labels: int [N], true classes.
+    predictions: int [N], predicted classes.
+    path: PNG file to write; parent folders are created.
+    max_images: most images shown, positive int.
+
+  Returns:
+    The path written (a figure saying so when nothing is misclassified).
+
+  Raises:
+    ValueError: for mismatched shapes or a non-positive `max_images`.
+  """
+  images = np.asarray(images)
+  labels = np.asarray(labels)
+  predictions = np.asarray(predictions)
+  if images.ndim == 4 and images.shape[-1] == 1:
+    images = images[..., 0]
+  if images.ndim != 3:
+    raise ValueError(f"images must be [N, H, W, 1] or [N, H, W], got shape {images.shape}")
+  if labels.shape != (images.shape[0],) or predictions.shape != labels.shape:
+    raise ValueError(f"labels {labels.shape} and predictions {predictions.shape} must "
+                     f"both be [N] with N = {images.shape[0]} images")
+  if not isinstance(max_images, int) or max_images <= 0:
+    raise ValueError(f"max_images must be a positive int, got {max_images!r}")
+
+  wrong = np.flatnonzero(labels != predictions)[:max_images]
+  if wrong.size == 0:
+    figure = _new_figure(4, 2)
+    figure.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+    return _save(figure, path)
+
+  columns = min(wrong.size, math.ceil(math.sqrt(max_images)))
+  rows = math.ceil(wrong.size / columns)
+  figure = _new_figure(1.9 * columns, 2.1 * rows)
+  grid = np.asarray(figure.subplots(rows, columns, squeeze=False))
+  scale = dict(vmin=0, vmax=255) if images.dtype == np.uint8 else {}
+  for axes, index in zip(grid.flat, wrong):
+    axes.imshow(images[index], cmap="gray", **scale)
+    axes.set_title(f"true: {labels[index]} / pred: {predictions[index]}", fontsize=9)
+  for axes in grid.flat:
+    axes.axis("off")
+  return _save(figure, path)
