@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any, NamedTuple, Sequence
 
 import jax
@@ -47,7 +48,7 @@ def _require(ok: bool, field: str, valid: str, value: Any) -> None:
 
 
 def _is_int(value: Any) -> bool:
-  return isinstance(value, int) and not isinstance(value, bool)
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 # ------------------------------------------------------------------- StepLR
