@@ -1,0 +1,90 @@
+"""Defaults shared by every config, and the recipe pieces the references combine.
+
+Each experiment file (ref1.py ... ref5.py) holds one recipe per published step, selected with
+`--config=configs/ref3.py:step4`; `final.py` is the flagship. Recipes are written as the
+write-ups state them; where a write-up is silent, the choice is named in that step's docstring.
+"""
+
+import ml_collections
+
+
+def get_config(**overrides) -> ml_collections.ConfigDict:
+  """Default config; keyword arguments replace fields (schedule as a ConfigDict)."""
+  config = ml_collections.ConfigDict()
+  config.model = "ref1_code5"
+  # None keeps the model's published dropout rate.
+  config.dropout_rate = ml_collections.config_dict.placeholder(float)
+
+  config.batch_size = 128
+  config.eval_batch_size = 1000
+  config.num_epochs = 15
+
+  # torch.optim.SGD
+  config.learning_rate = 0.01
+  config.momentum = 0.9
+  config.nesterov = False
+  config.weight_decay = 0.0
+  config.schedule = constant()
+
+  # torchvision RandomRotation((-d, d), fill=rotation_fill); 0 disables it.
+  config.rotation_degrees = 0.0
+  config.rotation_fill = 0.0  # pixel value in [0, 1] before normalisation
+
+  config.seed = 0
+  config.num_seeds = 1
+
+  config.data_dir = ""  # "" = env MNIST_DIR, else TFDS
+  config.data_source = "auto"  # "auto" | "idx" | "tfds"
+  config.train_subset = 0  # first N training images; 0 = all 60,000
+  config.test_subset = 0
+
+  config.keep_checkpoints = 3
+  config.progress_bar = True
+  config.plots = True
+
+  for key, value in overrides.items():
+    config[key] = value
+  return config
+
+
+def constant() -> ml_collections.ConfigDict:
+  """No schedule: the learning rate stays `config.learning_rate`."""
+  return ml_collections.ConfigDict({"name": "constant"})
+
+
+def step_lr(step_size: int, gamma: float = 0.1) -> ml_collections.ConfigDict:
+  """torch StepLR: multiply the learning rate by `gamma` every `step_size` epochs."""
+  return ml_collections.ConfigDict({"name": "step", "step_size": step_size, "gamma": gamma})
+
+
+def one_cycle(max_lr: float, pct_start: float = 0.3, div_factor: float = 25.0,
+              final_div_factor: float = 1e4, anneal_strategy: str = "cos",
+              three_phase: bool = False, cycle_momentum: bool = True,
+              base_momentum: float = 0.85, max_momentum: float = 0.95) -> ml_collections.ConfigDict:
+  """torch OneCycleLR stepped per batch (torch's defaults)."""
+  return ml_collections.ConfigDict({
+      "name": "one_cycle", "max_lr": max_lr, "pct_start": pct_start, "div_factor": div_factor,
+      "final_div_factor": final_div_factor, "anneal_strategy": anneal_strategy,
+      "three_phase": three_phase, "cycle_momentum": cycle_momentum,
+      "base_momentum": base_momentum, "max_momentum": max_momentum})
+
+
+def plateau(factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
+            threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0,
+            mode: str = "min") -> ml_collections.ConfigDict:
+  """torch ReduceLROnPlateau stepped once per epoch on the test loss (torch's defaults)."""
+  return ml_collections.ConfigDict({
+      "name": "plateau", "mode": mode, "factor": factor, "patience": patience,
+      "threshold": threshold, "threshold_mode": threshold_mode, "cooldown": cooldown,
+      "min_lr": min_lr})
+
+
+def recipe(experiment: str, step: str, recipes: dict[str, dict]) -> ml_collections.ConfigDict:
+  """Config of `step` from an experiment's `recipes` (step -> field overrides).
+
+  Raises:
+    ValueError: unknown step (the message lists the valid ones).
+  """
+  if step not in recipes:
+    raise ValueError(f"unknown step {step!r} for {experiment}; valid steps: {', '.join(recipes)}")
+  return get_config(model=f"{experiment}_{step}", **recipes[step])

@@ -1,0 +1,21 @@
+"""ref1.md (Code 1-5) recipes; select with `--config=configs/ref1.py:code5`.
+
+The write-up states no batch size, optimizer settings or schedule; we use the common template
+of these notebooks: batch 128, SGD lr 0.01 momentum 0.9, constant learning rate, 15 epochs.
+Code 5 adds rotation augmentation ("Adding image augumentation", ref1.md Code 5); ±7° is the
+value all five write-ups use.
+"""
+
+from configs import base
+
+RECIPES = {
+    "code1": {},
+    "code2": {},
+    "code3": {},
+    "code4": {},
+    "code5": {"rotation_degrees": 7.0},
+}
+
+
+def get_config(step: str = "code5"):
+  return base.recipe("ref1", step, RECIPES)

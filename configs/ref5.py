@@ -1,0 +1,22 @@
+"""ref5.md recipes (Steps 1-7); select with `--config=configs/ref5.py:step7`.
+
+Published: batch 128 for Steps 1-4 (469 batches per epoch) and 64 for Steps 5-7 (938), 15
+epochs; Step 6 adds RandomRotation, Step 7 OneCycleLR. Not stated, chosen here: SGD lr 0.01
+momentum 0.9, ±7° rotation, OneCycleLR(max_lr=0.1) with torch's other defaults.
+"""
+
+from configs import base
+
+RECIPES = {
+    "step1": {},
+    "step2": {},
+    "step3": {},
+    "step4": {},
+    "step5": {"batch_size": 64},
+    "step6": {"batch_size": 64, "rotation_degrees": 7.0},
+    "step7": {"batch_size": 64, "rotation_degrees": 7.0, "schedule": base.one_cycle(max_lr=0.1)},
+}
+
+
+def get_config(step: str = "step7"):
+  return base.recipe("ref5", step, RECIPES)

@@ -1,0 +1,86 @@
+"""Metric collections (clu.metrics) and the writers that record them.
+
+Per-step and per-epoch numbers flow: jitted step -> `clu.metrics.Collection` -> host ->
+`clu.metric_writers` (TensorBoard events) and a JSON-lines file in the workdir.
+`clu.metric_writers` imports TensorFlow, so it is imported lazily here; where TensorFlow is
+absent the run still records its JSON lines and says that TensorBoard events are skipped.
+"""
+
+
+import json
+import os
+from typing import Any, Mapping, Sequence
+
+from absl import logging
+from clu import metrics as clu_metrics
+import flax
+import numpy as np
+
+
+@flax.struct.dataclass
+class Metrics(clu_metrics.Collection):
+  """Loss and accuracy over a set of examples (a training epoch or the test set).
+
+  Built with `Metrics.single_from_model_output(loss=..., logits=..., labels=...)` where
+  `loss` is the per-example negative log-likelihood float32 [B] (torch's `F.nll_loss`
+  before reduction), `logits` the log-probabilities float32 [B, 10] and `labels` int32 [B].
+  `compute()` gives the example-weighted mean loss and the accuracy as a fraction.
+  """
+
+  loss: clu_metrics.Average.from_output("loss")
+  accuracy: clu_metrics.Accuracy
+
+
+class JsonLinesWriter:
+  """Appends one JSON object per call to `path`.
+
+  clu has no JSON-lines writer; this file is the small, diffable run summary that
+  `scripts/compare.py` and docs/RESULTS.md are generated from.
+  """
+
+  def __init__(self, path: str):
+    self.path = path
+
+  def write(self, record: Mapping[str, Any]) -> None:
+    with open(self.path, "a") as f:
+      f.write(json.dumps(to_builtin(record)) + "\n")
+
+  def rewrite(self, records: Sequence[Mapping[str, Any]]) -> None:
+    """Replaces the file with `records` (used on resume, so it matches the checkpoint)."""
+    tmp = self.path + ".tmp"
+    with open(tmp, "w") as f:
+      for record in records:
+        f.write(json.dumps(to_builtin(record)) + "\n")
+    os.replace(tmp, self.path)
+
+
+def read_json_lines(path: str) -> list[dict[str, Any]]:
+  """Reads a JSON-lines file written by `JsonLinesWriter`; [] when it does not exist."""
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def create_summary_writer(workdir: str):
+  """`clu.metric_writers` default writer (TensorBoard events + logging) for `workdir`.
+
+  Returns None where TensorFlow (needed by the TensorBoard writer) is not installed.
+  """
+  try:
+    from clu import metric_writers  # pylint: disable=g-import-not-at-top
+  except ImportError as e:
+    logging.warning("clu.metric_writers unavailable (%s): no TensorBoard events, JSON lines only.", e)
+    return None
+  return metric_writers.create_default_writer(workdir, just_logging=False, asynchronous=False)
+
+
+def to_builtin(value: Any) -> Any:
+  """Turns numpy/jax scalars and arrays into JSON-serialisable Python values."""
+  if isinstance(value, Mapping):
+    return {k: to_builtin(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [to_builtin(v) for v in value]
+  if hasattr(value, "tolist"):
+    return np.asarray(value).tolist()
+  return value
