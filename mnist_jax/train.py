@@ -248,6 +248,12 @@ def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
     return state, (loss, learning_rate, batch_metrics)
 
   def train_epoch(states, images, labels, epoch):
+    # Partitionable threefry (JAX's default) makes XLA:CPU spend ~15 s more compiling the
+    # dropout masks; the classic stream compiles in seconds and runs no slower.
+    with jax.threefry_partitionable(False):
+      return _train_epoch(states, images, labels, epoch)
+
+  def _train_epoch(states, images, labels, epoch):
     num_replicas = jax.tree.leaves(states)[0].shape[0]
     step_fn = over_replicas(replica_step, num_replicas)
     epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(states.key)
