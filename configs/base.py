@@ -11,6 +11,8 @@ import ml_collections
 def get_config(**overrides) -> ml_collections.ConfigDict:
   """Default config; keyword arguments replace fields (schedule as a ConfigDict)."""
   config = ml_collections.ConfigDict()
+  # The recipe's name (e.g. "ref3_step4", "final"); results are compared under it.
+  config.name = "default"
   config.model = "ref1_code5"
   # None keeps the model's published dropout rate.
   config.dropout_rate = ml_collections.config_dict.placeholder(float)
@@ -87,4 +89,5 @@ def recipe(experiment: str, step: str, recipes: dict[str, dict]) -> ml_collectio
   """
   if step not in recipes:
     raise ValueError(f"unknown step {step!r} for {experiment}; valid steps: {', '.join(recipes)}")
-  return get_config(model=f"{experiment}_{step}", **recipes[step])
+  name = f"{experiment}_{step}"
+  return get_config(name=name, model=name, **recipes[step])

@@ -10,6 +10,7 @@ from configs import base
 
 def get_config():
   return base.get_config(
+      name="final",
       model="ref2_final",
       batch_size=128,
       num_epochs=15,
