@@ -4,9 +4,13 @@ import os
 import pathlib
 import re
 
+import jax
+import jax.numpy as jnp
 import pytest
 
+from mnist_jax import models
 from mnist_jax import reference
+from mnist_jax import summary
 
 REFERENCE_DIR = pathlib.Path(os.environ.get(
     "REFERENCE_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "reference"))
@@ -142,3 +146,33 @@ def test_numbers_appear_in_their_source_section(name):
     assert "469/469" in section
   if record.batch_size == 256:
     assert "235/235" in section
+
+
+# reference/README.md, "What each file specifies exactly", typed from its three lists.
+EXPECTED_ARCHITECTURE = {
+    **{name: reference.RECONSTRUCTION for name in
+       ["ref1_code1", "ref1_code2", "ref1_code3", "ref4_step1"]
+       + [f"ref5_step{i}" for i in range(1, 8)]},
+    **{name: reference.PUBLISHED_TABLE for name in
+       ["ref1_code4", "ref1_code5", "ref2_model_init", "ref2_net2", "ref2_final_exp1",
+        "ref2_final_exp2", "ref2_final", "ref3_step2", "ref3_step3", "ref3_step4"]},
+    **{name: reference.DERIVED for name in
+       ["ref2_net1", "ref3_step1", "ref4_step2", "ref4_step3", "ref4_step4", "ref4_step5"]},
+}
+
+
+def test_architecture_follows_the_readme():
+  assert reference.ARCHITECTURES == ("published table", "derived", "reconstruction")
+  assert {record.name: record.architecture for record in reference.all()} == EXPECTED_ARCHITECTURE
+
+
+def test_known_architectures_are_registered_with_the_published_count():
+  """A network known exactly (table or derivation) is in the registry with the published size."""
+  for record in reference.all():
+    if record.architecture == reference.RECONSTRUCTION:
+      continue
+    assert record.model in models.names(), record.name
+    model = models.create(record.model)
+    variables = jax.eval_shape(lambda m=model: m.init(
+        {"params": jax.random.key(0)}, jnp.zeros((1, 28, 28, 1)), train=False))
+    assert summary.count_params(variables) == record.params, record.name
