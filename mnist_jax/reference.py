@@ -87,7 +87,8 @@ def _record(name: str, **fields) -> Record:
   fields.setdefault("schedule", None)
   fields.setdefault("augmentation", None)
   if fields.get("architecture") not in ARCHITECTURES:
-    raise ValueError(f"{name}: architecture {fields.get('architecture')!r} not one of {ARCHITECTURES}")
+    raise ValueError(f"{name}: architecture {fields.get('architecture')!r}; valid: "
+                     f"{', '.join(ARCHITECTURES)}")
   return Record(name=name, **fields)
 
 
