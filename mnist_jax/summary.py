@@ -81,25 +81,29 @@ def count_params(variables: Mapping[str, Any]) -> int:
   return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(variables["params"]))
 
 
-def _param_shapes(name: str) -> Mapping[str, Any]:
-  model = models.create(name)
+def _spec(model: str | layers.ModelSpec) -> layers.ModelSpec:
+  return models.spec(model) if isinstance(model, str) else model
+
+
+def _variable_shapes(spec: layers.ModelSpec) -> Mapping[str, Any]:
+  model = layers.Network(layers=spec.layers, dropout_rate=spec.dropout_rate)
   x = jax.ShapeDtypeStruct((1, *INPUT_SHAPE), jnp.float32)
   return jax.eval_shape(lambda x: model.init({"params": jax.random.key(0)}, x, train=False), x)
 
 
-def rows(name: str, include_functional: bool = False) -> list[Row]:
-  """Summary rows of model `name`, in call order.
+def rows(model: str | layers.ModelSpec, include_functional: bool = False) -> list[Row]:
+  """Summary rows of a model, in call order.
 
   Args:
-    name: a registered model (`mnist_jax.models.names()`).
+    model: a registered name (`mnist_jax.models.names()`) or a `layers.ModelSpec`.
     include_functional: also list ops the reference calls as functions (F.relu, ...),
       which torchsummary omits; they do not advance the ``-k`` numbering.
 
   Raises:
     ValueError: unknown model name.
   """
-  spec = models.spec(name)
-  params = _param_shapes(name)["params"]
+  spec = _spec(model)
+  params = _variable_shapes(spec)["params"]
   shape, receptive_field, jump = INPUT_SHAPE, 1, 1
   flattened_extent = 1  # Side of the map a Dense after Flatten mixes over.
   result, module_count = [], 0
@@ -138,27 +142,35 @@ def rows(name: str, include_functional: bool = False) -> list[Row]:
   return result
 
 
-def receptive_field(name: str) -> int:
+def receptive_field(model: str | layers.ModelSpec) -> int:
   """Receptive field of the model's output, in input pixels along one side.
+
+  Args:
+    model: a registered name or a `layers.ModelSpec`.
 
   Raises:
     ValueError: unknown model name.
   """
-  return rows(name, include_functional=True)[-1].receptive_field
+  return rows(model, include_functional=True)[-1].receptive_field
 
 
 def _format_shape(shape: tuple[int, ...]) -> str:
   return "[" + ", ".join(str(n) for n in shape) + "]"
 
 
-def table(name: str, include_functional: bool = False) -> str:
-  """The torchsummary table of model `name`, with receptive field and jump columns.
+def table(model: str | layers.ModelSpec, include_functional: bool = False) -> str:
+  """The torchsummary table of a model, with receptive field and jump columns.
+
+  Args:
+    model: a registered name or a `layers.ModelSpec`.
+    include_functional: see `rows`.
 
   Raises:
     ValueError: unknown model name.
   """
-  table_rows = rows(name, include_functional)
-  variables = _param_shapes(name)
+  spec = _spec(model)
+  table_rows = rows(spec, include_functional)
+  variables = _variable_shapes(spec)
   total = count_params(variables)
   buffers = sum(math.prod(leaf.shape)
                 for leaf in jax.tree_util.tree_leaves(variables.get("batch_stats", {})))
@@ -174,6 +186,6 @@ def table(name: str, include_functional: bool = False) -> str:
           f"Trainable params: {total:,}",
           "Non-trainable params: 0",
           f"BatchNorm running statistics (buffers): {buffers:,}",
-          f"Receptive field: {receptive_field(name)}",
+          f"Receptive field: {receptive_field(spec)}",
           "-" * width]
   return "\n".join(out)
