@@ -31,7 +31,23 @@ PUBLISHED_TOTALS = [
     ("ref4_step3", 9_426, "ref4.md, STEP 3 Results: 'Parameters: 9,426'"),
     ("ref4_step4", 9_426, "ref4.md, STEP 4 Results: 'Parameters: 9,426'"),
     ("ref4_step5", 9_426, "ref4.md, STEP 5 Results: 'Parameters: 9,426'"),
+    # Reconstructions: only the count is published (issue 7).
+    ("ref1_code1", 119_392, "ref1.md, CODE 1 Results: 'Parameters: 119,392'"),
+    ("ref1_code2", 4_990, "ref1.md, Code 2 Results: 'Parameters :4990'"),
+    ("ref1_code3", 5_150, "ref1.md, Code 3 Results: 'Parameters :5150'"),
+    ("ref4_step1", 185_930, "ref4.md, STEP 1 Results: 'Parameters: 185,930'"),
+    ("ref5_step1", 10_368, "ref5.md, Step 1 Results: 'Total params: 10,368'"),
+    ("ref5_step2", 9_648, "ref5.md, Step 2 Results: 'Total params: 9,648'"),
+    ("ref5_step3", 9_792, "ref5.md, Step 3 Results: 'Total params: 9,792'"),
+    ("ref5_step4", 9_496, "ref5.md, Step 4 Results: 'Total params: 9,496'"),
+    ("ref5_step5", 6_376, "ref5.md, Step 5 Results: 'Total params: 6,376'"),
+    ("ref5_step6", 6_376, "ref5.md, Step 6 Results: 'Total params: 6,376'"),
+    ("ref5_step7", 6_376, "ref5.md, Step 7 Results: 'Total params: 6,376'"),
 ]
+
+RECONSTRUCTIONS = ["ref1_code1", "ref1_code2", "ref1_code3", "ref4_step1", "ref5_step1",
+                   "ref5_step2", "ref5_step3", "ref5_step4", "ref5_step5", "ref5_step6",
+                   "ref5_step7"]
 
 # Verbatim torchsummary rows. ref1.md, Code 5 "Model Summary" (Code 4 has the same network).
 REF1_CODE5_TABLE = """
@@ -304,6 +320,7 @@ def test_ref4_step2_is_step5_without_batch_norm():
     ("ref1_code4", "ref1_code5"),                  # ref1.md: Code 5 = Code 4 + augmentation
     ("ref3_step2", "ref3_step3", "ref3_step4"),    # ref3.md: "Parameters - 9,436 (No change)"
     ("ref4_step3", "ref4_step4", "ref4_step5"),    # ref4.md: same 9,426 network
+    ("ref5_step5", "ref5_step6", "ref5_step7"),    # ref5.md: 6,376; Steps 6-7 change training
 ])
 def test_steps_sharing_a_network(same):
   first = models.spec(same[0])
@@ -383,3 +400,69 @@ def test_batch_norm_running_variance_is_unbiased_like_torch():
   np.testing.assert_allclose(updates["batch_stats"]["var"], [0.9 + 0.1 * 14.0 / 3.0], rtol=1e-6)
   np.testing.assert_allclose(y.ravel(), (np.array([1, 2, 3, 6]) - 3.0) / np.sqrt(3.5 + 1e-5),
                              rtol=1e-5)
+
+
+def types_of(name: str) -> list[str]:
+  return [row.layer_type for row in summary.rows(name)]
+
+
+def without(name: str, *removed: type) -> list:
+  return [layer for layer in models.spec(name).layers if not isinstance(layer, removed)]
+
+
+@pytest.mark.parametrize("name", RECONSTRUCTIONS)
+def test_reconstructions_say_so(name):
+  assert "reconstruction" in models.spec(name).source
+
+
+def test_ref1_code3_is_code2_plus_batch_norm():
+  # ref1.md Code 3 "ADD batch normalization": 5,150 - 4,990 = 160 BatchNorm parameters.
+  assert without("ref1_code3", layers.BatchNorm) == list(models.spec("ref1_code2").layers)
+  bn_params = sum(r.params for r in summary.rows("ref1_code3") if r.layer_type == "BatchNorm2d")
+  assert bn_params == 160
+
+
+@pytest.mark.parametrize("name", ["ref1_code1", "ref1_code2", "ref1_code3"])
+def test_ref1_early_codes_end_in_gap_without_a_layer_after_it(name):
+  # ref1.md Code 4 "added one extra layer after GAP": before it, GAP is the last layer.
+  assert types_of(name)[-1] == "AvgPool2d"
+  assert summary.rows(name)[-1].output_shape == (-1, 10, 1, 1)
+  assert "Dropout2d" not in types_of(name) and "Dropout" not in types_of(name)
+
+
+def test_ref4_step1_is_the_final_layout_without_batch_norm():
+  step1 = [(r.layer_type, r.output_shape[2:]) for r in summary.rows("ref4_step1")]
+  step2 = [(r.layer_type, r.output_shape[2:]) for r in summary.rows("ref4_step2")]
+  assert step1 == step2  # Same layers and map sizes; only the widths differ.
+  assert summary.rows("ref4_step1")[0].output_shape == (-1, 96, 28, 28)
+
+
+@pytest.mark.parametrize("name", ["ref5_step1", "ref5_step2", "ref5_step3", "ref5_step4"])
+def test_ref5_three_blocks_two_max_pools_padding_in_the_first_block(name):
+  spec_layers = models.spec(name).layers
+  convs = [layer for layer in spec_layers if isinstance(layer, layers.Conv)]
+  assert types_of(name).count("MaxPool2d") == 2
+  assert convs[0].padding == 1 and all(conv.padding == 0 for conv in convs[1:])
+
+
+def test_ref5_step3_adds_batch_norm_before_relu_and_dropout_to_step2():
+  assert without("ref5_step3", layers.BatchNorm, layers.Dropout) == list(
+      models.spec("ref5_step2").layers)
+  types = types_of("ref5_step3")
+  assert "Dropout" in types
+  for index, layer_type in enumerate(types):
+    if layer_type == "BatchNorm2d":
+      assert types[index - 1] == "Conv2d" and types[index + 1] == "ReLU"
+
+
+def test_ref5_gap_from_step4_on_and_one_block_fewer_without_padding_in_step5():
+  for name in ("ref5_step1", "ref5_step2", "ref5_step3"):
+    assert "AvgPool2d" not in types_of(name)
+  for name in ("ref5_step4", "ref5_step5"):
+    gap = summary.rows(name)[-1]
+    assert gap.layer_type == "AvgPool2d" and gap.output_shape == (-1, 10, 1, 1)
+  assert types_of("ref5_step5").count("MaxPool2d") == 1
+  assert all(layer.padding == 0 for layer in models.spec("ref5_step5").layers
+             if isinstance(layer, layers.Conv))
+  # "increase capacity": Step 4's first block is wider than Step 3's.
+  assert summary.rows("ref5_step4")[0].output_shape[1] > summary.rows("ref5_step3")[0].output_shape[1]

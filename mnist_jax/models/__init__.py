@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from mnist_jax.models import ref1, ref2, ref3, ref4
+from mnist_jax.models import ref1, ref2, ref3, ref4, ref5
 from mnist_jax.models.layers import ModelSpec, Network
 
 _SPECS: dict[str, ModelSpec] = {
-    spec.name: spec for module in (ref1, ref2, ref3, ref4) for spec in module.SPECS}
+    spec.name: spec for module in (ref1, ref2, ref3, ref4, ref5) for spec in module.SPECS}
 
 # Fields of `Network` a caller may override; `layers` is the model itself.
 _OVERRIDABLE = tuple(field.name for field in dataclasses.fields(Network)

@@ -11,6 +11,9 @@ Conv1 keeps 28x28, so its padding is 2. Step 2 ("Build lighter model", 9,122 = 9
 is the same network without BatchNorm and, since Step 3 is "Add batch normalization &
 dropout", without dropout.
 
+Step 1 ("Build the basic skeleton", 185,930) is published only as a count: a RECONSTRUCTION
+(see `_skeleton`).
+
 The text names neither the dropout kind nor its rate: we use elementwise ``Dropout`` with
 0.1, the usual value in these notebooks. GAP is ``AdaptiveAvgPool2d(1)`` (same result as
 ``AvgPool2d(2)`` on the 2x2 map).
@@ -40,7 +43,35 @@ def _network(batch_norm: bool, dropout: bool) -> tuple:
   )
 
 
+def _skeleton() -> tuple:
+  """Step 1, RECONSTRUCTION: the final layout with wider layers, no BatchNorm, no dropout.
+
+  ref4.md STEP 1: "Build the code skeleton and achieve a decent accuracy", Parameters:
+  185,930; Step 2 then builds "a lighter model with less than 10k parameter". We keep the
+  layout of Steps 2-5 (and its first layer, 5x5 1->96, which all later steps keep) and widen
+  the rest; with convolutions with bias, as in Steps 2-5:
+    5x5 1->96: 2,496; 1x1 96->48: 4,656; max-pool; 3x3 48->16: 6,928; 1x1 16->64: 1,088;
+    max-pool; 3x3 64->256: 147,712; 3x3 256->10: 23,050; GAP -> 185,930.
+  Among widths from {8, 10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 512} this layout reaches
+  185,930 only with these.
+  """
+  return (
+      Conv(96, 5, padding=2), ReLU(),   # 96 x 28 x 28
+      Conv(48, 1), ReLU(),              # 48 x 28 x 28
+      MaxPool(2),                       # 48 x 14 x 14
+      Conv(16, 3), ReLU(),              # 16 x 12 x 12
+      Conv(64, 1), ReLU(),              # 64 x 12 x 12
+      MaxPool(2),                       # 64 x 6 x 6
+      Conv(256, 3), ReLU(),             # 256 x 4 x 4
+      Conv(10, 3),                      # 10 x 2 x 2, no ReLU
+      GlobalAvgPool(),                  # 10 x 1 x 1
+      Flatten(), LogSoftmax(),
+  )
+
+
 SPECS = (
+    ModelSpec("ref4_step1", _skeleton(), 0.0,
+              "ref4.md, STEP 1 'Build the basic skeleton' (185,930): reconstruction"),
     ModelSpec("ref4_step2", _network(batch_norm=False, dropout=False), 0.0,
               "ref4.md, Step 2 'Build lighter model' (9,122): final list without BatchNorm"),
     ModelSpec("ref4_step3", _network(batch_norm=True, dropout=True), DROPOUT_RATE,
