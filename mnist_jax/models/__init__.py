@@ -7,23 +7,23 @@ Usage::
   log_probs, updates = model.apply(variables, x, train=True, rngs={"dropout": key},
                                    mutable=["batch_stats"])  # float32 [N, 10]
 
-Variables are ``params`` and, for models with BatchNorm, ``batch_stats``. The networks are
+Variables are ``params`` and, for models with BatchNorm, ``batch_stats`` (models without it
+have no ``batch_stats`` and return ``{}`` as updates). The networks are
 specs (`layers.ModelSpec`) in one file per reference write-up; `layers.Network` runs them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 from mnist_jax.models import ref1, ref2, ref3, ref4, ref5
 from mnist_jax.models.layers import ModelSpec, Network
 
-_SPECS: dict[str, ModelSpec] = {
-    spec.name: spec for module in (ref1, ref2, ref3, ref4, ref5) for spec in module.SPECS}
+_ALL_SPECS = [spec for module in (ref1, ref2, ref3, ref4, ref5) for spec in module.SPECS]
+_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _ALL_SPECS}
+if len(_SPECS) != len(_ALL_SPECS):
+  raise ImportError("two model specs share a name")
 
 # Fields of `Network` a caller may override; `layers` is the model itself.
-_OVERRIDABLE = tuple(field.name for field in dataclasses.fields(Network)
-                     if field.name in ("dropout_rate",))
+_OVERRIDABLE = ("dropout_rate",)
 
 
 def names() -> list[str]:
