@@ -145,7 +145,9 @@ def create_train_state(key: jax.Array, model, tx: optax.GradientTransformation) 
 
 def set_learning_rate(state: TrainState, learning_rate: jax.Array) -> TrainState:
   """Replaces the injected learning rate (used by ReduceLROnPlateau between epochs)."""
-  hyperparams = dict(state.opt_state.hyperparams, learning_rate=jnp.asarray(learning_rate, jnp.float32))
+  # A copy: the state is donated to the next epoch and must not share buffers with the caller's.
+  hyperparams = dict(state.opt_state.hyperparams,
+                     learning_rate=jnp.array(learning_rate, jnp.float32, copy=True))
   return state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
 
 
@@ -400,7 +402,8 @@ def count_params(params: Any) -> int:
   return int(sum(np.prod(x.shape) for x in jax.tree.leaves(params)))
 
 
-def _test_line(loss: float, correct: int, total: int) -> str:
+def test_line(loss: float, correct: int, total: int) -> str:
+  """The references' console line for a test-set evaluation."""
   return (f"Test set: Average loss: {loss:.4f}, Accuracy: {correct}/{total} "
           f"({100.0 * correct / total:.2f}%)")
 
@@ -518,11 +521,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     epoch_seconds = time.perf_counter() - epoch_start
     progress.close()
 
+    last_good = ("not saved, no checkpoint yet" if manager.latest_step() is None else
+                 f"not saved, last good checkpoint: epoch {manager.latest_step()} in {manager.directory}")
     if not np.all(np.isfinite(step_losses)):
       replica, step = np.argwhere(~np.isfinite(step_losses))[0]
-      raise TrainingError(
-          f"non-finite training loss at epoch {epoch} step {step} (seed {seeds[replica]}); "
-          f"not saved, last good checkpoint: epoch {manager.latest_step()} in {manager.directory}")
+      raise TrainingError(f"non-finite training loss at epoch {epoch} step {step} "
+                          f"(seed {seeds[replica]}); {last_good}")
+    if not np.all(np.isfinite(test_result["loss"])):
+      replica = np.flatnonzero(~np.isfinite(test_result["loss"]))[0]
+      # BatchNorm can keep the training loss finite while its running statistics overflow.
+      raise TrainingError(f"non-finite test loss at epoch {epoch} (seed {seeds[replica]}); {last_good}")
 
     test_correct = np.rint(np.asarray(test_metrics.accuracy.total)).astype(int)
     record = {
@@ -541,7 +549,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     history.append(record)
     for r, seed in enumerate(seeds):
       prefix = "" if len(seeds) == 1 else f"[seed {seed}] "
-      print(prefix + _test_line(record["test_loss"][r], int(test_correct[r]), num_test))
+      print(prefix + test_line(record["test_loss"][r], int(test_correct[r]), num_test))
 
     if update_plateau is not None:
       plateau_state = update_plateau(plateau_state, jnp.asarray(test_result["loss"]))
@@ -568,6 +576,47 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   manager.close()
   print(json.dumps(summary["test_accuracy"], indent=None))
   return history
+
+
+def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]:
+  """Evaluates a saved checkpoint of `workdir` (default: the best) on the configured test set.
+
+  Returns:
+    {"epoch": checkpoint step (epochs finished), "seeds": [...], "test_loss": [per seed],
+     "test_correct": [per seed], "test_total": int}.
+
+  Raises:
+    ValueError: `workdir` has no config.json or no checkpoint.
+  """
+  config_path = os.path.join(workdir, "config.json")
+  if not os.path.exists(config_path):
+    raise ValueError(f"no run in workdir {workdir!r}: config.json is missing")
+  with open(config_path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  manager = create_checkpoint_manager(workdir, config.keep_checkpoints)
+  step = manager.best_step() if step is None else step
+  if step is None:
+    raise ValueError(f"no checkpoint in {manager.directory}")
+  _, (test_images, test_labels) = load_datasets(config)
+  # The optimizer's structure, not its values, is needed to restore; any step count will do.
+  schedule = schedules.create(config, steps_per_epoch=1, num_epochs=config.num_epochs)
+  model = create_model(config)
+  tx = create_optimizer(config, schedule)
+  keys = jnp.stack([jax.random.PRNGKey(s) for s in replica_seeds(config)])
+  states = jax.vmap(lambda k: create_train_state(k, model, tx))(keys)
+  plateau_state = (jax.vmap(lambda _: schedule.plateau.init())(keys[:, 0])
+                   if schedule.plateau is not None else None)
+  states, _, _ = restore_checkpoint(manager, step, states, plateau_state)
+  manager.close()
+  test_metrics = jax.jit(make_evaluate(config, len(test_labels)))(states, test_images, test_labels)
+  result = jax.device_get(compute_per_replica(test_metrics))
+  return {
+      "epoch": step,
+      "seeds": replica_seeds(config),
+      "test_loss": result["loss"].tolist(),
+      "test_correct": np.rint(np.asarray(test_metrics.accuracy.total)).astype(int).tolist(),
+      "test_total": len(test_labels),
+  }
 
 
 def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list[dict[str, Any]],

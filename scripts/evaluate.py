@@ -1,0 +1,39 @@
+"""Evaluates the best (or a given) checkpoint of a training workdir on the test set.
+
+  python scripts/evaluate.py --workdir workdirs/final [--step 15]
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+import _paths  # noqa: F401  pylint: disable=unused-import
+
+from mnist_jax import data
+from mnist_jax import train
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Training workdir (with config.json and checkpoints/).")
+flags.DEFINE_integer("step", None, "Checkpoint step (epochs finished); default: the best.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
+  logging.set_verbosity(logging.WARNING)
+  try:
+    result = train.evaluate_checkpoint(FLAGS.workdir, FLAGS.step)
+  except (ValueError, data.DataError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  print(f"Checkpoint after epoch {result['epoch']} of {FLAGS.workdir}")
+  for seed, loss, correct in zip(result["seeds"], result["test_loss"], result["test_correct"]):
+    prefix = "" if len(result["seeds"]) == 1 else f"[seed {seed}] "
+    print(prefix + train.test_line(loss, correct, result["test_total"]))
+
+
+if __name__ == "__main__":
+  app.run(main)
