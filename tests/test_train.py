@@ -257,3 +257,22 @@ def test_diverging_run_exits_non_zero_with_one_line(mnist_dir, tmp_path):
   lines = error_lines(result.stderr)
   assert result.stderr.strip().splitlines()[-1] == lines[0]
   assert len(lines) == 1 and lines[0].startswith("error: non-finite test loss at epoch 0 (seed 0); not saved, no checkpoint yet"), result.stderr[-2000:]
+
+
+def test_evaluate_script_reports_the_best_checkpoint(mnist_dir, reference_run):
+  workdir, history = reference_run
+  best = max(history, key=lambda r: r["test_accuracy"][0])
+  env = dict(os.environ, MNIST_DIR=str(mnist_dir))
+  result = subprocess.run([sys.executable, "scripts/evaluate.py", "--workdir", str(workdir)],
+                          capture_output=True, text=True, cwd=REPO_ROOT, env=env)
+  assert result.returncode == 0, result.stderr[-2000:]
+  expected = train.test_line(best["test_loss"][0], best["test_correct"][0], best["test_total"])
+  assert f"Checkpoint after epoch {best['epoch'] + 1} of {workdir}" in result.stdout
+  assert expected in result.stdout
+
+
+def test_evaluate_without_a_run_exits_with_one_line(tmp_path):
+  result = subprocess.run([sys.executable, "scripts/evaluate.py", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+  assert result.returncode == 1
+  assert error_lines(result.stderr) == [f"error: no run in workdir '{tmp_path}': config.json is missing"]
