@@ -67,6 +67,8 @@ def create_summary_writer(workdir: str):
 
   Returns None where TensorFlow (needed by the TensorBoard writer) is not installed.
   """
+  # TensorFlow's C++ start-up messages would bury the references' console lines.
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   try:
     from clu import metric_writers  # pylint: disable=g-import-not-at-top
   except ImportError as e:
