@@ -1,0 +1,69 @@
+"""Times our training epoch against the same network in PyTorch eager, in one run.
+
+  python scripts/benchmark.py --config configs/final.py
+  python scripts/benchmark.py --config configs/final.py --num_examples 12800 --epochs 3 \
+      --seeds 1,4,8 --torch_compile --output docs/PERFORMANCE.md
+
+Prints ms/step, s/epoch and images/s of: our epoch (`train.make_train_epoch`, with and
+without rotation, compile time apart), torch eager (and optionally torch.compile), the
+ratios, and the multi-seed program's time per seed; `--output` writes that section of
+docs/PERFORMANCE.md. Other processes on the machine skew every number: read the load
+averages printed with the results.
+"""
+
+import shlex
+import sys
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+import _paths  # noqa: F401  pylint: disable=unused-import
+
+from mnist_jax import benchmark
+from mnist_jax import data
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=False)
+flags.mark_flags_as_required(["config"])
+flags.DEFINE_integer("num_examples", 60000, "Training images per epoch (first N of MNIST).")
+flags.DEFINE_integer("epochs", 3, "Timed epochs per contender; the median is reported.")
+flags.DEFINE_list("seeds", ["1", "4", "8"], "Replica counts of the multi-seed program; '' skips it.")
+flags.DEFINE_integer("seeds_num_examples", None,
+                     "Images per epoch for the multi-seed timings (default min(num_examples, 6400)).")
+flags.DEFINE_list("torch_threads", None, "torch.set_num_threads values to time (default: all cores).")
+flags.DEFINE_bool("torch_compile", False, "Also time torch.compile (a failure is reported).")
+flags.DEFINE_bool("synthetic", False, "Random uint8 images instead of real MNIST (MNIST_DIR).")
+flags.DEFINE_string("output", None, "Markdown file whose benchmark section is replaced (e.g. docs/PERFORMANCE.md).")
+
+
+def _ints(values, name):
+  try:
+    return [int(v) for v in values or [] if str(v).strip()]
+  except ValueError:
+    raise ValueError(f"--{name} must be comma-separated integers, got {','.join(values)!r}") from None
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
+  try:
+    report = benchmark.run(
+        FLAGS.config, num_examples=FLAGS.num_examples, num_epochs=FLAGS.epochs,
+        seeds=_ints(FLAGS.seeds, "seeds"), seeds_num_examples=FLAGS.seeds_num_examples,
+        torch_threads=_ints(FLAGS.torch_threads, "torch_threads") or None,
+        torch_compile=FLAGS.torch_compile, synthetic=FLAGS.synthetic)
+  except (ValueError, data.DataError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+  text = benchmark.format_report(report, command=command)
+  print()
+  print(text)
+  if FLAGS.output:
+    benchmark.update_performance_doc(FLAGS.output, text)
+    print(f"Wrote the benchmark section of {FLAGS.output}.")
+
+
+if __name__ == "__main__":
+  app.run(main)

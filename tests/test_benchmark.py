@@ -1,0 +1,88 @@
+"""Smoke tests of the benchmark: it runs end to end on a tiny synthetic set and reports every
+field. No timing assertions: timings depend on the machine and its load."""
+
+import math
+
+import pytest
+
+from configs import final
+from mnist_jax import benchmark
+
+
+def _tiny_config():
+  config = final.get_config()
+  config.num_epochs = 4  # the OneCycle span: 4 x 2 steps leaves both phases non-empty
+  return config
+
+
+def test_run_times_every_contender_and_formats_them():
+  report = benchmark.run(_tiny_config(), num_examples=256, num_epochs=1, seeds=(1,),
+                         torch_threads=[1], synthetic=True, log=lambda line: None)
+
+  names = [t.name for t in report.timings]
+  assert names == ["ours (rotation ±7°)", "ours (no rotation)", "torch eager (1 thread)"]
+  for timing in report.timings + report.seed_timings:
+    assert timing.error is None
+    assert timing.num_examples == 256 and timing.batch_size == 128
+    assert timing.steps_per_epoch == 2
+    assert len(timing.epoch_seconds) == 1 and timing.epoch_seconds[0] > 0
+    assert math.isfinite(timing.ms_per_step) and timing.images_per_second > 0
+  for timing in report.timings[:2] + report.seed_timings:
+    assert timing.compile_seconds > 0
+  assert report.timings[2].compile_seconds is None
+  assert [t.num_seeds for t in report.seed_timings] == [1]
+  assert {"jax device", "cpu", "cores", "jax", "torch", "XLA_FLAGS"} <= set(report.machine)
+
+  text = benchmark.format_report(report, command="python scripts/benchmark.py --synthetic")
+  for name in names:
+    assert f"| {name} |" in text
+  assert "ours (no rotation) / torch eager (1 thread)" in text
+  assert "Multi-seed program" in text
+  assert "random uint8 images" in text
+  assert f"| cpu | {report.machine['cpu']} |" in text
+
+
+def test_torch_compile_failure_is_reported_not_raised(monkeypatch):
+  import torch  # pylint: disable=import-outside-toplevel  (a test dependency)
+
+  def broken_compile(model):
+    raise RuntimeError("no C++ compiler found\nsecond line")
+
+  monkeypatch.setattr(torch, "compile", broken_compile)
+  images, labels = benchmark.load_images(256, synthetic=True)
+  timing = benchmark.time_torch_epoch(_tiny_config(), images, labels, num_epochs=1, threads=1,
+                                      compile_model=True)
+  assert timing.error == "RuntimeError: no C++ compiler found"
+  assert timing.epoch_seconds == []
+  text = benchmark.format_report(benchmark.Report("final", "ref2_final", {}, [timing], [], True, "", ""))
+  assert "failed: RuntimeError: no C++ compiler found" in text
+
+
+def test_bad_input_raises_one_line_errors():
+  with pytest.raises(ValueError, match="num_epochs must be >= 1"):
+    benchmark.run(_tiny_config(), num_examples=128, num_epochs=0, synthetic=True)
+  with pytest.raises(ValueError, match="num_examples must be in 1..60000"):
+    benchmark.load_images(0, synthetic=True)
+  with pytest.raises(ValueError, match="seed counts must be >= 1"):
+    benchmark.run(_tiny_config(), num_examples=128, seeds=(0,), synthetic=True)
+
+
+def test_update_performance_doc_replaces_only_its_section(tmp_path):
+  path = tmp_path / "docs" / "PERFORMANCE.md"
+  benchmark.update_performance_doc(str(path), "first run\n")
+  created = path.read_text()
+  assert created.startswith("# Performance")
+  assert f"{benchmark.BEGIN_MARKER}\nfirst run\n{benchmark.END_MARKER}\n" in created
+
+  path.write_text(created.replace("# Performance\n", "# Performance\n\nHand-written intro.\n")
+                  + "\n## Study\n\nHand-written table.\n")
+  benchmark.update_performance_doc(str(path), "second run\n")
+  updated = path.read_text()
+  assert "first run" not in updated
+  assert "second run" in updated
+  assert "Hand-written intro." in updated and "## Study\n\nHand-written table." in updated
+  assert updated.count(benchmark.BEGIN_MARKER) == 1 and updated.count(benchmark.END_MARKER) == 1
+
+  path.write_text(f"# Notes\n\n{benchmark.BEGIN_MARKER}\nno end marker\n")
+  with pytest.raises(ValueError, match="only one of"):
+    benchmark.update_performance_doc(str(path), "third run\n")
