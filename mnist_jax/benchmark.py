@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import time
 from typing import Any, Callable, Sequence
 
@@ -129,11 +130,26 @@ def load_average() -> str:
     return "n/a"
 
 
+def git_commit() -> str:
+  """Short commit hash of the checkout this module is in, "+dirty" when modified; "unknown" without git."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                            text=True, timeout=10, check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                           capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return "unknown"
+  return commit + ("+dirty" if dirty else "")
+
+
 def machine_info() -> dict[str, str]:
-  """Device, CPU, core count and library versions, as strings."""
+  """Date, code version, device, CPU, core count and library versions, as strings."""
   import flax  # pylint: disable=import-outside-toplevel
   import jaxlib  # pylint: disable=import-outside-toplevel
   info = {
+      "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+      "commit": git_commit(),
       "jax device": f"{jax.devices()[0]} ({jax.devices()[0].device_kind}) x{jax.device_count()}",
       "cpu": cpu_model(),
       "cores": str(os.cpu_count()),

@@ -31,7 +31,7 @@ def test_run_times_every_contender_and_formats_them():
     assert timing.compile_seconds > 0
   assert report.timings[2].compile_seconds is None
   assert [t.num_seeds for t in report.seed_timings] == [1]
-  assert {"jax device", "cpu", "cores", "jax", "torch", "XLA_FLAGS"} <= set(report.machine)
+  assert {"date", "commit", "jax device", "cpu", "cores", "jax", "torch", "XLA_FLAGS"} <= set(report.machine)
 
   text = benchmark.format_report(report, command="python scripts/benchmark.py --synthetic")
   for name in names:
