@@ -5,9 +5,10 @@ jitted call that draws the permutation, gathers, rotates and normalises each bat
 `train_step` under `jax.lax.scan`; the whole test set is evaluated in one call. The host only
 reports, checkpoints and plots.
 
-Several seeds train as one program: the per-step function is `jax.vmap`-ed over a leading
-replica axis of the state (`config.num_seeds`), each replica with its own init, dropout,
-shuffling and augmentation keys derived from seed `config.seed + replica`.
+Several seeds train as one program: the per-step function is mapped over a leading replica
+axis of the state (`config.num_seeds`; `jax.vmap` on accelerators, `jax.lax.map` on CPU,
+see `over_replicas`), each replica with its own init, dropout, shuffling and augmentation
+keys derived from seed `config.seed + replica`.
 """
 
 import functools
@@ -203,21 +204,45 @@ def predict_log_probs(state: TrainState, images: jax.Array) -> jax.Array:
 # ---------------------------------------------------------------------------------------------
 
 
-def over_replicas(fn: Callable, num_replicas: int, in_axes: tuple = 0) -> Callable:
+def over_replicas(fn: Callable, num_replicas: int, in_axes: int | tuple = 0,
+                  backend: str | None = None) -> Callable:
   """`fn` mapped over the leading replica axis (`in_axes` as in `jax.vmap`; results axis 0).
 
-  One replica is squeezed rather than vmapped so that a single-seed run compiles to the
-  plain network, without the grouped convolutions vmap would introduce.
+  Accelerators: `jax.vmap`, so the replicas run side by side in one set of kernels.
+  CPU (`backend`, default `jax.default_backend()`): `jax.lax.map`, one replica after
+  another in the same compiled program. On one CPU device the replicas cannot run in
+  parallel anyway, and vmap turns every convolution into a grouped one that XLA:CPU runs
+  far slower (4 seeds of ref2 Final: 497 vs 289 ms/step, docs/PERFORMANCE.md study 4).
+  One replica is squeezed, so a single-seed run compiles to the plain network.
   """
-  if num_replicas > 1:
+  backend = backend or jax.default_backend()
+
+  def axes_of(args):
+    return in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+
+  if num_replicas == 1:
+
+    def single(*args):
+      squeezed = [a if axis is None else jax.tree.map(lambda x: x[0], a)
+                  for a, axis in zip(args, axes_of(args))]
+      return jax.tree.map(lambda x: x[None], fn(*squeezed))
+
+    return single
+  if backend != "cpu":
     return jax.vmap(fn, in_axes=in_axes)
 
-  def single(*args):
-    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
-    squeezed = [a if axis is None else jax.tree.map(lambda x: x[0], a) for a, axis in zip(args, axes)]
-    return jax.tree.map(lambda x: x[None], fn(*squeezed))
+  def mapped(*args):
+    axes = axes_of(args)
+    if any(axis not in (0, None) for axis in axes):
+      raise ValueError(f"over_replicas on CPU maps axis 0 or None only, got in_axes={in_axes}")
 
-  return single
+    def one(replica_args):
+      replica_args = iter(replica_args)
+      return fn(*[a if axis is None else next(replica_args) for a, axis in zip(args, axes)])
+
+    return jax.lax.map(one, [a for a, axis in zip(args, axes) if axis is not None])
+
+  return mapped
 
 
 def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
@@ -282,12 +307,14 @@ def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
 
     empty = jax.vmap(lambda _: metrics_lib.Metrics.empty())(jnp.arange(num_replicas))
     carry = (states, empty)
-    carry, (losses, learning_rates) = jax.lax.scan(scan_body, carry, jnp.arange(num_full))
+    losses = learning_rates = jnp.zeros((0, num_replicas), jnp.float32)
+    if num_full:  # fewer examples than one batch: the remainder step alone
+      carry, (losses, learning_rates) = jax.lax.scan(scan_body, carry, jnp.arange(num_full))
     if remainder:
       indices = permutations[:, num_full * batch_size:]
       carry, (last_loss, last_lr) = run_step(carry, jnp.int32(num_full), indices)
-      losses = jnp.concatenate([losses, last_loss[None]])
-      learning_rates = jnp.concatenate([learning_rates, last_lr[None]])
+      losses = jnp.concatenate([losses, last_loss[None].astype(losses.dtype)])
+      learning_rates = jnp.concatenate([learning_rates, last_lr[None].astype(learning_rates.dtype)])
     states, epoch_metrics = carry
     if progress is not None:
       jax.debug.callback(progress, num_full + (remainder > 0) - 1, losses[-1],

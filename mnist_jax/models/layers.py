@@ -23,6 +23,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mnist_jax.models import ops
+
 
 INPUT_SHAPE = (28, 28, 1)  # H, W, C of one MNIST image, the input of every model.
 
@@ -197,6 +199,29 @@ class Im2colConv(nn.Module):
     return y
 
 
+class Conv2d(Im2colConv):
+  """`Im2colConv` (same attributes and variables) that switches to `ops.conv_nhwc` for layers
+  with a large patch matrix: stride 1, undilated, kernel > 1, >= 8 input channels and a
+  map of >= 400 pixels (ref2 Final's 26x26x10 -> 24x24x20 layer).
+
+  There im2col's patch matrix is ~26 MB per batch of 128 and XLA's own convolution is
+  faster; im2col is faster for every smaller layer (docs/PERFORMANCE.md, study 2).
+  """
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: float32 [N, H, W, C_in] -> float32 [N, H_out, W_out, features]."""
+    k, p = self.kernel_size, self.padding
+    large = k > 1 and x.shape[-1] >= 8 and x.shape[1] * x.shape[2] >= 400
+    if not (large and self.stride == 1 and self.dilation == 1):
+      return super().__call__(x)
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
+    y = ops.conv_nhwc(x, kernel, ((p, p), (p, p)))
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+    return y
+
+
 class TorchBatchNorm(nn.Module):
   """Batch normalisation with torch semantics, over all axes but the last (channels).
 
@@ -233,11 +258,54 @@ class TorchBatchNorm(nn.Module):
     return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
 
 
+class DropoutMask(nn.Module):
+  """The keep mask `flax.linen.Dropout(rate)` would draw at this module's path.
+
+  Lets `Network` fuse a Dropout layer into `ReluBatchNorm` while keeping its random
+  stream: same ``dropout`` rng stream, same module name, hence same key and mask.
+  """
+  rate: float
+
+  @nn.compact
+  def __call__(self, shape: tuple[int, ...]) -> jax.Array:
+    """Returns bool `shape`, True where the value is kept."""
+    return ops.dropout_keep_mask(self.make_rng("dropout"), self.rate, shape)
+
+
+class ReluBatchNorm(TorchBatchNorm):
+  """ReLU -> `TorchBatchNorm` (train mode) -> optional dropout as one op with its own VJP.
+
+  Same variables and running-statistics update as `TorchBatchNorm`; the math of
+  `ops.relu_batch_norm_dropout`. Used by `Network` in train mode only.
+  """
+
+  @nn.compact
+  def __call__(self, z: jax.Array, keep_mask: jax.Array | None = None,
+               keep_prob: float = 1.0) -> jax.Array:
+    """z float32 [..., C] (before the ReLU); keep_mask bool like z or None -> float32 like z."""
+    features = z.shape[-1]
+    scale = self.param("scale", nn.initializers.ones, (features,), jnp.float32)
+    bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
+    running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
+    running_var = self.variable("batch_stats", "var", jnp.ones, (features,), jnp.float32)
+    y, mean, var = ops.relu_batch_norm_dropout(z, scale, bias, keep_mask, keep_prob, self.epsilon)
+    if not self.is_initializing() and self.is_mutable_collection("batch_stats"):
+      count = z.size // features
+      unbiased_var = var * (count / max(count - 1, 1))
+      running_mean.value = (1 - self.momentum) * running_mean.value + self.momentum * mean
+      running_var.value = (1 - self.momentum) * running_var.value + self.momentum * unbiased_var
+    return y
+
+
 class Network(nn.Module):
   """Flax interpreter of a layer-spec tuple.
 
   Submodule names are ``layers_<i>`` with ``i`` the index in `layers`, matching the keys of
   the ``torch.nn.Sequential`` mirror built by `mnist_jax.torch_reference.build`.
+
+  In train mode a ReLU -> BatchNorm (-> element-wise Dropout) run is computed by
+  `ReluBatchNorm` in one fused op; variables, random streams and math are those of the
+  separate layers (tests/test_ops.py), only faster on CPU.
 
   Attributes:
     layers: layer specs in call order (see `ModelSpec`).
@@ -258,13 +326,27 @@ class Network(nn.Module):
     Returns:
       float32 [N, num_classes] log-probabilities when the spec ends with `LogSoftmax`.
     """
-    for index, layer in enumerate(self.layers):
-      name = f"layers_{index}"
+    layers = tuple(self.layers)
+    index = 0
+    while index < len(layers):
+      layer, name = layers[index], f"layers_{index}"
+      if train and _is_relu_batch_norm(layers[index:index + 2]):
+        keep_mask, keep_prob, fused = None, 1.0, 2
+        following = layers[index + 2] if index + 2 < len(layers) else None
+        if isinstance(following, Dropout) and not (following.channelwise and x.ndim == 4):
+          fused = 3
+          if self.dropout_rate > 0:
+            keep_prob = 1.0 - self.dropout_rate
+            keep_mask = DropoutMask(self.dropout_rate, name=f"layers_{index + 2}")(x.shape)
+        x = ReluBatchNorm(name=f"layers_{index + 1}")(x, keep_mask, keep_prob)
+        index += fused
+        continue
+      index += 1
       match layer:
         case Conv():
-          x = Im2colConv(layer.features, layer.kernel_size, stride=layer.stride,
-                         padding=layer.padding, dilation=layer.dilation,
-                         use_bias=layer.use_bias, name=name)(x)
+          x = Conv2d(layer.features, layer.kernel_size, stride=layer.stride,
+                     padding=layer.padding, dilation=layer.dilation,
+                     use_bias=layer.use_bias, name=name)(x)
         case ReLU():
           x = nn.relu(x)
         case BatchNorm():
@@ -276,7 +358,10 @@ class Network(nn.Module):
                          deterministic=not train, name=name)(x)
         case MaxPool():
           s = stride_of(layer)
-          x = nn.max_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
+          if layer.window == s == 2 and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
+            x = ops.max_pool_2x2(x)
+          else:
+            x = nn.max_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
         case AvgPool():
           s = stride_of(layer)
           x = nn.avg_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
@@ -291,3 +376,7 @@ class Network(nn.Module):
         case _:
           raise TypeError(f"unknown layer spec {layer!r}")
     return x
+
+
+def _is_relu_batch_norm(layers: Sequence[Layer]) -> bool:
+  return len(layers) == 2 and isinstance(layers[0], ReLU) and isinstance(layers[1], BatchNorm)

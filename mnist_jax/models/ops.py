@@ -1,0 +1,247 @@
+"""Ops with hand-written gradients, for the places where XLA:CPU's autodiff is slow.
+
+Each op computes what the plain JAX/Flax op computes (same math, same random stream) and
+exists only for speed; the measurements behind each are in docs/PERFORMANCE.md ("Study").
+tests/test_ops.py checks every one against the library op it replaces, values and
+gradients.
+
+- `conv_nhwc`: stride-1 convolution whose gradients are spelt as NHWC/HWIO convolutions.
+- `max_pool_2x2`: 2x2/2 max-pool as a reshape and a max.
+- `relu_batch_norm_dropout`: ReLU -> BatchNorm (train mode) -> Dropout as one VJP.
+- `dropout_keep_mask` / `threefry_random_bits`: the mask `flax.linen.Dropout` draws.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+from jax import lax
+import jax.numpy as jnp
+import numpy as np
+
+_NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv_nhwc(x: jax.Array, kernel: jax.Array, padding: tuple[tuple[int, int], ...]) -> jax.Array:
+  """Stride-1, undilated convolution: x float32 [N, H, W, C] * kernel [kh, kw, C, F].
+
+  Args:
+    x: float32 [N, H, W, C].
+    kernel: float32 [kh, kw, C, F] (HWIO).
+    padding: ((top, bottom), (left, right)) zero padding in pixels.
+
+  Returns:
+    float32 [N, H + top + bottom - kh + 1, W + left + right - kw + 1, F].
+
+  Our own VJP because inside `lax.scan` XLA:CPU leaves the autodiff gradients of
+  `lax.conv_general_dilated` in non-canonical dimension orders and runs them on a slow
+  generic path (weight gradient of ref2 Final's 26x26 layer: 180 ms vs 11 ms per step);
+  written as plain NHWC/HWIO convolutions they take the fast Eigen path.
+  """
+  return lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_NHWC)
+
+
+def _conv_forward(x, kernel, padding):
+  return conv_nhwc(x, kernel, padding), (x, kernel)
+
+
+def _conv_backward(padding, residuals, g):
+  x, kernel = residuals
+  kh, kw = kernel.shape[:2]
+  (top, bottom), (left, right) = padding
+  # Input gradient: full convolution of g with the flipped kernel, [kh, kw, F, C] as HWIO.
+  dx = lax.conv_general_dilated(
+      g, kernel[::-1, ::-1].transpose(0, 1, 3, 2), (1, 1),
+      ((kh - 1 - top, kh - 1 - bottom), (kw - 1 - left, kw - 1 - right)),
+      dimension_numbers=_NHWC)
+  # Kernel gradient: batch and channels swapped, [C, H, W, N] * [H', W', N, F] -> [C, kh, kw, F].
+  padded = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+  dkernel = lax.conv_general_dilated(
+      padded.transpose(3, 1, 2, 0), g.transpose(1, 2, 0, 3), (1, 1), "VALID",
+      dimension_numbers=_NHWC).transpose(1, 2, 0, 3)
+  return dx, dkernel
+
+
+conv_nhwc.defvjp(_conv_forward, _conv_backward)
+
+
+# ---------------------------------------------------------------------------------------------
+# Max-pool
+# ---------------------------------------------------------------------------------------------
+
+
+@jax.custom_vjp
+def max_pool_2x2(x: jax.Array) -> jax.Array:
+  """2x2 max-pool with stride 2 on even maps: float32 [N, H, W, C] -> [N, H/2, W/2, C].
+
+  Raises:
+    ValueError: H or W odd (use `flax.linen.max_pool` there).
+
+  Our own because `reduce_window`'s gradient (`select_and_scatter`) is slow on XLA:CPU.
+  The gradient goes to the first maximum of each window in row-major order, as torch's
+  MaxPool2d and `select_and_scatter` do (`jnp.max`'s own gradient would split ties).
+  """
+  n, h, w, c = x.shape
+  if h % 2 or w % 2:
+    raise ValueError(f"max_pool_2x2 needs an even height and width, got {h}x{w}")
+  return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+
+def _pool_forward(x):
+  return max_pool_2x2(x), x
+
+
+def _pool_backward(x, g):
+  n, h, w, c = x.shape
+  windows = x.reshape(n, h // 2, 2, w // 2, 2, c)
+  a, b, c_, d = (windows[:, :, i, :, j] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
+  # The winner is chosen from the four values alone, never by `x == forward max`: XLA may
+  # recompute x in this fusion with other rounding, and then nothing would match.
+  take_a = (a >= b) & (a >= c_) & (a >= d)
+  take_b = ~take_a & (b >= c_) & (b >= d)
+  take_c = ~(take_a | take_b) & (c_ >= d)
+  take_d = ~(take_a | take_b | take_c)
+  grads = [jnp.where(take, g, 0.0) for take in (take_a, take_b, take_c, take_d)]
+  top, bottom = jnp.stack(grads[:2], axis=3), jnp.stack(grads[2:], axis=3)
+  return (jnp.stack([top, bottom], axis=2).reshape(n, h, w, c),)
+
+
+max_pool_2x2.defvjp(_pool_forward, _pool_backward)
+
+
+# ---------------------------------------------------------------------------------------------
+# ReLU -> BatchNorm -> Dropout
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def relu_batch_norm_dropout(z: jax.Array, scale: jax.Array, bias: jax.Array,
+                            keep_mask: jax.Array | None, keep_prob: float,
+                            epsilon: float) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """dropout(batch_norm(relu(z))) in train mode, normalising by the batch statistics.
+
+  Args:
+    z: float32 [..., C] (channels last).
+    scale, bias: float32 [C], BatchNorm's affine parameters.
+    keep_mask: bool, z's shape (True = keep), or None for no dropout.
+    keep_prob: 1 - dropout rate; kept values are divided by it, as torch and Flax do.
+    epsilon: BatchNorm's epsilon (torch: 1e-5).
+
+  Returns:
+    (y float32 like z, batch mean float32 [C], biased batch variance float32 [C]); the
+    statistics are for the running averages and carry no gradient.
+
+  Our own VJP because autodiff of the three ops emits about a dozen passes over each
+  activation; this backward pass needs two (two channel sums, one elementwise pass).
+  Measured: 0.69x the step time of the unfused ops on the 2-core CPU.
+  """
+  y, mean, var, _ = _rbd_forward_values(z, scale, bias, keep_mask, keep_prob, epsilon)
+  return y, mean, var
+
+
+def _rbd_forward_values(z, scale, bias, keep_mask, keep_prob, epsilon):
+  axes = tuple(range(z.ndim - 1))
+  a = jnp.maximum(z, 0.0)
+  mean = jnp.mean(a, axis=axes)
+  var = jnp.mean(jnp.square(a - mean), axis=axes)
+  inverse_std = lax.rsqrt(var + epsilon)
+  y = (a - mean) * inverse_std * scale + bias
+  if keep_mask is not None:
+    y = lax.select(keep_mask, y / keep_prob, jnp.zeros_like(y))
+  return y, mean, var, inverse_std
+
+
+def _rbd_forward(z, scale, bias, keep_mask, keep_prob, epsilon):
+  y, mean, var, inverse_std = _rbd_forward_values(z, scale, bias, keep_mask, keep_prob, epsilon)
+  return (y, mean, var), (z, keep_mask, mean, inverse_std, scale)
+
+
+def _rbd_backward(keep_prob, epsilon, residuals, cotangents):
+  del epsilon
+  g = cotangents[0]  # mean and var only feed the running statistics
+  z, keep_mask, mean, inverse_std, scale = residuals
+  axes = tuple(range(z.ndim - 1))
+  count = z.size // z.shape[-1]
+  if keep_mask is not None:
+    g = lax.select(keep_mask, g / keep_prob, jnp.zeros_like(g))
+  normalized = (jnp.maximum(z, 0.0) - mean) * inverse_std
+  dbias = jnp.sum(g, axis=axes)
+  dscale = jnp.sum(g * normalized, axis=axes)
+  da = (scale * inverse_std) * (g - dbias / count - normalized * (dscale / count))
+  return jnp.where(z > 0, da, 0.0), dscale, dbias, None
+
+
+relu_batch_norm_dropout.defvjp(_rbd_forward, _rbd_backward)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dropout masks
+# ---------------------------------------------------------------------------------------------
+
+
+def keep_threshold(keep_prob: float) -> int:
+  """T such that `bits < T` equals `jax.random.bernoulli(key, keep_prob)` on the same bits.
+
+  bernoulli compares the float32 uniform `(bits >> 9) * 2**-23` with float32(keep_prob).
+  """
+  return int(np.ceil(np.float64(np.float32(keep_prob)) * 2.0 ** 23)) << 9
+
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def threefry_random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+  """uint32 `shape`, equal to `jax.random.bits(key, shape)` under `threefry_partitionable(False)`.
+
+  Args:
+    key: a threefry key (typed, or raw uint32 [2]).
+    shape: output shape.
+
+  Our own because JAX lowers threefry on CPU as a rolled 5-iteration loop over the whole
+  counter array; the same 20 rounds written out fuse into one loop (a 1.5 M-element mask:
+  2.6 vs 3.6 ms). tests/test_ops.py compares the bits with `jax.random.bits`.
+  """
+  size = int(np.prod(shape))
+  half = (size + 1) // 2
+  count = lax.iota(jnp.uint32, 2 * half)
+  if size % 2:
+    count = count.at[-1].set(0)  # JAX pads an odd count with a zero
+  if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+    key = jax.random.key_data(key)
+  k0, k1 = key[0], key[1]
+  key_schedule = (k0, k1, k0 ^ k1 ^ np.uint32(0x1BD11BDA))
+  x0, x1 = count[:half] + key_schedule[0], count[half:] + key_schedule[1]
+  for i in range(5):
+    for rotation in _ROTATIONS[i % 2]:
+      x0 = x0 + x1
+      x1 = (x1 << np.uint32(rotation)) | (x1 >> np.uint32(32 - rotation))
+      x1 = x0 ^ x1
+    x0 = x0 + key_schedule[(i + 1) % 3]
+    x1 = x1 + key_schedule[(i + 2) % 3] + np.uint32(i + 1)
+  return jnp.concatenate([x0, x1])[:size].reshape(shape)
+
+
+def dropout_keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array:
+  """bool `shape`: the keep mask `flax.linen.Dropout(rate)` draws from `key`.
+
+  Under `jax.threefry_partitionable(False)` (as the training epoch is traced,
+  train.make_train_epoch) the bits come from `threefry_random_bits`, else from
+  `jax.random.bits`; either way the mask equals Flax's.
+
+  Raises:
+    ValueError: rate outside [0, 1).
+  """
+  if not 0.0 <= rate < 1.0:
+    raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+  if jax.config.jax_threefry_partitionable:
+    bits = jax.random.bits(key, shape, jnp.uint32)
+  else:
+    bits = threefry_random_bits(key, shape)
+  return bits < jnp.uint32(keep_threshold(1.0 - rate))

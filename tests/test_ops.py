@@ -1,0 +1,133 @@
+"""The hand-written ops of mnist_jax.models.ops equal the library ops they replace."""
+
+import flax.linen as nn
+import jax
+from jax import lax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mnist_jax.models import layers
+from mnist_jax.models import ops
+
+
+@pytest.mark.parametrize("shape, kernel_size, padding", [
+    ((4, 26, 26, 10), 3, 0), ((3, 12, 12, 8), 3, 1), ((2, 9, 11, 5), 5, 2), ((2, 7, 7, 3), 1, 0)])
+def test_conv_nhwc_values_and_gradients_equal_lax_convolution(shape, kernel_size, padding):
+  x = jax.random.normal(jax.random.PRNGKey(0), shape)
+  kernel = jax.random.normal(jax.random.PRNGKey(1), (kernel_size, kernel_size, shape[-1], 6))
+  pads = ((padding, padding), (padding, padding))
+  reference = lambda x, k: lax.conv_general_dilated(
+      x, k, (1, 1), pads, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  ours = lambda x, k: ops.conv_nhwc(x, k, pads)
+  np.testing.assert_allclose(ours(x, kernel), reference(x, kernel), rtol=1e-5, atol=1e-5)
+  weights = jax.random.normal(jax.random.PRNGKey(2), reference(x, kernel).shape)
+  loss = lambda conv: lambda x, k: jnp.sum(conv(x, k) * weights)
+  for a, b in zip(jax.grad(loss(ours), argnums=(0, 1))(x, kernel),
+                  jax.grad(loss(reference), argnums=(0, 1))(x, kernel)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_uses_conv_nhwc_on_large_layers_and_matches_im2col():
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 26, 26, 10))
+  conv = layers.Conv2d(20, 3)
+  variables = conv.init(jax.random.PRNGKey(1), x)
+  jaxpr = str(jax.make_jaxpr(lambda v: conv.apply(v, x))(variables))
+  assert "conv_general_dilated" in jaxpr  # the large-layer path was taken
+  im2col = layers.Im2colConv(20, 3)
+  np.testing.assert_allclose(conv.apply(variables, x), im2col.apply(variables, x), rtol=1e-5, atol=1e-5)
+  small = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 10))
+  assert "conv_general_dilated" not in str(jax.make_jaxpr(lambda v: conv.apply(v, small))(variables))
+
+
+def _tied_maps(shape):
+  # Few distinct values, so most 2x2 windows hold ties: the gradient must go to the first.
+  return jnp.round(jax.random.normal(jax.random.PRNGKey(3), shape) * 1.5).clip(0)
+
+
+@pytest.mark.parametrize("values", [_tied_maps, lambda s: jax.random.normal(jax.random.PRNGKey(4), s)])
+def test_max_pool_2x2_values_and_gradient_routing_equal_flax_max_pool(values):
+  x = values((3, 12, 10, 4))
+  reference = lambda x: nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+  np.testing.assert_array_equal(ops.max_pool_2x2(x), reference(x))
+  weights = jax.random.normal(jax.random.PRNGKey(5), (3, 6, 5, 4))
+  ours = jax.grad(lambda x: jnp.sum(ops.max_pool_2x2(x) * weights))(x)
+  expected = jax.grad(lambda x: jnp.sum(reference(x) * weights))(x)
+  np.testing.assert_array_equal(ours, expected)
+  if values is _tied_maps:
+    assert int(jnp.sum(x == 0)) > x.size // 4  # the ties are really there
+
+
+def test_max_pool_2x2_rejects_odd_maps():
+  with pytest.raises(ValueError, match="even height and width, got 5x4"):
+    ops.max_pool_2x2(jnp.zeros((1, 5, 4, 1)))
+
+
+class _Separate(nn.Module):
+  rate: float
+
+  @nn.compact
+  def __call__(self, x):
+    x = layers.TorchBatchNorm(name="layers_1")(nn.relu(x), use_running_average=False)
+    return nn.Dropout(self.rate, deterministic=False, name="layers_2")(x)
+
+
+class _Fused(nn.Module):
+  rate: float
+
+  @nn.compact
+  def __call__(self, x):
+    keep_mask = layers.DropoutMask(self.rate, name="layers_2")(x.shape) if self.rate else None
+    return layers.ReluBatchNorm(name="layers_1")(x, keep_mask, 1.0 - self.rate)
+
+
+@pytest.mark.parametrize("partitionable", [False, True])
+@pytest.mark.parametrize("rate, shape", [(0.1, (16, 6, 6, 5)), (0.05, (8, 7)), (0.0, (16, 4, 4, 3))])
+def test_relu_batch_norm_dropout_equals_the_three_flax_layers(rate, shape, partitionable):
+  z = jax.random.normal(jax.random.PRNGKey(0), shape) + 0.3
+  params = {"layers_1": {"scale": jnp.linspace(0.5, 1.5, shape[-1]),
+                         "bias": jnp.linspace(-0.2, 0.2, shape[-1])}}
+  batch_stats = {"layers_1": {"mean": jnp.full(shape[-1], 0.1), "var": jnp.full(shape[-1], 2.0)}}
+  weights = jax.random.normal(jax.random.PRNGKey(1), shape)
+
+  def run(module, params, z):
+    y, updates = module.apply({"params": params, "batch_stats": batch_stats}, z,
+                              rngs={"dropout": jax.random.PRNGKey(7)}, mutable=["batch_stats"])
+    return jnp.sum(y * weights), (y, updates)
+
+  with jax.threefry_partitionable(partitionable):
+    results = [jax.value_and_grad(run, argnums=(1, 2), has_aux=True)(module(rate), params, z)
+               for module in (_Fused, _Separate)]
+  (_, (y, stats)), grads = results[0]
+  (_, (expected_y, expected_stats)), expected_grads = results[1]
+  if rate:
+    np.testing.assert_array_equal(y == 0, expected_y == 0)  # the same dropout mask
+    assert 0 < int(jnp.sum(expected_y == 0)) < y.size // 3
+  np.testing.assert_allclose(y, expected_y, rtol=1e-5, atol=1e-6)
+  for a, b in zip(jax.tree.leaves(stats), jax.tree.leaves(expected_stats)):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(expected_grads)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (128, 26, 26, 10), (3, 5, 5)])
+def test_threefry_random_bits_equal_jax_random_bits(shape):
+  for key in (jax.random.PRNGKey(0), jax.random.fold_in(jax.random.key(3), 11)):
+    with jax.threefry_partitionable(False):
+      expected = jax.random.bits(key, shape, jnp.uint32)
+      np.testing.assert_array_equal(ops.threefry_random_bits(key, shape), expected)
+      np.testing.assert_array_equal(jax.jit(ops.threefry_random_bits, static_argnums=1)(key, shape), expected)
+
+
+@pytest.mark.parametrize("rate", [0.01, 0.05, 0.1, 0.25, 0.5])
+def test_dropout_keep_mask_equals_bernoulli(rate):
+  key = jax.random.PRNGKey(42)
+  for partitionable in (False, True):
+    with jax.threefry_partitionable(partitionable):
+      np.testing.assert_array_equal(ops.dropout_keep_mask(key, rate, (64, 100)),
+                                    jax.random.bernoulli(key, 1.0 - rate, (64, 100)))
+
+
+def test_dropout_keep_mask_rejects_bad_rate():
+  with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\), got 1.0"):
+    ops.dropout_keep_mask(jax.random.PRNGKey(0), 1.0, (3,))
