@@ -19,4 +19,5 @@ def get_config():
       batch_size=128,
       num_epochs=15,
       rotation_degrees=7.0,
-      schedule=base.one_cycle(max_lr=0.05, pct_start=0.25))
+      dropout_rate=0.05,
+      schedule=base.one_cycle(max_lr=0.1, pct_start=0.2))
