@@ -22,6 +22,7 @@ import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import benchmark
 from mnist_jax import data
+from mnist_jax import xla_flags
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=False)
@@ -47,6 +48,7 @@ def _ints(values, name):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
+  xla_flags.apply_cpu_flags()  # as scripts/train.py, so the timings are of training's program
   try:
     report = benchmark.run(
         FLAGS.config, num_examples=FLAGS.num_examples, num_epochs=FLAGS.epochs,

@@ -18,6 +18,7 @@ from ml_collections import config_flags
 import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import data
+from mnist_jax import xla_flags
 from mnist_jax import train
 
 FLAGS = flags.FLAGS
@@ -30,6 +31,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)  # keep the console to the references' lines
+  xla_flags.apply_cpu_flags()  # before the first computation starts the backend
   try:
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except (ValueError, data.DataError, train.TrainingError) as e:
