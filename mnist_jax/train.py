@@ -419,6 +419,20 @@ def compute_per_replica(collection: metrics_lib.Metrics) -> dict[str, jax.Array]
   return jax.vmap(lambda m: m.compute())(collection)
 
 
+def create_replica_states(config: ml_collections.ConfigDict, schedule: schedules.Schedules):
+  """Fresh states of all replicas: (TrainState [R, ...], plateau state [R, ...] or None).
+
+  Replica r is initialised from `jax.random.PRNGKey(config.seed + r)` (`replica_seeds`).
+  """
+  model = create_model(config)
+  tx = create_optimizer(config, schedule)
+  keys = jnp.stack([jax.random.PRNGKey(s) for s in replica_seeds(config)])
+  states = jax.jit(jax.vmap(lambda k: create_train_state(k, model, tx)))(keys)
+  plateau_state = (jax.vmap(lambda _: schedule.plateau.init())(keys[:, 0])
+                   if schedule.plateau is not None else None)
+  return states, plateau_state
+
+
 def replica_seeds(config: ml_collections.ConfigDict) -> list[int]:
   """Seed of each replica: `config.seed + r` for r in range(num_seeds)."""
   return [config.seed + r for r in range(config.num_seeds)]
@@ -449,11 +463,10 @@ class _Progress:
       self.bar = tqdm.tqdm(total=self.total, dynamic_ncols=True)
 
   def __call__(self, step, losses, correct, seen):
-    if self.bar is None:
-      return
+    if self.bar is None or self.bar.n == int(step) + 1:
+      return  # the epoch's closing report repeats the last in-loop one
     correct = np.asarray(correct, np.float64).sum()
     seen = max(float(np.asarray(seen).sum()), 1.0)
-    # Idempotent: a callback may run once per replica.
     self.bar.n = int(step) + 1
     self.bar.set_description(
         f"Loss={float(np.mean(losses))} Batch_id={int(step)} Accuracy={100.0 * correct / seen:0.2f}",
@@ -492,13 +505,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   steps_per_epoch = math.ceil(num_train / config.batch_size)
   schedule = schedules.create(config, steps_per_epoch=steps_per_epoch, num_epochs=config.num_epochs)
 
-  model = create_model(config)
-  tx = create_optimizer(config, schedule)
   seeds = replica_seeds(config)
-  keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
-  states = jax.jit(jax.vmap(lambda k: create_train_state(k, model, tx)))(keys)
-  plateau_state = (jax.vmap(lambda _: schedule.plateau.init())(jnp.arange(len(seeds)))
-                   if schedule.plateau is not None else None)
+  states, plateau_state = create_replica_states(config, schedule)
   num_params = count_params(jax.tree.map(lambda x: x[0], states.params))
 
   mesh = jax.make_mesh((jax.device_count(),), ("batch",), axis_types=(jax.sharding.AxisType.Auto,))
@@ -627,12 +635,7 @@ def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]
   _, (test_images, test_labels) = load_datasets(config)
   # The optimizer's structure, not its values, is needed to restore; any step count will do.
   schedule = schedules.create(config, steps_per_epoch=1, num_epochs=config.num_epochs)
-  model = create_model(config)
-  tx = create_optimizer(config, schedule)
-  keys = jnp.stack([jax.random.PRNGKey(s) for s in replica_seeds(config)])
-  states = jax.vmap(lambda k: create_train_state(k, model, tx))(keys)
-  plateau_state = (jax.vmap(lambda _: schedule.plateau.init())(keys[:, 0])
-                   if schedule.plateau is not None else None)
+  states, plateau_state = create_replica_states(config, schedule)
   states, _, _ = restore_checkpoint(manager, step, states, plateau_state)
   manager.close()
   test_metrics = jax.jit(make_evaluate(config, len(test_labels)))(states, test_images, test_labels)
