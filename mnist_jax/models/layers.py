@@ -237,24 +237,34 @@ class TorchBatchNorm(nn.Module):
   momentum: float = 0.1
   epsilon: float = 1e-5
 
-  @nn.compact
-  def __call__(self, x: jax.Array, use_running_average: bool) -> jax.Array:
-    features = x.shape[-1]
+  def _variables(self, features: int):
+    """Declares scale, bias (params) and the running mean, var (batch_stats), float32 [C]."""
     scale = self.param("scale", nn.initializers.ones, (features,), jnp.float32)
     bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
     running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
     running_var = self.variable("batch_stats", "var", jnp.ones, (features,), jnp.float32)
+    return scale, bias, running_mean, running_var
+
+  def _update_running_stats(self, running_mean, running_var, mean: jax.Array, var: jax.Array,
+                            count: int) -> None:
+    """torch's update from the batch mean and biased var over `count` values per channel."""
+    if self.is_initializing() or not self.is_mutable_collection("batch_stats"):
+      return
+    unbiased_var = var * (count / max(count - 1, 1))
+    running_mean.value = (1 - self.momentum) * running_mean.value + self.momentum * mean
+    running_var.value = (1 - self.momentum) * running_var.value + self.momentum * unbiased_var
+
+  @nn.compact
+  def __call__(self, x: jax.Array, use_running_average: bool) -> jax.Array:
+    features = x.shape[-1]
+    scale, bias, running_mean, running_var = self._variables(features)
     if use_running_average:
       mean, var = running_mean.value, running_var.value
     else:
       axes = tuple(range(x.ndim - 1))
       mean = jnp.mean(x, axis=axes)
       var = jnp.mean(jnp.square(x - mean), axis=axes)
-      if not self.is_initializing() and self.is_mutable_collection("batch_stats"):
-        count = x.size // features
-        unbiased_var = var * (count / max(count - 1, 1))
-        running_mean.value = (1 - self.momentum) * running_mean.value + self.momentum * mean
-        running_var.value = (1 - self.momentum) * running_var.value + self.momentum * unbiased_var
+      self._update_running_stats(running_mean, running_var, mean, var, x.size // features)
     return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
 
 
@@ -284,16 +294,9 @@ class ReluBatchNorm(TorchBatchNorm):
                keep_prob: float = 1.0) -> jax.Array:
     """z float32 [..., C] (before the ReLU); keep_mask bool like z or None -> float32 like z."""
     features = z.shape[-1]
-    scale = self.param("scale", nn.initializers.ones, (features,), jnp.float32)
-    bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
-    running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
-    running_var = self.variable("batch_stats", "var", jnp.ones, (features,), jnp.float32)
+    scale, bias, running_mean, running_var = self._variables(features)
     y, mean, var = ops.relu_batch_norm_dropout(z, scale, bias, keep_mask, keep_prob, self.epsilon)
-    if not self.is_initializing() and self.is_mutable_collection("batch_stats"):
-      count = z.size // features
-      unbiased_var = var * (count / max(count - 1, 1))
-      running_mean.value = (1 - self.momentum) * running_mean.value + self.momentum * mean
-      running_var.value = (1 - self.momentum) * running_var.value + self.momentum * unbiased_var
+    self._update_running_stats(running_mean, running_var, mean, var, z.size // features)
     return y
 
 
