@@ -33,6 +33,7 @@ from mnist_jax import data
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import models
 from mnist_jax import schedules
+from mnist_jax import summary
 
 
 class TrainingError(RuntimeError):
@@ -438,11 +439,6 @@ def replica_seeds(config: ml_collections.ConfigDict) -> list[int]:
   return [config.seed + r for r in range(config.num_seeds)]
 
 
-def count_params(params: Any) -> int:
-  """Number of trainable parameters of one replica's params tree."""
-  return int(sum(np.prod(x.shape) for x in jax.tree.leaves(params)))
-
-
 def test_line(loss: float, correct: int, total: int) -> str:
   """The references' console line for a test-set evaluation."""
   return (f"Test set: Average loss: {loss:.4f}, Accuracy: {correct}/{total} "
@@ -507,7 +503,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
 
   seeds = replica_seeds(config)
   states, plateau_state = create_replica_states(config, schedule)
-  num_params = count_params(jax.tree.map(lambda x: x[0], states.params))
+  num_params = summary.count_params({"params": jax.tree.map(lambda x: x[0], states.params)})
 
   mesh = jax.make_mesh((jax.device_count(),), ("batch",), axis_types=(jax.sharding.AxisType.Auto,))
   replicated = NamedSharding(mesh, PartitionSpec())
@@ -603,13 +599,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
           ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate")})
       summary_writer.flush()
 
-  summary = write_summary(workdir, config, history, num_params, compile_seconds)
+  run_summary = write_summary(workdir, config, history, num_params, compile_seconds)
   if config.plots:
     make_plots(workdir, states, history, test_images, test_labels, config)
   if summary_writer is not None:
     summary_writer.close()
   manager.close()
-  print(json.dumps(summary["test_accuracy"], indent=None))
+  print(json.dumps(run_summary["test_accuracy"], indent=None))
   return history
 
 
