@@ -292,7 +292,8 @@ def test_unwritable_workdir_exits_with_one_line(tmp_path):
 
 def test_diverging_run_exits_non_zero_with_one_line(mnist_dir, tmp_path):
   env = dict(os.environ, MNIST_DIR=str(mnist_dir))
-  result = run_script("--config", "configs/ref3.py:step4", "--workdir", str(tmp_path),
+  # Step 3 keeps a constant learning rate, so config.learning_rate is the rate of every step.
+  result = run_script("--config", "configs/ref3.py:step3", "--workdir", str(tmp_path),
                       "--config.learning_rate=1e38", "--config.train_subset=256", "--config.test_subset=100",
                       "--config.num_epochs=1", "--config.progress_bar=False", "--config.plots=False", env=env)
   assert result.returncode == 1
