@@ -3,7 +3,11 @@
 The write-up states no batch size, optimizer settings or schedule; we use the common template
 of these notebooks: batch 128, SGD lr 0.01 momentum 0.9, constant learning rate, 15 epochs.
 Code 5 adds rotation augmentation ("Adding image augumentation", ref1.md Code 5); ±7° is the
-value all five write-ups use.
+value all five write-ups use. For Code 5, the final model, the schedule and dropout rate are
+chosen by measurement (3 seeds x 15 epochs, CPU): OneCycleLR(max_lr=0.1, pct_start=0.2), the
+flagship's scheduler (configs/final.py), and Dropout2d 0.05.
+- constant lr 0.01, Dropout2d 0.1 (commit 6ad4764): best 99.10 ± 0.03 % against the published
+  99.41 %; train accuracy only 97.3 % and test accuracy still rising at epoch 15: under-fitting.
 """
 
 from configs import base
@@ -13,7 +17,8 @@ RECIPES = {
     "code2": {},
     "code3": {},
     "code4": {},
-    "code5": {"rotation_degrees": 7.0},
+    "code5": {"rotation_degrees": 7.0, "dropout_rate": 0.05,
+              "schedule": base.one_cycle(max_lr=0.1, pct_start=0.2)},
 }
 
 
