@@ -40,6 +40,7 @@ from mnist_jax import train
 # the file (the study of what each change did) is written by hand.
 BEGIN_MARKER = "<!-- benchmark:begin -->"
 END_MARKER = "<!-- benchmark:end -->"
+TORCH_DEVICES = ("cpu", "cuda")
 
 
 @dataclasses.dataclass
@@ -103,6 +104,7 @@ class Report:
   synthetic: bool
   load_before: str
   load_after: str
+  num_epochs: int | None = None  # epochs of a full run of the config (its `num_epochs`)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,8 +145,8 @@ def git_commit() -> str:
   return commit + ("+dirty" if dirty else "")
 
 
-def machine_info() -> dict[str, str]:
-  """Date, code version, device, CPU, core count and library versions, as strings."""
+def machine_info(torch_device: str = "cpu") -> dict[str, str]:
+  """Date, code version, devices, CPU, core count and library versions, as strings."""
   import flax  # pylint: disable=import-outside-toplevel
   import jaxlib  # pylint: disable=import-outside-toplevel
   info = {
@@ -162,6 +164,8 @@ def machine_info() -> dict[str, str]:
   try:
     import torch  # pylint: disable=import-outside-toplevel
     info["torch"] = torch.__version__
+    info["torch device"] = (f"cuda ({torch.cuda.get_device_name()})" if torch_device == "cuda"
+                            else "cpu")
   except ImportError:
     info["torch"] = "not installed"
   return info
@@ -246,35 +250,44 @@ def _torch_scheduler(config: ml_collections.ConfigDict, optimizer: Any, steps_pe
 
 def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
                      num_epochs: int, threads: int | None = None, compile_model: bool = False,
-                     name: str | None = None) -> Timing:
+                     name: str | None = None, device: str = "cpu") -> Timing:
   """Times the PyTorch mirror of `config.model` over `num_epochs` epochs (no augmentation).
 
   Args:
     config: model, batch_size, learning_rate, momentum, nesterov, weight_decay, schedule.
     images: uint8 [N, 28, 28, 1]; labels: int32 [N].
     num_epochs: timed epochs (median reported).
-    threads: `torch.set_num_threads` (default: the machine's cores).
+    threads: `torch.set_num_threads` (default: the machine's cores); host threads only
+      when `device` is "cuda".
     compile_model: wrap the module in `torch.compile`; its compile happens in one untimed
       warm-up epoch, reported as `compile_seconds`. A failure is returned as
       `Timing.error` (first line of the exception), not raised.
     name: label of the contender.
+    device: "cpu" or "cuda" (one of `TORCH_DEVICES`). On "cuda" the model and the data live
+      on the GPU (shuffled index made on the CPU, as a DataLoader does, then moved), and each
+      timed epoch ends with `torch.cuda.synchronize()`.
 
   Returns:
     The `Timing`.
+
+  Raises:
+    ValueError: `device` not in `TORCH_DEVICES`, or "cuda" without a CUDA device.
   """
   import torch  # pylint: disable=import-outside-toplevel
   import torch.nn.functional as F  # pylint: disable=import-outside-toplevel,invalid-name
   from mnist_jax import torch_reference  # pylint: disable=import-outside-toplevel
 
+  check_torch_device(device)
   threads = threads or os.cpu_count()
-  name = name or f"torch {'compile' if compile_model else 'eager'} ({threads} thread{'s' * (threads > 1)})"
+  where = "cuda" if device == "cuda" else f"{threads} thread{'s' * (threads > 1)}"
+  name = name or f"torch {'compile' if compile_model else 'eager'} ({where})"
   num_examples = len(labels)
   timing = Timing(name, num_examples, config.batch_size)
   previous_threads = torch.get_num_threads()
   torch.set_num_threads(threads)
   try:
     torch.manual_seed(config.seed)
-    model = torch_reference.build(config.model, dropout_rate=config.dropout_rate)
+    model = torch_reference.build(config.model, dropout_rate=config.dropout_rate).to(device)
     model.train()
     learning_rate = config.schedule.max_lr if config.schedule.name == "one_cycle" else config.learning_rate
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=config.momentum,
@@ -282,13 +295,13 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
     scheduler = _torch_scheduler(config, optimizer, math.ceil(num_examples / config.batch_size))
     # ToTensor + Normalize once, up front: the data sit in memory as float tensors.
     x_all = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255)
-    x_all = (x_all - augment.MEAN) / augment.STD
-    y_all = torch.from_numpy(labels.astype(np.int64))
+    x_all = ((x_all - augment.MEAN) / augment.STD).to(device)
+    y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
     generator = torch.Generator().manual_seed(config.seed)
     step_model = model
 
     def run_epoch():
-      permutation = torch.randperm(num_examples, generator=generator)
+      permutation = torch.randperm(num_examples, generator=generator).to(device)
       for start in range(0, num_examples, config.batch_size):
         index = permutation[start:start + config.batch_size]
         optimizer.zero_grad()
@@ -297,6 +310,8 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
         optimizer.step()
         if scheduler is not None and scheduler.last_epoch + 1 < scheduler.total_steps:
           scheduler.step()
+      if device == "cuda":
+        torch.cuda.synchronize()  # kernels run asynchronously: the epoch ends when they do
 
     if compile_model:
       start = time.perf_counter()
@@ -316,6 +331,16 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
   return timing
 
 
+def check_torch_device(device: str) -> None:
+  """Raises ValueError unless torch can train on `device` ("cpu" or "cuda")."""
+  if device not in TORCH_DEVICES:
+    raise ValueError(f"torch device must be one of {', '.join(TORCH_DEVICES)}, got {device!r}")
+  if device == "cuda":
+    import torch  # pylint: disable=import-outside-toplevel
+    if not torch.cuda.is_available():
+      raise ValueError(f"torch device 'cuda' asked for, but torch {torch.__version__} sees no CUDA device")
+
+
 # ---------------------------------------------------------------------------------------------
 # The run and its report
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +349,7 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
 def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs: int = 3,
         seeds: Sequence[int] = (1, 4, 8), seeds_num_examples: int | None = None,
         torch_threads: Sequence[int] | None = None, torch_compile: bool = False,
-        synthetic: bool = False, data_dir: str | None = None,
+        torch_device: str = "cpu", synthetic: bool = False, data_dir: str | None = None,
         log: Callable[[str], None] = print) -> Report:
   """Runs every contender once, in one process, and returns the `Report`.
 
@@ -337,18 +362,24 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
       min(num_examples, 6400): N seeds cost N times as much).
     torch_threads: thread counts for torch eager (default: [the machine's cores]).
     torch_compile: also time `torch.compile` (with the first thread count).
+    torch_device: where torch trains, "cpu" or "cuda"; on "cuda" one eager contender runs
+      (the thread counts after the first are skipped: they set host threads only).
     synthetic: random images instead of real MNIST.
     data_dir: IDX folder (default MNIST_DIR).
     log: progress lines (one per contender).
 
   Raises:
-    ValueError: num_epochs < 1, a seed count < 1, or a bad num_examples.
+    ValueError: num_epochs < 1, a seed count < 1, a bad num_examples, or a torch_device
+      that is unknown or absent.
   """
+  check_torch_device(torch_device)
   if num_epochs < 1:
     raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
   if any(s < 1 for s in seeds):
     raise ValueError(f"seed counts must be >= 1, got {list(seeds)}")
   torch_threads = list(torch_threads or [os.cpu_count()])
+  if torch_device == "cuda":
+    torch_threads = torch_threads[:1]
   load_before = load_average()
   images, labels = load_images(num_examples, synthetic, data_dir)
   base = ml_collections.ConfigDict(config.to_dict())
@@ -369,10 +400,11 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
   no_rotation.rotation_degrees = 0.0
   add(time_jax_epoch(no_rotation, images, labels, num_epochs, name="ours (no rotation)"), timings)
   for threads in torch_threads:
-    add(time_torch_epoch(base, images, labels, num_epochs, threads=threads), timings)
+    add(time_torch_epoch(base, images, labels, num_epochs, threads=threads, device=torch_device),
+        timings)
   if torch_compile:
     add(time_torch_epoch(base, images, labels, num_epochs, threads=torch_threads[0],
-                         compile_model=True), timings)
+                         compile_model=True, device=torch_device), timings)
 
   seed_timings = []
   seeds_num_examples = seeds_num_examples or min(num_examples, 6400)
@@ -387,9 +419,10 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
     seeded = ml_collections.ConfigDict(base.to_dict())
     seeded.num_seeds = num_seeds
     add(time_jax_epoch(seeded, seed_images, seed_labels, num_epochs, name=name), seed_timings)
-  return Report(config_name=base.get("name", "?"), model=base.model, machine=machine_info(),
+  return Report(config_name=base.get("name", "?"), model=base.model,
+                machine=machine_info(torch_device),
                 timings=timings, seed_timings=seed_timings, synthetic=synthetic,
-                load_before=load_before, load_after=load_average())
+                load_before=load_before, load_after=load_average(), num_epochs=base.num_epochs)
 
 
 def _ratio(a: Timing, b: Timing) -> str:
@@ -429,6 +462,11 @@ def format_report(report: Report, command: str | None = None) -> str:
     for o in ours:
       for e in eager:
         lines.append(f"- {o.name} / {e.name}: **{_ratio(o, e)}**")
+  if ours and report.num_epochs:
+    lines += ["", f"{report.num_epochs} epochs (a full run of the config) of {first.num_examples} images "
+              "at these medians (training only, without the per-epoch test-set evaluation and "
+              "compile):", ""]
+    lines += [f"- {t.name}: {report.num_epochs * t.median_epoch_seconds:.1f} s" for t in ours]
   if report.seed_timings:
     lines += ["", f"Multi-seed program ({report.seed_timings[0].num_examples} images per epoch "
               f"per seed, rotation as configured):", "",
@@ -448,28 +486,45 @@ docs/PERFORMANCE.md`; the rest of this file is maintained by hand.
 """
 
 
-def update_performance_doc(path: str, text: str) -> None:
-  """Replaces the benchmark section of `path` (between the markers) with `text`.
-
-  Creates the file (a header and the section) when it does not exist; appends the section
-  when the file has no markers; leaves everything outside the markers untouched.
+def section_markers(section: str = "") -> tuple[str, str]:
+  """Begin and end markers of a named benchmark section ("" is the default, CPU, section).
 
   Raises:
-    ValueError: the file has a begin marker without an end marker (or the reverse).
+    ValueError: a name other than letters, digits and "_".
   """
-  section = f"{BEGIN_MARKER}\n{text.rstrip()}\n{END_MARKER}\n"
+  if not section:
+    return BEGIN_MARKER, END_MARKER
+  if not section.replace("_", "").isalnum():
+    raise ValueError(f"section name must be letters, digits and '_', got {section!r}")
+  return f"<!-- benchmark:{section}:begin -->", f"<!-- benchmark:{section}:end -->"
+
+
+def update_performance_doc(path: str, text: str, section: str = "") -> None:
+  """Replaces one benchmark section of `path` (between its markers) with `text`.
+
+  Creates the file (a header and the section) when it does not exist; appends the section
+  when the file has no markers of that section; leaves everything outside them untouched.
+  `section` names the section (`section_markers`), so one file can hold the CPU and the GPU
+  results.
+
+  Raises:
+    ValueError: the file has a begin marker without an end marker (or the reverse), or a
+      bad section name.
+  """
+  begin_marker, end_marker = section_markers(section)
+  section = f"{begin_marker}\n{text.rstrip()}\n{end_marker}\n"
   if not os.path.exists(path):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     content = _DOC_HEADER + section
   else:
     with open(path) as f:
       content = f.read()
-    has_begin, has_end = BEGIN_MARKER in content, END_MARKER in content
+    has_begin, has_end = begin_marker in content, end_marker in content
     if has_begin != has_end:
-      raise ValueError(f"{path} has only one of {BEGIN_MARKER!r} and {END_MARKER!r}; fix it by hand")
+      raise ValueError(f"{path} has only one of {begin_marker!r} and {end_marker!r}; fix it by hand")
     if has_begin:
-      head, rest = content.split(BEGIN_MARKER, 1)
-      tail = rest.split(END_MARKER, 1)[1]
+      head, rest = content.split(begin_marker, 1)
+      tail = rest.split(end_marker, 1)[1]
       content = head + section + ("\n" + tail.lstrip("\n") if tail.strip() else "")
     else:
       content = content.rstrip("\n") + "\n\n" + section

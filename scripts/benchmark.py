@@ -3,6 +3,8 @@
   python scripts/benchmark.py --config configs/final.py
   python scripts/benchmark.py --config configs/final.py --num_examples 12800 --epochs 3 \
       --seeds 1,4,8 --torch_compile --output docs/PERFORMANCE.md
+  python scripts/benchmark.py --config configs/final.py --torch_device cuda \
+      --seeds_num_examples 60000 --output docs/PERFORMANCE.md --section gpu
 
 Prints ms/step, s/epoch and images/s of: our epoch (`train.make_train_epoch`, with and
 without rotation, compile time apart), torch eager (and optionally torch.compile), the
@@ -34,8 +36,11 @@ flags.DEFINE_integer("seeds_num_examples", None,
                      "Images per epoch for the multi-seed timings (default min(num_examples, 6400)).")
 flags.DEFINE_list("torch_threads", None, "torch.set_num_threads values to time (default: all cores).")
 flags.DEFINE_bool("torch_compile", False, "Also time torch.compile (a failure is reported).")
+flags.DEFINE_enum("torch_device", "cpu", list(benchmark.TORCH_DEVICES),
+                  "Where torch trains; 'cuda' compares with the same GPU as ours.")
 flags.DEFINE_bool("synthetic", False, "Random uint8 images instead of real MNIST (MNIST_DIR).")
 flags.DEFINE_string("output", None, "Markdown file whose benchmark section is replaced (e.g. docs/PERFORMANCE.md).")
+flags.DEFINE_string("section", "", "Name of that section ('' for the CPU one, e.g. 'gpu').")
 
 
 def _ints(values, name):
@@ -50,11 +55,14 @@ def main(argv):
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
   xla_flags.apply_cpu_flags()  # as scripts/train.py, so the timings are of training's program
   try:
+    if FLAGS.output:
+      benchmark.section_markers(FLAGS.section)  # a bad name fails before the long run
     report = benchmark.run(
         FLAGS.config, num_examples=FLAGS.num_examples, num_epochs=FLAGS.epochs,
         seeds=_ints(FLAGS.seeds, "seeds"), seeds_num_examples=FLAGS.seeds_num_examples,
         torch_threads=_ints(FLAGS.torch_threads, "torch_threads") or None,
-        torch_compile=FLAGS.torch_compile, synthetic=FLAGS.synthetic)
+        torch_compile=FLAGS.torch_compile, torch_device=FLAGS.torch_device,
+        synthetic=FLAGS.synthetic)
   except (ValueError, data.DataError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
@@ -63,8 +71,12 @@ def main(argv):
   print()
   print(text)
   if FLAGS.output:
-    benchmark.update_performance_doc(FLAGS.output, text)
-    print(f"Wrote the benchmark section of {FLAGS.output}.")
+    try:
+      benchmark.update_performance_doc(FLAGS.output, text, section=FLAGS.section)
+    except ValueError as e:
+      print(f"error: {e}", file=sys.stderr)
+      sys.exit(1)
+    print(f"Wrote the benchmark section {FLAGS.section or '(default)'} of {FLAGS.output}.")
 
 
 if __name__ == "__main__":

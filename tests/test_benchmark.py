@@ -42,6 +42,11 @@ def test_run_times_every_contender_and_formats_them():
   assert "Multi-seed program" in text
   assert "random uint8 images" in text
   assert f"| cpu | {report.machine['cpu']} |" in text
+  assert report.machine["torch device"] == "cpu"
+  # 4 epochs in the tiny config: the full-run line is 4 x the median epoch.
+  assert report.num_epochs == 4
+  full_run = f"- ours (no rotation): {4 * report.timings[1].median_epoch_seconds:.1f} s"
+  assert full_run in text
 
 
 def test_torch_compile_failure_is_reported_not_raised(monkeypatch):
@@ -67,6 +72,19 @@ def test_bad_input_raises_one_line_errors():
     benchmark.load_images(0, synthetic=True)
   with pytest.raises(ValueError, match="seed counts must be >= 1"):
     benchmark.run(_tiny_config(), num_examples=128, seeds=(0,), synthetic=True)
+  with pytest.raises(ValueError, match="torch device must be one of cpu, cuda, got 'gpu'"):
+    benchmark.run(_tiny_config(), num_examples=128, torch_device="gpu", synthetic=True)
+  with pytest.raises(ValueError, match="section name must be letters"):
+    benchmark.section_markers("gpu run")
+
+
+def test_cuda_without_a_cuda_device_is_a_one_line_error(monkeypatch):
+  import torch  # pylint: disable=import-outside-toplevel  (a test dependency)
+
+  monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+  images, labels = benchmark.load_images(128, synthetic=True)
+  with pytest.raises(ValueError, match="torch device 'cuda' asked for, but torch .* sees no CUDA device"):
+    benchmark.time_torch_epoch(_tiny_config(), images, labels, num_epochs=1, device="cuda")
 
 
 def test_update_performance_doc_replaces_only_its_section(tmp_path):
@@ -84,6 +102,18 @@ def test_update_performance_doc_replaces_only_its_section(tmp_path):
   assert "second run" in updated
   assert "Hand-written intro." in updated and "## Study\n\nHand-written table." in updated
   assert updated.count(benchmark.BEGIN_MARKER) == 1 and updated.count(benchmark.END_MARKER) == 1
+
+  benchmark.update_performance_doc(str(path), "gpu run\n", section="gpu")
+  with_gpu = path.read_text()
+  gpu_begin, gpu_end = benchmark.section_markers("gpu")
+  assert f"{gpu_begin}\ngpu run\n{gpu_end}\n" in with_gpu
+  assert "second run" in with_gpu and "## Study\n\nHand-written table." in with_gpu
+  benchmark.update_performance_doc(str(path), "third run\n")
+  assert "gpu run" in path.read_text() and "second run" not in path.read_text()
+  benchmark.update_performance_doc(str(path), "gpu run 2\n", section="gpu")
+  final = path.read_text()
+  assert "third run" in final and "gpu run 2" in final and "gpu run\n" not in final
+  assert final.count(gpu_begin) == 1 and final.count(benchmark.BEGIN_MARKER) == 1
 
   path.write_text(f"# Notes\n\n{benchmark.BEGIN_MARKER}\nno end marker\n")
   with pytest.raises(ValueError, match="only one of"):
