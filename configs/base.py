@@ -40,6 +40,10 @@ def get_config(**overrides) -> ml_collections.ConfigDict:
   config.train_subset = 0  # first N training images; 0 = all 60,000
   config.test_subset = 0
 
+  # Training steps per iteration of the epoch's `lax.scan` (same results for any value); > 1
+  # saves loop overhead per step on a GPU, where a step of these networks takes well under 1 ms.
+  config.scan_unroll = 1
+
   config.keep_checkpoints = 3
   config.progress_bar = True
   config.plots = True

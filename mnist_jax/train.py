@@ -75,7 +75,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError (one line, naming the field and the valid range) for impossible values."""
   if config.model not in models.names():
     raise ValueError(f"unknown model {config.model!r}; valid models: {', '.join(models.names())}")
-  positive_ints = ("batch_size", "eval_batch_size", "num_epochs", "num_seeds", "keep_checkpoints")
+  positive_ints = ("batch_size", "eval_batch_size", "num_epochs", "num_seeds", "keep_checkpoints",
+                   "scan_unroll")
   for field in positive_ints:
     value = config[field]
     if not isinstance(value, int) or value <= 0:
@@ -254,7 +255,7 @@ def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
   states: TrainState with a leading replica axis [R, ...]; images uint8 [N, 28, 28, 1] and
   labels int32 [N] on the device (shared by all replicas); epoch: int32 [] (0-based).
   Batches follow torch's DataLoader(shuffle=True, drop_last=False): N // batch_size full
-  batches under `lax.scan`, then the smaller remainder batch, if any, as one more step.
+  batches under `lax.scan` (`config.scan_unroll` steps per loop iteration), then the smaller remainder batch, if any, as one more step.
   `progress(step, losses, correct, seen)` is called from the device every few steps.
   """
   batch_size = config.batch_size
@@ -310,7 +311,8 @@ def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
     carry = (states, empty)
     losses = learning_rates = jnp.zeros((0, num_replicas), jnp.float32)
     if num_full:  # fewer examples than one batch: the remainder step alone
-      carry, (losses, learning_rates) = jax.lax.scan(scan_body, carry, jnp.arange(num_full))
+      carry, (losses, learning_rates) = jax.lax.scan(scan_body, carry, jnp.arange(num_full),
+                                                     unroll=min(config.scan_unroll, num_full))
     if remainder:
       indices = permutations[:, num_full * batch_size:]
       carry, (last_loss, last_lr) = run_step(carry, jnp.int32(num_full), indices)

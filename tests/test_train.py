@@ -169,8 +169,10 @@ def test_replicas_by_lax_map_equal_replicas_by_vmap(mnist_dir, monkeypatch):
   assert_trees_close(mapped_states.batch_stats, vmapped_states.batch_stats, atol=1e-5)
 
 
-def test_scanned_epoch_equals_step_by_step_loop(mnist_dir):
+@pytest.mark.parametrize("scan_unroll", [1, 2])
+def test_scanned_epoch_equals_step_by_step_loop(mnist_dir, scan_unroll):
   config = small_config(mnist_dir, num_epochs=1)
+  config.scan_unroll = scan_unroll  # 2 does not divide the 3 full batches: a partial iteration
   (images, labels), _ = train.load_datasets(config)
   schedule = train.schedules.create(config, steps_per_epoch=4, num_epochs=1)
   model = train.create_model(config)
@@ -267,6 +269,7 @@ def run_script(*args, env=None):
     ("--config.learning_rate=-0.1", "error: config.learning_rate must be > 0, got -0.1"),
     ("--config.batch_size=0", "error: config.batch_size must be a positive integer, got 0"),
     ("--config.batch_size=-8", "error: config.batch_size must be a positive integer, got -8"),
+    ("--config.scan_unroll=0", "error: config.scan_unroll must be a positive integer, got 0"),
 ])
 def test_bad_config_exits_with_one_line(tmp_path, override, message):
   result = run_script("--config", "configs/final.py", "--workdir", str(tmp_path), override)
