@@ -40,6 +40,14 @@ def test_conv2d_uses_conv_nhwc_on_large_layers_and_matches_im2col():
   assert "conv_general_dilated" not in str(jax.make_jaxpr(lambda v: conv.apply(v, small))(variables))
 
 
+def test_conv2d_is_im2col_everywhere_off_the_cpu(monkeypatch):
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 26, 26, 10))
+  conv = layers.Conv2d(20, 3)
+  variables = conv.init(jax.random.PRNGKey(1), x)
+  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+  assert "conv_general_dilated" not in str(jax.make_jaxpr(lambda v: conv.apply(v, x))(variables))
+
+
 def _tied_maps(shape):
   # Few distinct values, so most 2x2 windows hold ties: the gradient must go to the first.
   return jnp.round(jax.random.normal(jax.random.PRNGKey(3), shape) * 1.5).clip(0)

@@ -205,7 +205,9 @@ class Conv2d(Im2colConv):
   map of >= 400 pixels (ref2 Final's 26x26x10 -> 24x24x20 layer).
 
   There im2col's patch matrix is ~26 MB per batch of 128 and XLA's own convolution is
-  faster; im2col is faster for every smaller layer (docs/PERFORMANCE.md, study 2).
+  faster; im2col is faster for every smaller layer (docs/PERFORMANCE.md, study 2). Only on
+  the CPU, where that was measured: on an H100, im2col everywhere made the flagship's
+  8-seed epoch 24 % faster and the 1-seed epoch no slower (docs/PERFORMANCE.md, GPU).
   """
 
   @nn.compact
@@ -213,7 +215,7 @@ class Conv2d(Im2colConv):
     """x: float32 [N, H, W, C_in] -> float32 [N, H_out, W_out, features]."""
     k, p = self.kernel_size, self.padding
     large = k > 1 and x.shape[-1] >= 8 and x.shape[1] * x.shape[2] >= 400
-    if not (large and self.stride == 1 and self.dilation == 1):
+    if jax.default_backend() != "cpu" or not (large and self.stride == 1 and self.dilation == 1):
       return super().__call__(x)
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, x.shape[-1], self.features))
     y = ops.conv_nhwc(x, kernel, ((p, p), (p, p)))
