@@ -67,6 +67,38 @@ def _draw(axes, x: np.ndarray, y: np.ndarray) -> None:
   axes.legend(fontsize=7)
 
 
+def moving_average(values: np.ndarray | Sequence[float], window: int) -> np.ndarray:
+  """Mean of each run of `window` consecutive values: float [steps] -> [steps - window + 1].
+
+  Element i is the mean of values[i : i + window] (numpy's "valid" convolution).
+
+  Raises:
+    ValueError: window < 1 or longer than `values`, or `values` not 1-D.
+  """
+  values = np.asarray(values, dtype=np.float64)
+  if values.ndim != 1:
+    raise ValueError(f"values must be 1-D, got shape {values.shape}")
+  if not 1 <= window <= len(values):
+    raise ValueError(f"window must be in 1..{len(values)} (the number of values), got {window}")
+  return np.convolve(values, np.full(window, 1.0 / window), mode="valid")
+
+
+def _draw_step_losses(axes, losses: np.ndarray) -> None:
+  """Per-step loss [steps] or [seeds, steps] (mean over seeds) thin, its moving average thick.
+
+  Thousands of noisy steps per seed drawn as lines fill the panel solid; the average over
+  1 % of the run (ref-style per-step curve, readable) shows the trend.
+  """
+  per_step = losses if losses.ndim == 1 else losses.mean(axis=0)
+  window = max(1, len(per_step) // 100)
+  seeds = "" if losses.ndim == 1 else f" (mean of {losses.shape[0]} seeds)"
+  axes.plot(np.arange(len(per_step)), per_step, color="tab:gray", linewidth=0.5, alpha=0.5,
+            label=f"per step{seeds}")
+  axes.plot(np.arange(window - 1, len(per_step)), moving_average(per_step, window),
+            label=f"moving average over {window} steps", **_MEAN_STYLE)
+  axes.legend(fontsize=7)
+
+
 def plot_curves(
     history: Sequence[Mapping[str, Any]],
     path: str | os.PathLike[str],
@@ -82,7 +114,8 @@ def plot_curves(
       one entry per seed: each seed is drawn thin, their mean thick.
     path: PNG file to write; parent folders are created.
     step_losses: optional per-step train loss, float [steps] or
-      [seeds, steps]; when given, the train-loss panel shows it against the
+      [seeds, steps]; when given, the train-loss panel shows it (mean over
+      seeds) and its moving average over 1 % of the steps against the
       optimizer step instead of the per-epoch train loss.
     title: optional figure title.
 
@@ -128,7 +161,7 @@ def plot_curves(
         raise ValueError(f"step_losses must be float [steps] or [seeds, steps], "
                          f"got shape {losses.shape}")
       axes.set_xlabel("step")
-      _draw(axes, np.arange(losses.shape[-1]), losses.T)
+      _draw_step_losses(axes, losses)
     else:
       _draw(axes, epochs, series[key])
   if title:

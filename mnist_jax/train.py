@@ -671,13 +671,13 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list
 
 def make_plots(workdir: str, states: TrainState, history: list[dict[str, Any]],
                test_images: jax.Array, test_labels: jax.Array, config: ml_collections.ConfigDict) -> None:
-  """Curves, learning rate per step and misclassified test images (first replica)."""
+  """Curves (every replica), learning rate per step and misclassified test images (first replica)."""
   from mnist_jax import plots  # pylint: disable=g-import-not-at-top  (matplotlib only when plotting)
 
   steps = metrics_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
   step_losses = np.concatenate([np.asarray(r["step_loss"]) for r in steps], axis=1)
   learning_rates = np.concatenate([np.asarray(r["learning_rate"]) for r in steps], axis=1)
-  plots.plot_curves(history, os.path.join(workdir, "curves.png"), step_losses=step_losses[0])
+  plots.plot_curves(history, os.path.join(workdir, "curves.png"), step_losses=step_losses)
   plots.plot_learning_rate(learning_rates[0], os.path.join(workdir, "learning_rate.png"))
   first = jax.tree.map(lambda x: x[0], states)
   predictions = np.asarray(jax.jit(predict_log_probs)(first, test_images).argmax(-1))

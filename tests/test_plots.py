@@ -44,6 +44,18 @@ def test_plot_curves_with_step_losses(tmp_path):
   _read_png(path, 800, 1100)
 
 
+def test_moving_average_values_and_errors():
+  np.testing.assert_allclose(plots.moving_average([1.0, 2.0, 3.0, 4.0, 5.0], 2), [1.5, 2.5, 3.5, 4.5])
+  np.testing.assert_allclose(plots.moving_average([1.0, 2.0, 6.0], 3), [3.0])
+  np.testing.assert_allclose(plots.moving_average([4.0, 2.0], 1), [4.0, 2.0])
+  with pytest.raises(ValueError, match="window must be in 1..3"):
+    plots.moving_average([1.0, 2.0, 3.0], 4)
+  with pytest.raises(ValueError, match="window must be in 1..3"):
+    plots.moving_average([1.0, 2.0, 3.0], 0)
+  with pytest.raises(ValueError, match="values must be 1-D"):
+    plots.moving_average(np.ones((2, 3)), 2)
+
+
 def test_plot_curves_multi_seed(tmp_path):
   history = _history(seeds=3)
   multi = _read_png(plots.plot_curves(history, tmp_path / "multi.png"), 800, 1100)
