@@ -520,7 +520,8 @@ def table_row(result: RunResult) -> list[str]:
     holding = f"{result.seeds_holding_target}/{n}"
     reaching = sum(s.first_epoch_at_target is not None for s in result.seeds)
     first = f"{_epoch(result.first_epoch_at_target)} ({reaching}/{n} seeds reach it)"
-    gap = "—" if result.gap is None else f"{result.gap:+.2f}"
+    # + 0.0 turns the -0.0 of a gap that rounds to zero (-0.0033) into 0.0: "+0.00", not "-0.00".
+    gap = "—" if result.gap is None else f"{round(result.gap, 2) + 0.0:+.2f}"
   else:
     best = last = holding = first = gap = "—"
   n = max(len(result.seeds), 1)

@@ -117,6 +117,17 @@ def test_main_table_row_by_hand(ref3_run, tmp_path):
   assert "| 12 | 99.35 (epoch 6) | 99.32 | 99.30, 99.32, 99.34 | no | never |" in details
 
 
+def test_gap_that_rounds_to_zero_prints_without_a_minus_sign(tmp_path):
+  # ref4_step5 published 99.40: bests 99.37, 99.45, 99.37 -> mean 99.3967, gap -0.0033.
+  write_run(tmp_path / "w" / "a", "ref4_step5", "ref4_step5",
+            [[9937] * 15, [9945] * 15, [9937] * 15], num_params=9426, batch_size=64)
+  runs = results.find_runs([str(tmp_path / "w" / "*")])
+  row = dict(zip(results.TABLE_HEADER, row_of(results.render([results.analyze(r) for r in runs], "cmd"),
+                                              "ref4_step5")))
+  assert row["gap (pp)"] == "+0.00"
+  assert row["verdict"] == "within 0.15 pp or above"
+
+
 def test_short_verdict_reconstruction_and_order(tmp_path):
   # ref5_step7: published 99.47 %, 6,376 parameters, reconstruction.
   # Bests 99.20 and 99.30: mean 99.25, gap -0.22.
