@@ -325,3 +325,20 @@ def test_no_tensorflow_import():
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        check=True, cwd=pathlib.Path(__file__).resolve().parents[1])
   assert out.stdout.strip() == "False"
+
+
+def test_ref5_step7_schedule_reproduces_the_published_log_learning_rate():
+  # ref5.md, Step 7 log: "EPOCH:14 | LR: [0.008679444396382234]", printed before the 14th
+  # epoch (1-based) of 938 batches, i.e. after 13 * 938 = 12,194 scheduler steps. Among
+  # OneCycleLR settings searched (epochs 14-60, pct_start 0.05-0.95, cos/linear, several
+  # div and final_div factors, 1-2 significant digits of max_lr) only max_lr=0.1 with
+  # torch's defaults and epochs=15 gives that value at an epoch boundary.
+  from configs import ref5  # pylint: disable=import-outside-toplevel
+  config = ref5.get_config("step7")
+  steps_per_epoch = 60000 // config.batch_size + (60000 % config.batch_size > 0)
+  assert steps_per_epoch == 938
+  schedule = schedules.create(config, steps_per_epoch, config.num_epochs)
+  lr = float(schedule.learning_rate(jnp.int32(13 * steps_per_epoch)))
+  assert lr == pytest.approx(0.008679444396382234, rel=1e-6)
+  # Not the step after 14 epochs: the EPOCH label counts from 1.
+  assert float(schedule.learning_rate(jnp.int32(14 * steps_per_epoch))) != pytest.approx(lr, rel=1e-3)
