@@ -328,8 +328,9 @@ def test_no_tensorflow_import():
 
 
 def test_ref5_step7_schedule_reproduces_the_published_log_learning_rate():
-  # ref5.md, Step 7 log: "EPOCH:14 | LR: [0.008679444396382234]", printed before the 14th
-  # epoch (1-based) of 938 batches, i.e. after 13 * 938 = 12,194 scheduler steps. Among
+  # ref5.md, Step 7 log: "EPOCH:14 | LR: [0.008679444396382234]" is the rate after
+  # 13 * 938 = 12,194 scheduler steps (so that log counts epochs from 1, or its scheduler
+  # lags one epoch behind; the log cannot tell which). Among
   # OneCycleLR settings searched (epochs 14-60, pct_start 0.05-0.95, cos/linear, several
   # div and final_div factors, 1-2 significant digits of max_lr) only max_lr=0.1 with
   # torch's defaults and epochs=15 gives that value at an epoch boundary.
@@ -340,5 +341,5 @@ def test_ref5_step7_schedule_reproduces_the_published_log_learning_rate():
   schedule = schedules.create(config, steps_per_epoch, config.num_epochs)
   lr = float(schedule.learning_rate(jnp.int32(13 * steps_per_epoch)))
   assert lr == pytest.approx(0.008679444396382234, rel=1e-6)
-  # Not the step after 14 epochs: the EPOCH label counts from 1.
+  # Not the rate after 14 epochs of steps.
   assert float(schedule.learning_rate(jnp.int32(14 * steps_per_epoch))) != pytest.approx(lr, rel=1e-3)
