@@ -40,8 +40,8 @@ def get_config(**overrides) -> ml_collections.ConfigDict:
   config.train_subset = 0  # first N training images; 0 = all 60,000
   config.test_subset = 0
 
-  # Training steps per iteration of the epoch's `lax.scan` (same results for any value); > 1
-  # saves loop overhead per step on a GPU, where a step of these networks takes well under 1 ms.
+  # Training steps per iteration of the epoch's `lax.scan` (same results for any value). On an
+  # H100, 4 and 8 timed within noise of 1 (docs/PERFORMANCE.md, GPU), so 1 stays the default.
   config.scan_unroll = 1
 
   config.keep_checkpoints = 3

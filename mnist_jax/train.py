@@ -255,7 +255,8 @@ def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
   states: TrainState with a leading replica axis [R, ...]; images uint8 [N, 28, 28, 1] and
   labels int32 [N] on the device (shared by all replicas); epoch: int32 [] (0-based).
   Batches follow torch's DataLoader(shuffle=True, drop_last=False): N // batch_size full
-  batches under `lax.scan` (`config.scan_unroll` steps per loop iteration), then the smaller remainder batch, if any, as one more step.
+  batches under `lax.scan` (`config.scan_unroll` steps per loop iteration), then the smaller
+  remainder batch, if any, as one more step.
   `progress(step, losses, correct, seen)` is called from the device every few steps.
   """
   batch_size = config.batch_size

@@ -333,7 +333,8 @@ def test_ref5_step7_schedule_reproduces_the_published_log_learning_rate():
   # lags one epoch behind; the log cannot tell which). Among
   # OneCycleLR settings searched (epochs 14-60, pct_start 0.05-0.95, cos/linear, several
   # div and final_div factors, 1-2 significant digits of max_lr) only max_lr=0.1 with
-  # torch's defaults and epochs=15 gives that value at an epoch boundary.
+  # torch's defaults and epochs=15 gives that value at an epoch boundary
+  # (docs/measurements/ref5_step7_lr_search.py).
   from configs import ref5  # pylint: disable=import-outside-toplevel
   config = ref5.get_config("step7")
   steps_per_epoch = 60000 // config.batch_size + (60000 % config.batch_size > 0)
