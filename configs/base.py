@@ -35,14 +35,11 @@ def get_config(**overrides) -> ml_collections.ConfigDict:
   config.seed = 0
   config.num_seeds = 1
 
-  config.data_dir = ""  # "" = env MNIST_DIR, else TFDS
+  # "" = env MNIST_DIR, else the repository's data/mnist, else TFDS (mnist_jax.data.load)
+  config.data_dir = ""
   config.data_source = "auto"  # "auto" | "idx" | "tfds"
   config.train_subset = 0  # first N training images; 0 = all 60,000
   config.test_subset = 0
-
-  # Training steps per iteration of the epoch's `lax.scan` (same results for any value). On an
-  # H100, 4 and 8 timed within noise of 1 (docs/PERFORMANCE.md, GPU), so 1 stays the default.
-  config.scan_unroll = 1
 
   config.keep_checkpoints = 3
   config.progress_bar = True

@@ -2,7 +2,9 @@
 
 The IDX path reads the same four files that torchvision's ``datasets.MNIST``
 downloads, so a JAX run can use byte for byte the data a PyTorch run used.
-TensorFlow is imported only inside the TFDS path.
+The repository carries those files (``data/mnist/``), so a clone trains offline;
+TFDS (a download) is the last resort. TensorFlow is imported only inside the
+TFDS path.
 """
 
 import gzip
@@ -35,6 +37,15 @@ TORCHVISION_SUBDIR = pathlib.Path("MNIST", "raw")
 
 PathLike = Union[str, os.PathLike]
 
+# The repository's own copy of the four files (data/mnist/README.md: source, license, md5).
+# Absent from a non-editable install, where `load` falls back to TFDS.
+REPOSITORY_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "mnist"
+
+# The ways out of a failed TFDS download, named in its error message.
+OFFLINE_FIXES = ("set MNIST_DIR to a folder with the four MNIST IDX files, pass "
+                 "--config.data_dir=FOLDER, or train from a git clone, which carries them in "
+                 "data/mnist/")
+
 
 class DataError(ValueError):
   """A data file is missing, truncated or corrupt; the message names the file."""
@@ -47,15 +58,18 @@ def load(
 ) -> tuple[np.ndarray, np.ndarray]:
   """Loads one MNIST split into host memory.
 
+  Where the data comes from (``resolve``), for ``source="auto"``: the first of
+  ``data_dir``, the ``MNIST_DIR`` environment variable and the repository copy
+  (``REPOSITORY_DIR``) that holds IDX files, else ``tfds.load("mnist")``, which
+  downloads on first use.
+
   Args:
     split: "train" (60,000 examples) or "test" (10,000 examples).
     data_dir: folder holding the IDX files, either flat or in torchvision's
       layout ``data_dir/MNIST/raw/``, each file raw or ``.gz``. For the TFDS
-      source it is passed to ``tfds.load`` as its ``data_dir``. Defaults to the
-      environment variable ``MNIST_DIR``.
-    source: "idx" (the four canonical IDX files), "tfds"
-      (``tfds.load("mnist")``), or "auto": IDX when ``data_dir`` holds any of
-      the IDX files, else TFDS.
+      source it is passed to ``tfds.load`` as its ``data_dir``.
+    source: "auto" (see above), "idx" (the IDX files of the first folder given:
+      ``data_dir``, ``MNIST_DIR``, else the repository copy) or "tfds".
 
   Returns:
     ``(images, labels)``: images uint8 [N, 28, 28, 1] with values 0-255 (no
@@ -64,20 +78,39 @@ def load(
   Raises:
     ValueError: unknown ``split`` or ``source``.
     DataError: a missing, truncated or corrupt IDX file, a wrong magic number,
-      or image and label counts that disagree.
+      image and label counts that disagree, or a failed TFDS download.
   """
   _check_split(split)
+  source, folder = resolve(data_dir, source)
+  if source == "idx":
+    return load_idx(split, folder)
+  return load_tfds(split, folder)
+
+
+def resolve(data_dir: Optional[PathLike] = None,
+            source: str = "auto") -> tuple[str, Optional[pathlib.Path]]:
+  """Which source and folder ``load`` reads: ("idx", IDX folder) or ("tfds", data_dir or None).
+
+  Raises:
+    ValueError: unknown ``source``.
+    DataError: ``source="idx"`` with no folder given and no repository copy.
+  """
   if source not in SOURCES:
     raise ValueError(f"unknown source {source!r}; valid choices: {', '.join(SOURCES)}")
-  if data_dir is None:
-    data_dir = os.environ.get("MNIST_DIR")
-  if source == "auto":
-    source = "idx" if data_dir is not None and has_idx_files(data_dir) else "tfds"
+  given = [pathlib.Path(d) for d in (data_dir, os.environ.get("MNIST_DIR")) if d]
+  if source == "tfds":
+    return "tfds", pathlib.Path(data_dir) if data_dir else None
   if source == "idx":
-    if data_dir is None:
-      raise DataError("source='idx' needs data_dir or the MNIST_DIR environment variable")
-    return load_idx(split, data_dir)
-  return load_tfds(split, data_dir)
+    if given:
+      return "idx", given[0]
+    if has_idx_files(REPOSITORY_DIR):
+      return "idx", REPOSITORY_DIR
+    raise DataError("source='idx' needs data_dir or the MNIST_DIR environment variable "
+                    f"(no repository copy in {REPOSITORY_DIR})")
+  for folder in [*given, REPOSITORY_DIR]:
+    if has_idx_files(folder):
+      return "idx", folder
+  return "tfds", pathlib.Path(data_dir) if data_dir else None
 
 
 def _check_split(split: str) -> None:
@@ -190,20 +223,31 @@ def load_tfds(
     split: str, data_dir: Optional[PathLike] = None) -> tuple[np.ndarray, np.ndarray]:
   """Loads one split with ``tfds.load("mnist")``; same dtypes and shapes as ``load``.
 
+  The first use downloads and prepares the dataset in ``data_dir`` (TFDS's default,
+  ``~/tensorflow_datasets``, when None).
+
   Raises:
     ValueError: unknown ``split``.
-    DataError: TFDS returned a split of unknown size or unexpected shape.
+    DataError: the download failed (no network, refused connection, a server error; the
+      message names the cause and the offline fixes), or TFDS returned a split of unknown
+      size or unexpected shape.
   """
   _check_split(split)
   # Imported here so that the IDX path never loads TensorFlow.
+  import requests  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-  dataset = tfds.load(
-      "mnist",
-      split=split,
-      as_supervised=True,
-      data_dir=None if data_dir is None else os.fspath(data_dir),
-  )
+  try:
+    dataset = tfds.load(
+        "mnist",
+        split=split,
+        as_supervised=True,
+        data_dir=None if data_dir is None else os.fspath(data_dir),
+    )
+  except (requests.exceptions.RequestException, tfds.download.DownloadError, OSError) as e:
+    cause = " ".join(f"{type(e).__name__}: {e}".split())  # one line
+    raise DataError(f"could not download MNIST through TFDS ({cause}); to train offline, "
+                    f"{OFFLINE_FIXES}") from e
   # One batch of the whole split. Not batch_size=-1: when TFDS does not know
   # the split size (e.g. under tfds.testing.mock_data) it batches by
   # sys.maxsize, which aborts the process in TF 2.21.

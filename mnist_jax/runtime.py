@@ -1,16 +1,54 @@
-"""XLA:CPU flags that make our training faster, applied by the command-line scripts.
+"""Process set-up for the command-line scripts: XLA:CPU flags, compilation cache, quiet console.
 
-Measured in docs/PERFORMANCE.md (study 3): with YNNPACK fusions off, XLA's own Eigen
-convolutions and matmuls run ref2 Final's train step 0.93x as long on the 2-core CPU
-(YNNPACK, on by default in jaxlib 0.10, takes 11.0 ms where Eigen takes 7.6 ms for the
-26x26 convolution).
+Everything here must run before JAX starts its backend (the first computation) and before
+TensorFlow is imported (by TFDS or clu's TensorBoard writer); `configure` does it all.
 """
 
 import os
+import pathlib
 
-# Flags known to the jaxlib versions we measured; an unknown XLA flag aborts the process.
+# XLA:CPU flags that make our training faster. Measured in docs/PERFORMANCE.md (study 3): with
+# YNNPACK fusions off, XLA's own Eigen convolutions and matmuls run ref2 Final's train step
+# 0.93x as long on the 2-core CPU (YNNPACK, on by default in jaxlib 0.10, takes 11.0 ms where
+# Eigen takes 7.6 ms for the 26x26 convolution). Flags known to the jaxlib versions we
+# measured; an unknown XLA flag aborts the process.
 CPU_FLAGS = {"--xla_cpu_experimental_ynn_fusion_type": ""}
 _MEASURED_JAXLIB = (0, 10)
+
+# Environment variable naming the compilation cache folder; "0", "off", "false" or "no" turn
+# the cache off.
+CACHE_VARIABLE = "MNIST_JAX_COMPILATION_CACHE"
+_OFF = ("0", "off", "false", "no")
+
+
+def configure(compilation_cache: bool = True, environ=os.environ) -> str | None:
+  """Quiet console, XLA:CPU flags and (unless turned off) JAX's persistent compilation cache.
+
+  Args:
+    compilation_cache: False turns the cache off (the scripts' `--nocompilation_cache`).
+    environ: the environment to read and update.
+
+  Returns:
+    The compilation cache folder in use, or None when the cache is off.
+  """
+  quiet_console(environ)
+  apply_cpu_flags(environ)
+  folder = compilation_cache_dir(environ) if compilation_cache else None
+  if folder is not None:
+    enable_compilation_cache(folder)
+  return folder
+
+
+def quiet_console(environ=os.environ) -> None:
+  """Keeps TensorFlow's C++ INFO and WARNING lines off the console; errors still print.
+
+  TensorFlow 2.21 prints its "oneDNN custom operations are on" notice whatever
+  TF_CPP_MIN_LOG_LEVEL says, so its oneDNN ops are turned off too: TensorFlow computes nothing
+  of ours (it only writes TensorBoard events and decodes TFDS images, both exact). Values the
+  user set win.
+  """
+  environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def apply_cpu_flags(environ=os.environ) -> list[str]:
@@ -29,3 +67,26 @@ def apply_cpu_flags(environ=os.environ) -> list[str]:
   if added:
     environ["XLA_FLAGS"] = " ".join([current, *added]).strip()
   return added
+
+
+def compilation_cache_dir(environ=os.environ) -> str | None:
+  """The cache folder: `MNIST_JAX_COMPILATION_CACHE` if set (None if it says off), else
+  `$XDG_CACHE_HOME/mnist_jax/jax` (XDG's default `~/.cache` when unset)."""
+  value = environ.get(CACHE_VARIABLE, "").strip()
+  if value.lower() in _OFF:
+    return None
+  if value:
+    return value
+  cache_home = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+  return str(pathlib.Path(cache_home, "mnist_jax", "jax"))
+
+
+def enable_compilation_cache(folder: str) -> None:
+  """Turns on JAX's persistent compilation cache in `folder`, for every program.
+
+  JAX caches only programs that took at least 1 s to compile by default; the evaluation
+  program compiles faster than that, and a warm start should compile nothing.
+  """
+  import jax  # pylint: disable=import-outside-toplevel
+  jax.config.update("jax_compilation_cache_dir", folder)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

@@ -75,8 +75,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError (one line, naming the field and the valid range) for impossible values."""
   if config.model not in models.names():
     raise ValueError(f"unknown model {config.model!r}; valid models: {', '.join(models.names())}")
-  positive_ints = ("batch_size", "eval_batch_size", "num_epochs", "num_seeds", "keep_checkpoints",
-                   "scan_unroll")
+  positive_ints = ("batch_size", "eval_batch_size", "num_epochs", "num_seeds", "keep_checkpoints")
   for field in positive_ints:
     value = config[field]
     if not isinstance(value, int) or value <= 0:
@@ -247,23 +246,40 @@ def over_replicas(fn: Callable, num_replicas: int, in_axes: int | tuple = 0,
   return mapped
 
 
-def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
-                     mesh: Mesh | None = None,
-                     progress: Callable[..., None] | None = None) -> Callable:
-  """Builds `train_epoch(states, images, labels, epoch) -> (states, EpochOutput)` (jit it).
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+  """Optimizer steps in an epoch: torch's DataLoader(drop_last=False), ceil(N / batch_size)."""
+  return math.ceil(num_examples / batch_size)
+
+
+def empty_epoch_output(num_replicas: int, num_steps: int) -> EpochOutput:
+  """The start of an epoch's `EpochOutput`: empty metrics [R], zero per-step buffers [R, steps]."""
+  metrics = jax.vmap(lambda _: metrics_lib.Metrics.empty())(jnp.arange(num_replicas))
+  # Two arrays, not one: the training program donates (reuses) each buffer it is given.
+  return EpochOutput(metrics, jnp.zeros((num_replicas, num_steps), jnp.float32),
+                     jnp.zeros((num_replicas, num_steps), jnp.float32))
+
+
+def make_train_steps(config: ml_collections.ConfigDict, num_examples: int,
+                     mesh: Mesh | None = None) -> Callable:
+  """Builds `train_steps(states, partial, images, labels, epoch, start, stop)` (jit it).
+
+  Runs the optimizer steps `start <= step < stop` (int32 [], 0-based within the epoch) of
+  epoch `epoch` (int32 [], 0-based) and returns `(states, partial)` with the steps' losses and
+  learning rates written into `partial` (`EpochOutput`, from `empty_epoch_output`) and their
+  metrics merged into it. One call over `[0, steps_per_epoch)` is the whole epoch; the console
+  progress bar calls it in segments, and the bounds are traced, so both are one compiled
+  program (which JAX's persistent compilation cache can store: a host callback inside would
+  keep it out of the cache).
 
   states: TrainState with a leading replica axis [R, ...]; images uint8 [N, 28, 28, 1] and
-  labels int32 [N] on the device (shared by all replicas); epoch: int32 [] (0-based).
-  Batches follow torch's DataLoader(shuffle=True, drop_last=False): N // batch_size full
-  batches under `lax.scan` (`config.scan_unroll` steps per loop iteration), then the smaller
+  labels int32 [N] on the device (shared by all replicas). Batches follow torch's
+  DataLoader(shuffle=True, drop_last=False): N // batch_size full batches, then the smaller
   remainder batch, if any, as one more step.
-  `progress(step, losses, correct, seen)` is called from the device every few steps.
   """
   batch_size = config.batch_size
   num_full, remainder = divmod(num_examples, batch_size)
   degrees = float(config.rotation_degrees)
   batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("batch"))
-  progress_every = max(1, (num_full + (remainder > 0)) // 20)
 
   def replica_step(state, images, labels, step_key):
     augment_key, dropout_key = jax.random.split(step_key)
@@ -277,54 +293,58 @@ def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
     state, loss, batch_metrics = train_step(state, x, labels, dropout_key)
     return state, (loss, learning_rate, batch_metrics)
 
-  def train_epoch(states, images, labels, epoch):
+  def train_steps(states, partial, images, labels, epoch, start, stop):
     # Partitionable threefry (JAX's default) makes XLA:CPU spend ~15 s more compiling the
     # dropout masks; the classic stream compiles in seconds and runs no slower.
     with jax.threefry_partitionable(False):
-      return _train_epoch(states, images, labels, epoch)
+      return _train_steps(states, partial, images, labels, epoch, start, stop)
 
-  def _train_epoch(states, images, labels, epoch):
+  def _train_steps(states, partial, images, labels, epoch, start, stop):
     num_replicas = jax.tree.leaves(states)[0].shape[0]
     step_fn = over_replicas(replica_step, num_replicas)
     epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(states.key)
     permutation_keys, step_keys = jnp.moveaxis(jax.vmap(jax.random.split)(epoch_keys), 1, 0)
     permutations = jax.vmap(lambda k: jax.random.permutation(k, num_examples))(permutation_keys)
 
-    def run_step(carry, step, indices):
-      states, epoch_metrics = carry
+    def run_step(step, indices, carry):
+      states, partial = carry
       keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(step_keys)
-      states, (losses, learning_rates, batch_metrics) = step_fn(states, images[indices], labels[indices], keys)
-      epoch_metrics = epoch_metrics.merge(batch_metrics)
-      if progress is not None:
-        correct = epoch_metrics.accuracy.total
-        seen = epoch_metrics.accuracy.count
-        jax.lax.cond(
-            (step + 1) % progress_every == 0,
-            lambda: jax.debug.callback(progress, step, losses, correct, seen),
-            lambda: None)
-      return (states, epoch_metrics), (losses, learning_rates)
+      states, (losses, learning_rates, batch_metrics) = step_fn(
+          states, images[indices], labels[indices], keys)
+      partial = EpochOutput(
+          partial.metrics.merge(batch_metrics),
+          partial.step_losses.at[:, step].set(losses.astype(jnp.float32)),
+          partial.learning_rates.at[:, step].set(learning_rates.astype(jnp.float32)))
+      return states, partial
 
-    def scan_body(carry, step):
+    def full_step(step, carry):
       indices = jax.lax.dynamic_slice_in_dim(permutations, step * batch_size, batch_size, axis=1)
-      return run_step(carry, step, indices)
+      return run_step(step, indices, carry)
 
-    empty = jax.vmap(lambda _: metrics_lib.Metrics.empty())(jnp.arange(num_replicas))
-    carry = (states, empty)
-    losses = learning_rates = jnp.zeros((0, num_replicas), jnp.float32)
+    carry = (states, partial)
     if num_full:  # fewer examples than one batch: the remainder step alone
-      carry, (losses, learning_rates) = jax.lax.scan(scan_body, carry, jnp.arange(num_full),
-                                                     unroll=min(config.scan_unroll, num_full))
+      carry = jax.lax.fori_loop(start, jnp.minimum(stop, num_full), full_step, carry)
     if remainder:
-      indices = permutations[:, num_full * batch_size:]
-      carry, (last_loss, last_lr) = run_step(carry, jnp.int32(num_full), indices)
-      losses = jnp.concatenate([losses, last_loss[None].astype(losses.dtype)])
-      learning_rates = jnp.concatenate([learning_rates, last_lr[None].astype(learning_rates.dtype)])
-    states, epoch_metrics = carry
-    if progress is not None:
-      jax.debug.callback(progress, num_full + (remainder > 0) - 1, losses[-1],
-                         epoch_metrics.accuracy.total, epoch_metrics.accuracy.count)
-    # [steps, R] -> [R, steps]
-    return states, EpochOutput(epoch_metrics, losses.T, learning_rates.T)
+      last_step = functools.partial(run_step, num_full, permutations[:, num_full * batch_size:])
+      carry = jax.lax.cond(stop > num_full, last_step, lambda c: c, carry)
+    return carry
+
+  return train_steps
+
+
+def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
+                     mesh: Mesh | None = None) -> Callable:
+  """Builds `train_epoch(states, images, labels, epoch) -> (states, EpochOutput)` (jit it).
+
+  The whole epoch as one call of `make_train_steps`'s program; see there for the arguments.
+  """
+  train_steps = make_train_steps(config, num_examples, mesh)
+  num_steps = steps_per_epoch(num_examples, config.batch_size)
+
+  def train_epoch(states, images, labels, epoch):
+    num_replicas = jax.tree.leaves(states)[0].shape[0]
+    return train_steps(states, empty_epoch_output(num_replicas, num_steps), images, labels, epoch,
+                       jnp.int32(0), jnp.int32(num_steps))
 
   return train_epoch
 
@@ -449,26 +469,34 @@ def test_line(loss: float, correct: int, total: int) -> str:
 
 
 class _Progress:
-  """tqdm bar within an epoch, fed from the device through `jax.debug.callback`."""
+  """tqdm bar within an epoch, updated by the host between segments of the epoch's steps."""
 
   def __init__(self, total: int, enabled: bool):
     self.total = total
     self.enabled = enabled
     self.bar = None
 
+  def segments(self) -> list[tuple[int, int]]:
+    """Step ranges [start, stop) of the epoch's calls: about 20 with the bar, else one."""
+    every = max(1, self.total // 20) if self.enabled else self.total
+    starts = list(range(0, self.total, every))
+    return list(zip(starts, starts[1:] + [self.total]))
+
   def start(self):
     if self.enabled:
       import tqdm  # pylint: disable=g-import-not-at-top
       self.bar = tqdm.tqdm(total=self.total, dynamic_ncols=True)
 
-  def __call__(self, step, losses, correct, seen):
-    if self.bar is None or self.bar.n == int(step) + 1:
-      return  # the epoch's closing report repeats the last in-loop one
-    correct = np.asarray(correct, np.float64).sum()
-    seen = max(float(np.asarray(seen).sum()), 1.0)
-    self.bar.n = int(step) + 1
+  def update(self, partial: EpochOutput, stop: int):
+    """Shows the loss of step `stop - 1` and the accuracy so far (the references' bar text)."""
+    if self.bar is None:
+      return
+    losses = np.asarray(partial.step_losses[:, stop - 1])
+    correct = np.asarray(partial.metrics.accuracy.total, np.float64).sum()
+    seen = max(float(np.asarray(partial.metrics.accuracy.count).sum()), 1.0)
+    self.bar.n = stop
     self.bar.set_description(
-        f"Loss={float(np.mean(losses))} Batch_id={int(step)} Accuracy={100.0 * correct / seen:0.2f}",
+        f"Loss={float(np.mean(losses))} Batch_id={stop - 1} Accuracy={100.0 * correct / seen:0.2f}",
         refresh=False)
     self.bar.refresh()
 
@@ -501,8 +529,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
 
   (train_images, train_labels), (test_images, test_labels) = load_datasets(config)
   num_train, num_test = len(train_labels), len(test_labels)
-  steps_per_epoch = math.ceil(num_train / config.batch_size)
-  schedule = schedules.create(config, steps_per_epoch=steps_per_epoch, num_epochs=config.num_epochs)
+  num_steps = steps_per_epoch(num_train, config.batch_size)
+  schedule = schedules.create(config, steps_per_epoch=num_steps, num_epochs=config.num_epochs)
 
   seeds = replica_seeds(config)
   states, plateau_state = create_replica_states(config, schedule)
@@ -529,24 +557,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   if summary_writer is not None and start_epoch == 0:
     summary_writer.write_hparams({k: v for k, v in config.items() if not isinstance(v, ml_collections.ConfigDict)})
 
-  progress = _Progress(steps_per_epoch, enabled=config.progress_bar)
-  train_epoch = jax.jit(make_train_epoch(config, num_train, mesh, progress if config.progress_bar else None),
-                        donate_argnums=0)
+  progress = _Progress(num_steps, enabled=config.progress_bar)
+  train_steps = jax.jit(make_train_steps(config, num_train, mesh), donate_argnums=(0, 1))
   evaluate = jax.jit(make_evaluate(config, num_test))
+  # Tracing and lowering (Python) apart from compiling (XLA, or a load from JAX's persistent
+  # compilation cache, which the scripts turn on).
+  trace_start = time.perf_counter()
+  lowered = (train_steps.lower(states, empty_epoch_output(len(seeds), num_steps), train_images,
+                               train_labels, jnp.int32(0), jnp.int32(0), jnp.int32(0)),
+             evaluate.lower(states, test_images, test_labels))
   compile_start = time.perf_counter()
-  train_epoch = train_epoch.lower(states, train_images, train_labels, jnp.int32(0)).compile()
-  evaluate = evaluate.lower(states, test_images, test_labels).compile()
+  train_steps, evaluate = (program.compile() for program in lowered)
   compile_seconds = time.perf_counter() - compile_start
+  trace_seconds = compile_start - trace_start
   update_plateau = jax.jit(jax.vmap(schedule.plateau.update)) if schedule.plateau is not None else None
 
   print(f"Model {config.model}: {num_params:,} parameters; {len(seeds)} seed(s) {seeds}; "
         f"{num_train} train / {num_test} test images; device {jax.devices()[0].device_kind} "
-        f"x{jax.device_count()}; compiled in {compile_seconds:.1f} s")
+        f"x{jax.device_count()}; traced in {trace_seconds:.1f} s, compiled in {compile_seconds:.1f} s")
   for epoch in range(start_epoch, config.num_epochs):
     print(f"EPOCH: {epoch}")
     epoch_start = time.perf_counter()
     progress.start()
-    states, out = train_epoch(states, train_images, train_labels, jnp.int32(epoch))
+    out = empty_epoch_output(len(seeds), num_steps)
+    for start, stop in progress.segments():
+      states, out = train_steps(states, out, train_images, train_labels, jnp.int32(epoch),
+                                jnp.int32(start), jnp.int32(stop))
+      progress.update(out, stop)
     test_metrics = evaluate(states, test_images, test_labels)
     step_losses = np.asarray(out.step_losses)
     learning_rates = np.asarray(out.learning_rates)
@@ -594,10 +631,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     metrics_writer.write(record)
     steps_writer.write({"epoch": epoch, "step_loss": step_losses, "learning_rate": learning_rates})
     if summary_writer is not None:
-      first_step = epoch * steps_per_epoch
+      first_step = epoch * num_steps
       for i in range(step_losses.shape[1]):
         summary_writer.write_scalars(first_step + i, {"train_step_loss": float(step_losses[:, i].mean())})
-      summary_writer.write_scalars((epoch + 1) * steps_per_epoch, {
+      summary_writer.write_scalars((epoch + 1) * num_steps, {
           k: float(np.mean(record[k])) for k in
           ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate")})
       summary_writer.flush()

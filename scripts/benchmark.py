@@ -24,7 +24,7 @@ import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import benchmark
 from mnist_jax import data
-from mnist_jax import xla_flags
+from mnist_jax import runtime
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=False)
@@ -53,7 +53,8 @@ def _ints(values, name):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
-  xla_flags.apply_cpu_flags()  # as scripts/train.py, so the timings are of training's program
+  # As scripts/train.py, so the timings are of training's program; no cache, so compile times are real.
+  runtime.configure(compilation_cache=False)
   try:
     if FLAGS.output:
       benchmark.section_markers(FLAGS.section)  # a bad name fails before the long run

@@ -12,11 +12,14 @@ from absl import logging
 import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import data
+from mnist_jax import runtime
 from mnist_jax import train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (with config.json and checkpoints/).")
 flags.DEFINE_integer("step", None, "Checkpoint step (epochs finished); default: the best.")
+flags.DEFINE_bool("compilation_cache", True,
+                  "Keep compiled programs in JAX's persistent cache (mnist_jax/runtime.py).")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -24,6 +27,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)
+  runtime.configure(FLAGS.compilation_cache)
   try:
     result = train.evaluate_checkpoint(FLAGS.workdir, FLAGS.step)
   except (ValueError, data.DataError) as e:

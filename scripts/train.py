@@ -1,13 +1,17 @@
 """Trains a model with its published recipe.
 
-  python scripts/train.py --config configs/final.py --workdir workdirs/final
-  python scripts/train.py --config configs/ref3.py:step4 --workdir workdirs/ref3_step4 \
-      --config.num_seeds=3
+  python scripts/train.py --config configs/final.py                  # -> workdirs/final
+  python scripts/train.py --config configs/ref3.py:step4 --config.num_seeds=3 \
+      --workdir workdirs/ref3_step4_3seeds
 
-Re-running with the same --workdir resumes from its latest checkpoint. Bad input ends with
-one line on stderr and exit status 1.
+Without --workdir the run goes to workdirs/<config.name>. Re-running with the same workdir
+resumes from its latest checkpoint. Compiled programs are kept in JAX's persistent
+compilation cache (see mnist_jax/runtime.py; --nocompilation_cache or
+MNIST_JAX_COMPILATION_CACHE=0 turn it off). Bad input ends with one line on stderr and exit
+status 1.
 """
 
+import os
 import sys
 
 from absl import app
@@ -18,11 +22,14 @@ from ml_collections import config_flags
 import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import data
-from mnist_jax import xla_flags
+from mnist_jax import runtime
 from mnist_jax import train
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "workdirs/default", "Directory for checkpoints, metrics and plots.")
+flags.DEFINE_string("workdir", None,
+                    "Directory for checkpoints, metrics and plots (default: workdirs/<config.name>).")
+flags.DEFINE_bool("compilation_cache", True,
+                  "Keep compiled programs in JAX's persistent cache (mnist_jax/runtime.py).")
 config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=True)
 flags.mark_flags_as_required(["config"])
 
@@ -31,9 +38,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)  # keep the console to the references' lines
-  xla_flags.apply_cpu_flags()  # before the first computation starts the backend
+  runtime.configure(FLAGS.compilation_cache)  # before the first computation and TensorFlow
+  workdir = FLAGS.workdir or os.path.join("workdirs", FLAGS.config.name)
   try:
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    train.train_and_evaluate(FLAGS.config, workdir)
   except (ValueError, data.DataError, train.TrainingError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

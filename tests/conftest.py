@@ -1,22 +1,24 @@
 """Shared test fixtures.
 
-The real MNIST lives outside the repository (``MNIST_DIR``, default ``../shared/data/mnist``
-beside the checkout). Tests that need it fail, never skip, when it is absent: a skipped
-data test would let CI pass without having looked at the data.
+The real MNIST comes from the repository's own copy (`data/mnist/`, the default of
+`mnist_jax.data.load`), so the tests need nothing outside the repository. Tests that need it
+fail, never skip, when it is absent: a skipped data test would let CI pass without having
+looked at the data.
 """
 
-import os
 import pathlib
 
 import pytest
+
+from mnist_jax import data
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> pathlib.Path:
-  """Folder holding the four canonical MNIST IDX files."""
-  path = pathlib.Path(os.environ.get("MNIST_DIR", REPO_ROOT.parent / "shared" / "data" / "mnist"))
-  if not (path / "train-images-idx3-ubyte.gz").exists() and not (path / "train-images-idx3-ubyte").exists():
-    pytest.fail(f"real MNIST not found in {path}; set MNIST_DIR to the folder with the IDX files")
+  """Folder holding the four canonical MNIST IDX files: the repository's data/mnist."""
+  path = data.REPOSITORY_DIR
+  if not all((path / (name + ".gz")).is_file() for pair in data.IDX_FILES.values() for name in pair):
+    pytest.fail(f"the repository's MNIST copy is incomplete in {path}; see data/mnist/README.md")
   return path

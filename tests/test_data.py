@@ -1,12 +1,16 @@
-"""Tests for mnist_jax.data: the real IDX files, file layouts, bad files, TFDS."""
+"""Tests for mnist_jax.data: the real IDX files, where data comes from, bad files, TFDS."""
 
+import functools
 import gzip
 import hashlib
+import http.server
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -15,7 +19,7 @@ from mnist_jax import data
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-# Per-class label counts, from /work/shared/data/mnist/README.md ("Label counts").
+# Per-class label counts, from data/mnist/README.md ("Label counts").
 TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
@@ -128,6 +132,29 @@ def test_mnist_dir_environment_variable_is_the_default(tmp_path, monkeypatch):
   monkeypatch.setenv("MNIST_DIR", str(tmp_path))
   loaded_images, _ = data.load("test", source="idx")
   np.testing.assert_array_equal(loaded_images, images[..., None])
+
+
+def test_repository_copy_is_the_default(monkeypatch):
+  monkeypatch.delenv("MNIST_DIR", raising=False)
+  assert data.resolve() == ("idx", data.REPOSITORY_DIR)
+  assert data.resolve(source="idx") == ("idx", data.REPOSITORY_DIR)
+  assert (data.REPOSITORY_DIR / "README.md").is_file()
+
+
+def test_mnist_dir_overrides_the_repository_copy_and_data_dir_overrides_both(tmp_path, monkeypatch):
+  env_dir, arg_dir = tmp_path / "env", tmp_path / "arg"
+  env_images, _ = write_test_split(env_dir, num_examples=3)
+  arg_images, _ = write_test_split(arg_dir, num_examples=4)
+  monkeypatch.setenv("MNIST_DIR", str(env_dir))
+  assert data.resolve() == ("idx", env_dir)
+  np.testing.assert_array_equal(data.load("test")[0], env_images[..., None])
+  assert data.resolve(arg_dir) == ("idx", arg_dir)
+  np.testing.assert_array_equal(data.load("test", arg_dir)[0], arg_images[..., None])
+
+
+def test_folders_without_idx_files_fall_through_to_the_repository_copy(tmp_path, monkeypatch):
+  monkeypatch.setenv("MNIST_DIR", str(tmp_path / "empty_env"))
+  assert data.resolve(tmp_path) == ("idx", data.REPOSITORY_DIR)
 
 
 def test_missing_file(tmp_path):
@@ -255,8 +282,9 @@ def test_unknown_source(tmp_path):
     assert choice in str(excinfo.value)
 
 
-def test_idx_source_without_a_folder(monkeypatch):
+def test_idx_source_without_a_folder_or_repository_copy(tmp_path, monkeypatch):
   monkeypatch.delenv("MNIST_DIR", raising=False)
+  monkeypatch.setattr(data, "REPOSITORY_DIR", tmp_path / "not_installed")
   with pytest.raises(data.DataError, match="MNIST_DIR"):
     data.load("test", source="idx")
 
@@ -279,7 +307,10 @@ def test_tfds_source_shapes_and_dtypes(mock_tfds, tmp_path, split):
   assert ((labels >= 0) & (labels < 10)).all()
 
 
-def test_auto_picks_tfds_when_the_folder_has_no_idx_files(mock_tfds, tmp_path):
+def test_auto_picks_tfds_when_no_folder_has_idx_files(mock_tfds, tmp_path, monkeypatch):
+  monkeypatch.delenv("MNIST_DIR", raising=False)
+  monkeypatch.setattr(data, "REPOSITORY_DIR", tmp_path / "not_installed")  # e.g. a wheel install
+  assert data.resolve(tmp_path) == ("tfds", tmp_path)
   images, labels = data.load("test", tmp_path)
   assert images.shape == (3, 28, 28, 1) and labels.shape == (3,)
 
@@ -294,6 +325,91 @@ def test_auto_picks_idx_in_torchvision_layout(mock_tfds, tmp_path):
   write_test_split(tmp_path / "MNIST" / "raw", num_examples=5)
   images, _ = data.load("test", tmp_path)
   assert images.shape == (5, 28, 28, 1)
+
+
+# TFDS's real download-and-prepare path, against servers on 127.0.0.1 only.
+
+
+@pytest.fixture
+def loopback_server():
+  """An HTTP server on 127.0.0.1 serving the repository's data/mnist; yields (url, requested paths)."""
+  requested = []
+
+  class Handler(http.server.SimpleHTTPRequestHandler):
+
+    def log_message(self, *args):  # keep the test output quiet
+      requested.append(self.path)
+
+  handler = functools.partial(Handler, directory=str(data.REPOSITORY_DIR))
+  server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  yield f"http://127.0.0.1:{server.server_port}/", requested
+  server.shutdown()
+  server.server_close()
+
+
+def refused_url() -> str:
+  """A loopback URL whose port refuses connections (bound, then closed)."""
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  return f"http://127.0.0.1:{port}/"
+
+
+def image_label_digests(images, labels) -> list[str]:
+  """Order-free fingerprint of a split (TFDS shuffles examples when it prepares them)."""
+  return sorted(hashlib.md5(image.tobytes() + bytes([label])).hexdigest()
+                for image, label in zip(images, labels))
+
+
+@pytest.mark.slow
+def test_tfds_downloads_and_prepares_mnist_from_a_loopback_server(loopback_server, real, tmp_path,
+                                                                   monkeypatch):
+  from tensorflow_datasets.image_classification import mnist  # pylint: disable=g-import-not-at-top
+  url, requested = loopback_server
+  monkeypatch.setattr(mnist.MNIST, "URL", url)
+  images, labels = data.load("test", tmp_path, source="tfds")
+  assert sorted(requested) == sorted(f"/{name}.gz" for pair in data.IDX_FILES.values() for name in pair)
+  assert images.shape == (10000, 28, 28, 1) and images.dtype == np.uint8 and labels.dtype == np.int32
+  assert image_label_digests(images, labels) == image_label_digests(*real["test"])
+
+
+def test_tfds_refused_download_is_one_line_naming_the_fixes(tmp_path, monkeypatch):
+  from tensorflow_datasets.core.download import downloader  # pylint: disable=g-import-not-at-top
+  from tensorflow_datasets.image_classification import mnist  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(mnist.MNIST, "URL", refused_url())
+  # TFDS retries a refused connection 10 times with exponential backoff (minutes); the first
+  # refusal is the case under test.
+  monkeypatch.setattr(downloader, "MAX_RETRIES", 0)
+  with pytest.raises(data.DataError) as excinfo:
+    data.load("test", tmp_path, source="tfds")
+  message = error_message(excinfo)
+  assert message.startswith("could not download MNIST through TFDS (ConnectionError: ")
+  for fix in ("MNIST_DIR", "--config.data_dir", "data/mnist/"):
+    assert fix in message
+
+
+def test_train_script_offline_prints_exactly_one_error_line(tmp_path):
+  # The real script, its TFDS download refused: one `error:` line on stderr, exit status 1.
+  code = (
+      "import runpy, sys;"
+      "from tensorflow_datasets.core.download import downloader;"
+      "from tensorflow_datasets.image_classification import mnist;"
+      "mnist.MNIST.URL = sys.argv[1]; downloader.MAX_RETRIES = 0;"
+      "sys.argv = ['scripts/train.py'] + sys.argv[2:]; sys.path.insert(0, 'scripts');"
+      "runpy.run_path('scripts/train.py', run_name='__main__')")
+  env = {k: v for k, v in os.environ.items() if k != "MNIST_DIR"}
+  result = subprocess.run(
+      [sys.executable, "-c", code, refused_url(), "--config", "configs/final.py",
+       "--workdir", str(tmp_path / "run"), "--config.data_source=tfds",
+       f"--config.data_dir={tmp_path / 'tfds'}", "--nocompilation_cache"],
+      cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+  assert result.returncode == 1, result.stderr[-2000:]
+  lines = result.stderr.strip().splitlines()
+  assert [line for line in lines if line.startswith("error:")] == lines[-1:], result.stderr[-2000:]
+  assert lines[-1].startswith("error: could not download MNIST through TFDS (ConnectionError: ")
+  assert "Traceback" not in result.stderr
 
 
 def test_import_does_not_load_tensorflow():

@@ -12,8 +12,15 @@ from mnist_jax import models
 from mnist_jax import reference
 from mnist_jax import summary
 
+# The write-ups are not part of the repository: the checks against them run where the project's
+# shared folder sits beside the checkout (as in CI) or REFERENCE_DIR names them, and are reported
+# as skipped, with the reason, elsewhere.
 REFERENCE_DIR = pathlib.Path(os.environ.get(
     "REFERENCE_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "reference"))
+requires_write_ups = pytest.mark.skipif(
+    not (REFERENCE_DIR / "ref1.md").exists(),
+    reason=f"the write-ups are not in {REFERENCE_DIR} (set REFERENCE_DIR to the folder with "
+           "ref1.md..ref5.md to check the published numbers against them)")
 
 EXPECTED_NAMES = (
     [f"ref1_code{i}" for i in range(1, 6)]
@@ -131,6 +138,7 @@ def _formats(value: float) -> set[str]:
   return {f"{value:.2f}", f"{value:.1f}", f"{value:g}"}
 
 
+@requires_write_ups
 @pytest.mark.parametrize("name", EXPECTED_NAMES)
 def test_numbers_appear_in_their_source_section(name):
   """Every record has a source whose section states its params and accuracies."""
