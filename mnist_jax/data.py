@@ -8,6 +8,7 @@ TFDS path.
 """
 
 import gzip
+import math
 import os
 import pathlib
 import zlib
@@ -172,10 +173,13 @@ def read_idx(path: PathLike, magic: int) -> np.ndarray:
 
   IDX layout (yann.lecun.com/exdb/mnist): a big-endian int32 magic number whose
   last byte is the number of dimensions, one big-endian int32 per dimension,
-  then the uint8 data in row-major order.
+  then the uint8 data in row-major order. The header is checked before the data
+  is read, and the data is read in chunks up to the size the header gives, so a
+  corrupt header (e.g. one claiming 2^31 images) never allocates more than the
+  file holds.
 
   Args:
-    path: the file; a name ending in ``.gz`` is decompressed first.
+    path: the file; a name ending in ``.gz`` is decompressed on the fly.
     magic: expected magic number (``IMAGES_MAGIC`` or ``LABELS_MAGIC``).
 
   Returns:
@@ -186,37 +190,50 @@ def read_idx(path: PathLike, magic: int) -> np.ndarray:
       with the header's dimensions.
   """
   path = pathlib.Path(path)
-  try:
-    data = path.read_bytes()
-  except FileNotFoundError:
-    raise DataError(f"{path}: missing") from None
-  except OSError as e:
-    raise DataError(f"{path}: unreadable ({e})") from e
-  if path.suffix == ".gz":
-    try:
-      data = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as e:
-      raise DataError(f"{path}: truncated or corrupt gzip ({e})") from e
-
-  if len(data) < 4:
-    raise DataError(f"{path}: truncated, {len(data)} bytes, shorter than the IDX magic number")
-  found_magic = int.from_bytes(data[:4], "big")
-  if found_magic != magic:
-    raise DataError(
-        f"{path}: wrong IDX magic number 0x{found_magic:08x}, expected 0x{magic:08x}")
   ndim = magic & 0xFF
   header_size = 4 + 4 * ndim
-  if len(data) < header_size:
+  try:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+      head = f.read(header_size)
+      if len(head) < 4:
+        raise DataError(
+            f"{path}: truncated, {len(head)} bytes, shorter than the IDX magic number")
+      found_magic = int.from_bytes(head[:4], "big")
+      if found_magic != magic:
+        raise DataError(
+            f"{path}: wrong IDX magic number 0x{found_magic:08x}, expected 0x{magic:08x}")
+      if len(head) < header_size:
+        raise DataError(f"{path}: truncated, {len(head)} bytes, shorter than the "
+                        f"{header_size}-byte IDX header")
+      shape = tuple(int.from_bytes(head[i:i + 4], "big") for i in range(4, header_size, 4))
+      expected = header_size + math.prod(shape)
+      body = _read_at_most(f, expected - header_size + 1)
+  except FileNotFoundError:
+    raise DataError(f"{path}: missing") from None
+  except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+    raise DataError(f"{path}: truncated or corrupt gzip ({e})") from e
+  except OSError as e:
+    raise DataError(f"{path}: unreadable ({e})") from e
+  size = header_size + len(body)
+  if size != expected:
+    problem = "truncated" if size < expected else "wrong size"
+    shown = f"{size}" if size < expected else f"more than {expected}"
     raise DataError(
-        f"{path}: truncated, {len(data)} bytes, shorter than the {header_size}-byte IDX header")
-  shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-  expected = header_size + int(np.prod(shape))
-  if len(data) != expected:
-    problem = "truncated" if len(data) < expected else "wrong size"
-    raise DataError(
-        f"{path}: {problem}, {len(data)} bytes but header dimensions {shape} need {expected}")
-  # Copy so callers get a writable array, not a view of the read-only bytes.
-  return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape).copy()
+        f"{path}: {problem}, {shown} bytes but header dimensions {shape} need {expected}")
+  return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+
+
+def _read_at_most(f, limit: int, chunk: int = 1 << 20) -> bytearray:
+  """Up to `limit` bytes of `f`, read in chunks: memory grows with what the file holds,
+  never with what a corrupt header claims."""
+  body = bytearray()
+  while len(body) < limit:
+    block = f.read(min(chunk, limit - len(body)))
+    if not block:
+      break
+    body += block
+  return body
 
 
 def load_tfds(

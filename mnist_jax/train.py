@@ -15,10 +15,13 @@ import functools
 import json
 import math
 import os
+import signal
+import threading
 import time
 from typing import Any, Callable, NamedTuple
 
 from absl import logging
+import flax
 from flax.training import train_state
 import jax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -26,9 +29,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 
 from mnist_jax import augment
+from mnist_jax import checkpoint
 from mnist_jax import data
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import models
@@ -38,6 +41,11 @@ from mnist_jax import summary
 
 class TrainingError(RuntimeError):
   """A run that cannot go on (e.g. a non-finite loss); the last good checkpoint is kept."""
+
+
+class Interrupted(TrainingError):
+  """SIGINT or SIGTERM stopped the run between two segments of an epoch; the message names the
+  last checkpoint, from which the same command resumes."""
 
 
 class TrainState(train_state.TrainState):
@@ -51,6 +59,18 @@ class TrainState(train_state.TrainState):
 
   batch_stats: Any
   key: jax.Array
+
+
+@flax.struct.dataclass
+class InferenceState:
+  """What evaluation reads of a TrainState: the model's `apply_fn` and its variables.
+
+  params, batch_stats: pytrees of float32 arrays with a leading replica axis [R, ...].
+  """
+
+  apply_fn: Callable = flax.struct.field(pytree_node=False)
+  params: Any = None
+  batch_stats: Any = None
 
 
 class EpochOutput(NamedTuple):
@@ -379,49 +399,6 @@ def make_evaluate(config: ml_collections.ConfigDict, num_examples: int) -> Calla
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------------
-
-
-def create_checkpoint_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
-  """Orbax manager in `workdir/checkpoints`: one step per epoch, the last `keep` and the best.
-
-  "Best" is the mean test accuracy over replicas (metric `test_accuracy`).
-  """
-  policy = ocp.checkpoint_managers.AnyPreservationPolicy([
-      ocp.checkpoint_managers.LatestN(n=keep),
-      ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m["test_accuracy"], n=1),
-  ])
-  options = ocp.CheckpointManagerOptions(
-      best_fn=lambda m: m["test_accuracy"], best_mode="max",
-      preservation_policy=policy, create=True, enable_async_checkpointing=False)
-  return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")), options=options)
-
-
-def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: TrainState,
-                    plateau_state: Any, history: list[dict[str, Any]], test_accuracy: float) -> None:
-  """Saves the state of all replicas after `epoch` (1-based count of finished epochs)."""
-  manager.save(
-      epoch,
-      args=ocp.args.Composite(
-          state=ocp.args.StandardSave({"train": states, "plateau": plateau_state}),
-          history=ocp.args.JsonSave(history)),
-      metrics={"test_accuracy": float(test_accuracy)})
-  manager.wait_until_finished()
-
-
-def restore_checkpoint(manager: ocp.CheckpointManager, step: int, states: TrainState,
-                       plateau_state: Any) -> tuple[TrainState, Any, list[dict[str, Any]]]:
-  """Restores (states, plateau_state, history) saved at `step`, shaped like the arguments."""
-  restored = manager.restore(
-      step,
-      args=ocp.args.Composite(
-          state=ocp.args.StandardRestore({"train": states, "plateau": plateau_state}),
-          history=ocp.args.JsonRestore()))
-  return restored.state["train"], restored.state["plateau"], list(restored.history)
-
-
-# ---------------------------------------------------------------------------------------------
 # The main loop
 # ---------------------------------------------------------------------------------------------
 
@@ -506,6 +483,52 @@ class _Progress:
       self.bar = None
 
 
+def check_same_run(workdir: str, config: ml_collections.ConfigDict, has_checkpoints: bool) -> None:
+  """Raises ValueError (one line) when `workdir` holds checkpoints of another computation.
+
+  The workdir's config.json is the run's identity; fields that change nothing computed may
+  differ (`checkpoint.config_differences`). Nothing in the workdir is touched.
+  """
+  path = os.path.join(workdir, "config.json")
+  if not has_checkpoints or not os.path.exists(path):
+    return
+  with open(path) as f:
+    saved = json.load(f)
+  differences = checkpoint.config_differences(saved, config)
+  if differences:
+    raise ValueError(f"workdir {workdir!r} holds another run ({'; '.join(differences)}); "
+                     "use a new --workdir, or the saved config to resume it")
+
+
+class _StopRequest:
+  """Records SIGINT and SIGTERM instead of dying, so training stops between two segments of
+  an epoch with its checkpoints intact; a second signal stops at once."""
+
+  def __init__(self):
+    self.signal = None
+    self.previous = {}
+    if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
+      for number in (signal.SIGINT, signal.SIGTERM):
+        self.previous[number] = signal.signal(number, self._handle)
+
+  def _handle(self, number, frame):
+    del frame
+    self.signal = signal.Signals(number).name
+    self.restore()  # the second signal takes the default path
+
+  def restore(self):
+    for number, handler in self.previous.items():
+      signal.signal(number, handler)
+    self.previous = {}
+
+
+def _interrupted_line(signal_name: str, epoch: int, manager) -> str:
+  last = manager.latest_step()
+  where = (f"no checkpoint yet, the same command starts again" if last is None else
+           f"last checkpoint: epoch {last} in {manager.directory}; the same command resumes from it")
+  return f"{signal_name} during epoch {epoch}; stopped, {where}"
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]:
   """Trains `config.model` with its recipe, evaluating and checkpointing every epoch.
 
@@ -518,12 +541,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     The per-epoch history (the records of metrics.jsonl).
 
   Raises:
-    ValueError: an impossible config value, an unknown model or an unwritable workdir.
+    ValueError: an impossible config value, an unknown model, an unwritable workdir, or a
+      workdir holding another run (`checkpoint.config_differences`; nothing is written).
+    checkpoint.CheckpointError: the workdir's checkpoints exist but none restores.
     data.DataError: missing or corrupt data files.
     TrainingError: a non-finite training loss (the last good checkpoint is kept).
+    Interrupted: SIGINT or SIGTERM (the last checkpoint is kept; rerun to resume).
   """
   validate_config(config)
   prepare_workdir(workdir)
+  manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
+  check_same_run(workdir, config, has_checkpoints=bool(manager.all_steps()))
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json_best_effort(indent=2))
 
@@ -541,12 +569,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   train_images, train_labels, test_images, test_labels = jax.device_put(
       (train_images, train_labels, test_images, test_labels), replicated)
 
-  manager = create_checkpoint_manager(workdir, config.keep_checkpoints)
   history: list[dict[str, Any]] = []
   start_epoch = 0
-  if manager.latest_step() is not None:
-    start_epoch = manager.latest_step()
-    states, plateau_state, history = restore_checkpoint(manager, start_epoch, states, plateau_state)
+  restored = checkpoint.restore_latest(manager, states, plateau_state)
+  if restored is not None:
+    start_epoch, states, plateau_state, history = restored
     logging.info("Resumed from %s at epoch %d.", manager.directory, start_epoch)
     print(f"Resuming from the checkpoint after epoch {start_epoch}.")
   metrics_writer = metrics_lib.JsonLinesWriter(os.path.join(workdir, "metrics.jsonl"))
@@ -575,12 +602,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   print(f"Model {config.model}: {num_params:,} parameters; {len(seeds)} seed(s) {seeds}; "
         f"{num_train} train / {num_test} test images; device {jax.devices()[0].device_kind} "
         f"x{jax.device_count()}; traced in {trace_seconds:.1f} s, compiled in {compile_seconds:.1f} s")
+  stop_request = _StopRequest()
   for epoch in range(start_epoch, config.num_epochs):
     print(f"EPOCH: {epoch}")
     epoch_start = time.perf_counter()
     progress.start()
     out = empty_epoch_output(len(seeds), num_steps)
     for start, stop in progress.segments():
+      if stop_request.signal is not None:
+        progress.close()
+        stop_request.restore()
+        raise Interrupted(_interrupted_line(stop_request.signal, epoch, manager))
       states, out = train_steps(states, out, train_images, train_labels, jnp.int32(epoch),
                                 jnp.int32(start), jnp.int32(stop))
       progress.update(out, stop)
@@ -626,8 +658,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
       plateau_state = update_plateau(plateau_state, jnp.asarray(test_result["loss"]))
       states = set_learning_rate(states, jax.vmap(schedule.plateau.learning_rate)(plateau_state))
 
-    save_checkpoint(manager, epoch + 1, states, plateau_state, history,
-                    float(np.mean(record["test_accuracy"])))
+    checkpoint.save_checkpoint(manager, epoch + 1, states, plateau_state, history,
+                               float(np.mean(record["test_accuracy"])))
     metrics_writer.write(record)
     steps_writer.write({"epoch": epoch, "step_loss": step_losses, "learning_rate": learning_rates})
     if summary_writer is not None:
@@ -639,6 +671,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
           ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate")})
       summary_writer.flush()
 
+  stop_request.restore()
   run_summary = write_summary(workdir, config, history, num_params, compile_seconds)
   if config.plots:
     make_plots(workdir, states, history, test_images, test_labels, config)
@@ -657,23 +690,26 @@ def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]
      "test_correct": [per seed], "test_total": int}.
 
   Raises:
-    ValueError: `workdir` has no config.json or no checkpoint.
+    ValueError: `workdir` has no config.json, no checkpoint, or none at `step`.
   """
   config_path = os.path.join(workdir, "config.json")
   if not os.path.exists(config_path):
     raise ValueError(f"no run in workdir {workdir!r}: config.json is missing")
   with open(config_path) as f:
     config = ml_collections.ConfigDict(json.load(f))
-  manager = create_checkpoint_manager(workdir, config.keep_checkpoints)
+  manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
+  steps = manager.all_steps()
   step = manager.best_step() if step is None else step
   if step is None:
     raise ValueError(f"no checkpoint in {manager.directory}")
+  if step not in steps:
+    raise ValueError(f"no checkpoint {step} in {manager.directory}; "
+                     f"saved: {', '.join(map(str, sorted(steps)))}")
   _, (test_images, test_labels) = load_datasets(config)
-  # The optimizer's structure, not its values, is needed to restore; any step count will do.
-  schedule = schedules.create(config, steps_per_epoch=1, num_epochs=config.num_epochs)
-  states, plateau_state = create_replica_states(config, schedule)
-  states, _, _ = restore_checkpoint(manager, step, states, plateau_state)
+  # Restored without a target: evaluation needs the variables, not the optimizer or schedule.
+  arrays = checkpoint.restore_arrays(manager, step)
   manager.close()
+  states = InferenceState(create_model(config).apply, arrays["params"], arrays.get("batch_stats", {}))
   test_metrics = jax.jit(make_evaluate(config, len(test_labels)))(states, test_images, test_labels)
   result = jax.device_get(compute_per_replica(test_metrics))
   return {

@@ -3,7 +3,6 @@
   python scripts/evaluate.py --workdir workdirs/final [--step 15]
 """
 
-import sys
 
 from absl import app
 from absl import flags
@@ -11,6 +10,7 @@ from absl import logging
 
 import _paths  # noqa: F401  pylint: disable=unused-import
 
+from mnist_jax import cli
 from mnist_jax import data
 from mnist_jax import runtime
 from mnist_jax import train
@@ -31,8 +31,7 @@ def main(argv):
   try:
     result = train.evaluate_checkpoint(FLAGS.workdir, FLAGS.step)
   except (ValueError, data.DataError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+    cli.fail(str(e))
   print(f"Checkpoint after epoch {result['epoch']} of {FLAGS.workdir}")
   for seed, loss, correct in zip(result["seeds"], result["test_loss"], result["test_correct"]):
     prefix = "" if len(result["seeds"]) == 1 else f"[seed {seed}] "
@@ -40,4 +39,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

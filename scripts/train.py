@@ -21,6 +21,7 @@ from ml_collections import config_flags
 
 import _paths  # noqa: F401  pylint: disable=unused-import
 
+from mnist_jax import cli
 from mnist_jax import data
 from mnist_jax import runtime
 from mnist_jax import train
@@ -42,10 +43,12 @@ def main(argv):
   workdir = FLAGS.workdir or os.path.join("workdirs", FLAGS.config.name)
   try:
     train.train_and_evaluate(FLAGS.config, workdir)
-  except (ValueError, data.DataError, train.TrainingError) as e:
-    print(f"error: {e}", file=sys.stderr)
+  except train.Interrupted as e:
+    print(f"interrupted: {e}", file=sys.stderr)
     sys.exit(1)
+  except (ValueError, data.DataError, train.TrainingError) as e:
+    cli.fail(str(e))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

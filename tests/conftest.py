@@ -6,11 +6,13 @@ fail, never skip, when it is absent: a skipped data test would let CI pass witho
 looked at the data.
 """
 
+import os
 import pathlib
 
 import pytest
 
 from mnist_jax import data
+from mnist_jax import runtime
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -22,3 +24,16 @@ def mnist_dir() -> pathlib.Path:
   if not all((path / (name + ".gz")).is_file() for pair in data.IDX_FILES.values() for name in pair):
     pytest.fail(f"the repository's MNIST copy is incomplete in {path}; see data/mnist/README.md")
   return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compilation_cache(tmp_path_factory) -> pathlib.Path:
+  """One JAX persistent compilation cache for the session, as the scripts use by default.
+
+  Many tests compile the same small training program; each compiles once. The scripts that
+  tests run in subprocesses share it through the environment (never the user's own cache).
+  """
+  folder = tmp_path_factory.mktemp("jax_compilation_cache")
+  os.environ[runtime.CACHE_VARIABLE] = str(folder)
+  runtime.enable_compilation_cache(str(folder))
+  return folder

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from configs import base
+from mnist_jax import checkpoint
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import train
 
@@ -93,17 +95,17 @@ def test_resume_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch, schedule)
   config = small_config(mnist_dir, schedule=schedule)
   train.train_and_evaluate(config, str(tmp_path / "straight"))
 
-  original_save = train.save_checkpoint
+  original_save = checkpoint.save_checkpoint
 
   def save_then_die(manager, epoch, *args, **kwargs):
     original_save(manager, epoch, *args, **kwargs)
     if epoch == 1:
       raise KeyboardInterrupt("simulated interruption after epoch 1")
 
-  monkeypatch.setattr(train, "save_checkpoint", save_then_die)
+  monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_die)
   with pytest.raises(KeyboardInterrupt):
     train.train_and_evaluate(config, str(tmp_path / "resumed"))
-  monkeypatch.setattr(train, "save_checkpoint", original_save)
+  monkeypatch.setattr(checkpoint, "save_checkpoint", original_save)
   history = train.train_and_evaluate(config, str(tmp_path / "resumed"))
 
   assert len(history) == 3
@@ -290,6 +292,52 @@ def test_bad_config_exits_with_one_line(tmp_path, override, message):
   assert result.returncode == 1
   lines = result.stderr.strip().splitlines()
   assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--config.nosuchfield=1", "error: unknown config field 'config.nosuchfield'; closest valid names: "
+                               "config.schedule, config.seed, config.num_seeds"),
+    ("--config.lerning_rate=0.1", "error: unknown config field 'config.lerning_rate'; closest valid "
+                                  "names: config.learning_rate, config.dropout_rate, config.weight_decay"),
+    ("--config.schedule.max_l=1", "error: unknown config field 'config.schedule.max_l'; closest valid "
+                                  "names: config.schedule.max_lr, config.schedule.max_momentum, "
+                                  "config.schedule.name"),
+])
+def test_unknown_config_field_exits_with_one_line(tmp_path, override, message):
+  result = run_script("--config", "configs/final.py", "--workdir", str(tmp_path), override)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines() == [message], result.stderr[-2000:]
+  assert not any(tmp_path.iterdir())
+
+
+def test_sigterm_mid_epoch_stops_with_one_line_and_resume_equals_uninterrupted(tmp_path):
+  # The real script; the progress bar runs each epoch in segments, between which it stops.
+  args = ["--config", "configs/ref3.py:step4", "--config.train_subset=2000", "--config.test_subset=100",
+          "--config.num_epochs=3", "--config.plots=False", "--config.batch_size=64"]
+  env = dict(os.environ, PYTHONUNBUFFERED="1")
+  straight = run_script(*args, "--workdir", str(tmp_path / "straight"), env=env)
+  assert straight.returncode == 0, straight.stderr[-2000:]
+
+  workdir = tmp_path / "interrupted"
+  process = subprocess.Popen([sys.executable, "scripts/train.py", *args, "--workdir", str(workdir)],
+                             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+  for line in process.stdout:
+    if line.startswith("EPOCH: 1"):
+      process.send_signal(signal.SIGTERM)
+      break
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 1
+  assert "Traceback" not in stderr
+  ours = [line for line in stderr.splitlines() if line.startswith(("interrupted:", "error:"))]
+  assert ours == [f"interrupted: SIGTERM during epoch 1; stopped, last checkpoint: epoch 1 in "
+                  f"{workdir / 'checkpoints'}; the same command resumes from it"], stderr[-2000:]
+  assert sorted(p.name for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()) == ["1"]
+
+  resumed = run_script(*args, "--workdir", str(workdir), env=env)
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert "Resuming from the checkpoint after epoch 1." in resumed.stdout
+  assert_trees_close(final_params(workdir), final_params(tmp_path / "straight"), atol=0)
 
 
 def test_unwritable_workdir_exits_with_one_line(tmp_path):

@@ -1,0 +1,194 @@
+"""Orbax checkpoints of a training workdir: the manager, save, restore, and resume checks.
+
+A workdir holds one run. Its `config.json` is the run's identity: a resume must ask for the
+same computation (`config_differences`), and a checkpoint that cannot be restored is named,
+moved aside and replaced by the newest older one that restores (`restore_latest`), never
+skipped silently.
+"""
+
+import contextlib
+import gc
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from typing import Any, Callable
+
+import ml_collections
+import orbax.checkpoint as ocp
+
+# Fields that change nothing computed: how a run reports, where it reads the same bytes, how
+# many checkpoints it keeps, the chunking of evaluation (sums of the same per-example values).
+# `num_epochs` joins them for schedules whose shape does not depend on it.
+REPORTING_FIELDS = ("name", "progress_bar", "plots", "keep_checkpoints", "eval_batch_size",
+                    "data_dir")
+EPOCH_FREE_SCHEDULES = ("constant", "step", "plateau")
+
+
+class CheckpointError(ValueError):
+  """No checkpoint of the workdir can be restored; the message names the folder and why."""
+
+
+def create_checkpoint_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
+  """Orbax manager in `workdir/checkpoints`: one step per epoch, the last `keep` and the best.
+
+  "Best" is the mean test accuracy over replicas (metric `test_accuracy`).
+  """
+  policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+      ocp.checkpoint_managers.LatestN(n=keep),
+      ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m["test_accuracy"], n=1),
+  ])
+  options = ocp.CheckpointManagerOptions(
+      best_fn=lambda m: m["test_accuracy"], best_mode="max",
+      preservation_policy=policy, create=True, enable_async_checkpointing=False)
+  return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")), options=options)
+
+
+def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any,
+                    plateau_state: Any, history: list[dict[str, Any]], test_accuracy: float) -> None:
+  """Saves the state of all replicas after `epoch` (1-based count of finished epochs)."""
+  manager.save(
+      epoch,
+      args=ocp.args.Composite(
+          state=ocp.args.StandardSave({"train": states, "plateau": plateau_state}),
+          history=ocp.args.JsonSave(history)),
+      metrics={"test_accuracy": float(test_accuracy)})
+  manager.wait_until_finished()
+
+
+def restore_checkpoint(manager: ocp.CheckpointManager, step: int, states: Any,
+                       plateau_state: Any) -> tuple[Any, Any, list[dict[str, Any]]]:
+  """Restores (states, plateau_state, history) saved at `step`, shaped like the arguments."""
+  restored = manager.restore(
+      step,
+      args=ocp.args.Composite(
+          state=ocp.args.StandardRestore({"train": states, "plateau": plateau_state}),
+          history=ocp.args.JsonRestore()))
+  return restored.state["train"], restored.state["plateau"], list(restored.history)
+
+
+def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
+  """The saved training state at `step` as nested dicts of numpy arrays, with no target.
+
+  Needs no model or optimizer to describe its structure: what evaluation restores.
+  """
+  try:
+    with _quiet_failures():
+      restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+  except Exception as e:  # pylint: disable=broad-except  (Orbax and TensorStore raise many types)
+    raise CheckpointError(
+        f"checkpoint {step} in {manager.directory} cannot be restored ({_one_line(e)})") from e
+  return restored.state["train"]
+
+
+def restore_latest(manager: ocp.CheckpointManager, states: Any, plateau_state: Any,
+                   report: Callable[[str], None] = print):
+  """Restores the newest checkpoint that restores; None when the workdir has none.
+
+  A checkpoint that fails (another model's, truncated or corrupt files) is reported in one
+  line through `report` and moved to `workdir/unrestorable_checkpoints/`, so that training
+  can save that epoch again; the newest older one that restores is used.
+
+  Returns:
+    None, or (step, states, plateau_state, history) of the restored checkpoint.
+
+  Raises:
+    CheckpointError: checkpoints exist but none restores.
+  """
+  failures = []
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      with _quiet_failures():
+        restored = restore_checkpoint(manager, step, states, plateau_state)
+    except Exception as e:  # pylint: disable=broad-except  (Orbax and TensorStore raise many types)
+      failures.append((step, _one_line(e)))
+      continue
+    for failed, why in failures:
+      moved = _move_aside(manager, failed)
+      report(f"Checkpoint {failed} in {manager.directory} cannot be restored ({why}); moved to "
+             f"{moved}; resuming from checkpoint {step}.")
+    if failures:
+      manager.reload()
+    return (step, *restored)
+  if failures:
+    listed = "; ".join(f"checkpoint {step}: {why}" for step, why in failures)
+    raise CheckpointError(f"no checkpoint in {manager.directory} can be restored for this run "
+                          f"({listed}); use a new --workdir")
+  return None
+
+
+@contextlib.contextmanager
+def _quiet_failures():
+  """Silences what a failed restore leaves behind on stderr: TensorStore's other reads fail
+  in their own threads ("Event loop is closed") and asyncio logs futures nobody awaited. The
+  failure itself still raises and is reported in one line by the caller."""
+  asyncio_logger = logging.getLogger("asyncio")
+  level = asyncio_logger.level
+  sys.stderr.flush()
+  saved_fd = os.dup(2)
+  with open(os.devnull, "w") as devnull:
+    os.dup2(devnull.fileno(), 2)
+  asyncio_logger.setLevel(logging.CRITICAL)
+  unraisable_hook = sys.unraisablehook
+  sys.unraisablehook = lambda unraisable: None  # how those threads' RuntimeErrors surface
+  try:
+    yield
+  except BaseException:
+    time.sleep(1.0)  # let the other reads of the failed restore finish failing, still silenced
+    raise
+  finally:
+    gc.collect()  # the unawaited futures are logged when collected: now, while silenced
+    sys.stderr.flush()
+    os.dup2(saved_fd, 2)
+    os.close(saved_fd)
+    asyncio_logger.setLevel(level)
+    sys.unraisablehook = unraisable_hook
+
+
+def _one_line(error: Exception, limit: int = 300) -> str:
+  text = " ".join(f"{type(error).__name__}: {error}".split())
+  return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _move_aside(manager: ocp.CheckpointManager, step: int) -> str:
+  folder = os.path.join(os.path.dirname(str(manager.directory)), "unrestorable_checkpoints")
+  os.makedirs(folder, exist_ok=True)
+  target = os.path.join(folder, str(step))
+  suffix = 1
+  while os.path.exists(target):
+    target = os.path.join(folder, f"{step}.{suffix}")
+    suffix += 1
+  shutil.move(os.path.join(str(manager.directory), str(step)), target)
+  return target
+
+
+def config_differences(saved: dict[str, Any], config: ml_collections.ConfigDict) -> list[str]:
+  """Fields whose values in `config` would change the computation of the run `saved` describes.
+
+  Args:
+    saved: the workdir's config.json, as loaded by `json.load`.
+    config: the config asked for now.
+
+  Returns:
+    One "field: saved -> new" entry per differing field (dotted paths, e.g.
+    "schedule.max_lr: 0.1 -> 0.2"). Fields in `REPORTING_FIELDS`, `num_epochs` under a
+    schedule in `EPOCH_FREE_SCHEDULES`, and fields the saved config does not have (added to
+    the code after it was written) are not compared.
+  """
+  new = dict(_flatten(json.loads(config.to_json_best_effort())))
+  old = dict(_flatten(saved))
+  ignored = set(REPORTING_FIELDS)
+  if old.get("schedule.name") == new.get("schedule.name") and new.get("schedule.name") in EPOCH_FREE_SCHEDULES:
+    ignored.add("num_epochs")
+  return [f"{key}: {old[key]!r} -> {new[key]!r}" for key in sorted(new)
+          if key in old and key not in ignored and old[key] != new[key]]
+
+
+def _flatten(tree: dict[str, Any], prefix: str = ""):
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      yield from _flatten(value, f"{prefix}{key}.")
+    else:
+      yield f"{prefix}{key}", value

@@ -1,0 +1,130 @@
+"""Workdir identity, unrestorable checkpoints and evaluation without a schedule (CPU, small)."""
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from configs import base
+from mnist_jax import checkpoint
+from mnist_jax import train
+from tests.test_train import assert_trees_close, final_params, small_config
+
+
+def snapshot(folder: pathlib.Path) -> dict[str, tuple[str, int]]:
+  """Every file under `folder` with its md5 and modification time (ns)."""
+  return {str(p.relative_to(folder)): (hashlib.md5(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+          for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_config_differences_name_each_computing_field():
+  saved = json.loads(base.get_config(schedule=base.one_cycle(max_lr=0.1)).to_json_best_effort())
+  same_computation = base.get_config(schedule=base.one_cycle(max_lr=0.1), name="other", plots=False,
+                                     progress_bar=False, keep_checkpoints=9, eval_batch_size=10,
+                                     data_dir="/elsewhere")
+  assert checkpoint.config_differences(saved, same_computation) == []
+  changed = base.get_config(schedule=base.one_cycle(max_lr=0.2), batch_size=64, num_epochs=16, seed=3)
+  assert checkpoint.config_differences(saved, changed) == [
+      "batch_size: 128 -> 64", "num_epochs: 15 -> 16", "schedule.max_lr: 0.1 -> 0.2", "seed: 0 -> 3"]
+  # StepLR and constant schedules do not depend on the number of epochs: a run may be extended.
+  for schedule in (base.step_lr(step_size=6), base.constant(), base.plateau()):
+    saved = json.loads(base.get_config(schedule=schedule).to_json_best_effort())
+    assert checkpoint.config_differences(saved, base.get_config(schedule=schedule, num_epochs=20)) == []
+  # A field the saved config predates is not compared; one it had and the code dropped neither.
+  del saved["rotation_fill"]
+  saved["scan_unroll"] = 4
+  assert checkpoint.config_differences(saved, base.get_config(schedule=base.plateau())) == []
+
+
+@pytest.fixture(scope="module")
+def two_epoch_run(mnist_dir, tmp_path_factory):
+  """An uninterrupted 2-epoch run of the small config (one_cycle), seed 0."""
+  workdir = tmp_path_factory.mktemp("two_epochs")
+  config = small_config(mnist_dir, num_epochs=2, schedule=base.one_cycle(max_lr=0.1, pct_start=0.2))
+  history = train.train_and_evaluate(config, str(workdir))
+  return config, workdir, history
+
+
+def test_resume_with_another_recipe_is_refused_and_touches_nothing(two_epoch_run, tmp_path):
+  config, workdir, _ = two_epoch_run
+  shutil.copytree(workdir, tmp_path / "run")
+  before = snapshot(tmp_path / "run")
+  other = small_config(config.data_dir, num_epochs=2, batch_size=32,
+                       schedule=base.one_cycle(max_lr=0.2, pct_start=0.2))
+  with pytest.raises(ValueError) as excinfo:
+    train.train_and_evaluate(other, str(tmp_path / "run"))
+  message = str(excinfo.value)
+  assert "\n" not in message
+  assert message == (f"workdir '{tmp_path / 'run'}' holds another run (batch_size: 64 -> 32; "
+                     "schedule.max_lr: 0.1 -> 0.2); use a new --workdir, or the saved config to "
+                     "resume it")
+  assert snapshot(tmp_path / "run") == before
+
+
+def corrupt(checkpoint_dir: pathlib.Path) -> None:
+  """Truncates every data file of a checkpoint's state to half its size."""
+  files = [p for p in (checkpoint_dir / "state").rglob("*") if p.is_file() and p.parent.name == "d"]
+  assert files, checkpoint_dir
+  for path in files:
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+
+
+def test_corrupt_latest_checkpoint_is_named_and_the_previous_one_resumes(two_epoch_run, tmp_path, capsys):
+  config, workdir, history = two_epoch_run
+  shutil.copytree(workdir, tmp_path / "run")
+  corrupt(tmp_path / "run" / "checkpoints" / "2")
+  capsys.readouterr()
+  resumed = train.train_and_evaluate(config, str(tmp_path / "run"))
+  lines = capsys.readouterr().out.splitlines()
+  checkpoints = tmp_path / "run" / "checkpoints"
+  moved = tmp_path / "run" / "unrestorable_checkpoints" / "2"
+  assert lines[0].startswith(f"Checkpoint 2 in {checkpoints} cannot be restored (")
+  assert lines[0].endswith(f"); moved to {moved}; resuming from checkpoint 1.")
+  assert lines[1] == "Resuming from the checkpoint after epoch 1."
+  assert moved.is_dir()
+  assert [r["test_loss"] for r in resumed] == [r["test_loss"] for r in history]
+  assert_trees_close(final_params(tmp_path / "run"), final_params(workdir), atol=0)
+
+
+def test_no_restorable_checkpoint_is_one_line(two_epoch_run, mnist_dir, tmp_path):
+  config, workdir, _ = two_epoch_run
+  # Another model's checkpoints in a workdir whose config.json is gone.
+  shutil.copytree(workdir, tmp_path / "run")
+  (tmp_path / "run" / "config.json").unlink()
+  other = small_config(mnist_dir, model="ref3_step1", num_epochs=3)
+  with pytest.raises(checkpoint.CheckpointError) as excinfo:
+    train.train_and_evaluate(other, str(tmp_path / "run"))
+  message = str(excinfo.value)
+  assert "\n" not in message
+  assert message.startswith(f"no checkpoint in {tmp_path / 'run' / 'checkpoints'} can be restored "
+                            "for this run (checkpoint 2: ")
+  assert "; checkpoint 1: " in message and message.endswith("); use a new --workdir")
+
+
+@pytest.mark.parametrize("schedule, num_seeds", [
+    (base.one_cycle(max_lr=0.1, pct_start=0.2), 1),  # 3 epochs: rebuilding it for 1 step failed
+    (base.plateau(patience=0), 2),
+    (base.step_lr(step_size=1), 1),
+], ids=["one_cycle", "plateau_2_seeds", "step"])
+def test_evaluate_needs_no_schedule(mnist_dir, tmp_path, schedule, num_seeds):
+  config = small_config(mnist_dir, num_epochs=3, schedule=schedule, num_seeds=num_seeds)
+  history = train.train_and_evaluate(config, str(tmp_path))
+  best_accuracy = max(np.mean(r["test_accuracy"]) for r in history)
+  for step in (3, None):  # the last, then the best (mean test accuracy over seeds)
+    result = train.evaluate_checkpoint(str(tmp_path), step)
+    expected = history[result["epoch"] - 1]
+    assert result["epoch"] == 3 if step else np.mean(expected["test_accuracy"]) == best_accuracy
+    assert result["seeds"] == list(range(num_seeds))
+    assert result["test_correct"] == expected["test_correct"]
+    np.testing.assert_allclose(result["test_loss"], expected["test_loss"], rtol=1e-6)
+
+
+def test_evaluate_unknown_step_is_one_line(two_epoch_run):
+  _, workdir, _ = two_epoch_run
+  with pytest.raises(ValueError, match=r"^no checkpoint 7 in .*checkpoints; saved: 1, 2$"):
+    train.evaluate_checkpoint(str(workdir), 7)
