@@ -2,7 +2,7 @@
 
 What is timed (docs/PERFORMANCE.md explains the numbers):
 
-- ours: `train.make_train_epoch`, the real training program (one jitted call per epoch:
+- ours: `epoch.make_train_epoch`, the real training program (one jitted call per epoch:
   permutation, batch gather, optional on-device rotation, forward, backward, SGD), compiled
   ahead of time so compile time is reported apart; with and without rotation.
 - torch eager: `torch_reference.build(config.model)` (NCHW), the same batch size and
@@ -33,6 +33,7 @@ import numpy as np
 
 from mnist_jax import augment
 from mnist_jax import data
+from mnist_jax import epoch as epoch_lib
 from mnist_jax import schedules
 from mnist_jax import train
 
@@ -205,20 +206,17 @@ def load_images(num_examples: int, synthetic: bool = False,
 
 def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
                    num_epochs: int, name: str = "ours") -> Timing:
-  """Times `train.make_train_epoch` (AOT-compiled) over `num_epochs` epochs.
+  """Times `epoch.make_train_epoch` (AOT-compiled) over `num_epochs` epochs.
 
   Uses `config.num_seeds` replicas, seeds `config.seed + r`, and `config.rotation_degrees`.
   The schedule spans `config.num_epochs` epochs as in a real run.
   """
   num_examples = len(labels)
-  steps_per_epoch = math.ceil(num_examples / config.batch_size)
+  steps_per_epoch = epoch_lib.steps_per_epoch(num_examples, config.batch_size)
   schedule = schedules.create(config, steps_per_epoch=steps_per_epoch, num_epochs=config.num_epochs)
-  model = train.create_model(config)
-  tx = train.create_optimizer(config, schedule)
-  keys = jnp.stack([jax.random.PRNGKey(s) for s in train.replica_seeds(config)])
-  states = jax.jit(jax.vmap(lambda k: train.create_train_state(k, model, tx)))(keys)
+  states, _ = train.create_replica_states(config, schedule)
   device_images, device_labels = jax.device_put((images, labels))
-  epoch_fn = jax.jit(train.make_train_epoch(config, num_examples), donate_argnums=0)
+  epoch_fn = jax.jit(epoch_lib.make_train_epoch(config, num_examples), donate_argnums=0)
   start = time.perf_counter()
   compiled = epoch_fn.lower(states, device_images, device_labels, jnp.int32(0)).compile()
   compile_seconds = time.perf_counter() - start

@@ -1,41 +1,33 @@
-"""Training and evaluation: TrainState, the jitted steps, the epoch program, the main loop.
+"""The main loop: `train_and_evaluate(config, workdir)` and `evaluate_checkpoint`.
 
-Shape of a run (DESIGN.md): the dataset goes to the device once as uint8; each epoch is one
-jitted call that draws the permutation, gathers, rotates and normalises each batch and runs
-`train_step` under `jax.lax.scan`; the whole test set is evaluated in one call. The host only
-reports, checkpoints and plots.
-
-Several seeds train as one program: the per-step function is mapped over a leading replica
-axis of the state (`config.num_seeds`; `jax.vmap` on accelerators, `jax.lax.map` on CPU,
-see `over_replicas`), each replica with its own init, dropout, shuffling and augmentation
-keys derived from seed `config.seed + replica`.
+The host sets up (config checks, data, replica states, resume), then per epoch calls the
+compiled epoch program (`mnist_jax.epoch`), evaluates, reports the references' console lines,
+writes metrics and saves an Orbax checkpoint (`mnist_jax.checkpoint`); plots and summary.json
+when done. Several seeds (`config.num_seeds`) train as replicas of one program, replica r
+from seed `config.seed + r`.
 """
 
-import functools
 import json
-import math
 import os
 import signal
 import threading
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Any
 
 from absl import logging
-import flax
-from flax.training import train_state
 import jax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding, PartitionSpec
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
-from mnist_jax import augment
 from mnist_jax import checkpoint
 from mnist_jax import data
+from mnist_jax import epoch as epoch_lib
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import models
 from mnist_jax import schedules
+from mnist_jax import steps
 from mnist_jax import summary
 
 
@@ -46,44 +38,6 @@ class TrainingError(RuntimeError):
 class Interrupted(TrainingError):
   """SIGINT or SIGTERM stopped the run between two segments of an epoch; the message names the
   last checkpoint, from which the same command resumes."""
-
-
-class TrainState(train_state.TrainState):
-  """Flax TrainState plus BatchNorm running statistics and the replica's data key.
-
-  `key` (uint32 [2], a raw PRNG key) is the root of every random draw after initialisation:
-  epoch e uses `fold_in(key, e)` for its permutation and `fold_in(., step)` for each step's
-  rotation angles and dropout masks, so a resumed run draws exactly what an uninterrupted
-  one would.
-  """
-
-  batch_stats: Any
-  key: jax.Array
-
-
-@flax.struct.dataclass
-class InferenceState:
-  """What evaluation reads of a TrainState: the model's `apply_fn` and its variables.
-
-  params, batch_stats: pytrees of float32 arrays with a leading replica axis [R, ...].
-  """
-
-  apply_fn: Callable = flax.struct.field(pytree_node=False)
-  params: Any = None
-  batch_stats: Any = None
-
-
-class EpochOutput(NamedTuple):
-  """What one training epoch returns, per replica.
-
-  metrics: `metrics_lib.Metrics` over the epoch's training examples (train-mode outputs).
-  step_losses: float32 [steps] mean loss of each optimizer step.
-  learning_rates: float32 [steps] learning rate used by each optimizer step.
-  """
-
-  metrics: metrics_lib.Metrics
-  step_losses: jax.Array
-  learning_rates: jax.Array
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,272 +86,6 @@ def prepare_workdir(workdir: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def create_model(config: ml_collections.ConfigDict):
-  """The registered model named by `config.model`, with `config.dropout_rate` if set."""
-  overrides = {} if config.dropout_rate is None else {"dropout_rate": config.dropout_rate}
-  return models.create(config.model, **overrides)
-
-
-def create_optimizer(config: ml_collections.ConfigDict,
-                     schedule: schedules.Schedules) -> optax.GradientTransformation:
-  """torch.optim.SGD as optax: weight decay added to the gradient, then (Nesterov) momentum.
-
-  Learning rate and momentum are injected hyperparameters, so schedules drive them per step
-  and ReduceLROnPlateau can set the learning rate between epochs.
-  """
-
-  def torch_sgd(learning_rate, momentum, weight_decay):
-    return optax.chain(
-        optax.add_decayed_weights(weight_decay),
-        optax.sgd(learning_rate, momentum=momentum, nesterov=config.nesterov))
-
-  return optax.inject_hyperparams(torch_sgd)(
-      learning_rate=schedule.learning_rate, momentum=schedule.momentum,
-      weight_decay=config.weight_decay)
-
-
-def create_train_state(key: jax.Array, model, tx: optax.GradientTransformation) -> TrainState:
-  """Initialises one replica from a raw PRNG key (uint32 [2])."""
-  init_key, data_key = jax.random.split(key)
-  variables = model.init({"params": init_key}, jnp.zeros((1, 28, 28, 1), jnp.float32), train=False)
-  return TrainState.create(
-      apply_fn=model.apply, params=variables["params"], tx=tx,
-      batch_stats=variables.get("batch_stats", {}), key=data_key)
-
-
-def set_learning_rate(state: TrainState, learning_rate: jax.Array) -> TrainState:
-  """Replaces the injected learning rate (used by ReduceLROnPlateau between epochs)."""
-  # A copy: the state is donated to the next epoch and must not share buffers with the caller's.
-  hyperparams = dict(state.opt_state.hyperparams,
-                     learning_rate=jnp.array(learning_rate, jnp.float32, copy=True))
-  return state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
-
-
-def nll_loss(log_probs: jax.Array, labels: jax.Array) -> jax.Array:
-  """Per-example negative log-likelihood, float32 [B] (torch's `F.nll_loss(reduction='none')`)."""
-  return -jnp.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]
-
-
-def train_step(state: TrainState, images: jax.Array, labels: jax.Array,
-               dropout_key: jax.Array) -> tuple[TrainState, jax.Array, metrics_lib.Metrics]:
-  """One SGD step on a normalised batch.
-
-  Args:
-    state: one replica's TrainState.
-    images: float32 [B, 28, 28, 1], normalised (mean 0.1307, std 0.3081).
-    labels: int32 [B].
-    dropout_key: raw PRNG key for this step's dropout masks.
-
-  Returns:
-    (new state, mean loss float32 [], training metrics of this batch).
-  """
-
-  def loss_fn(params):
-    log_probs, updates = state.apply_fn(
-        {"params": params, "batch_stats": state.batch_stats}, images, train=True,
-        rngs={"dropout": dropout_key}, mutable=["batch_stats"])
-    per_example = nll_loss(log_probs, labels)
-    return per_example.mean(), (per_example, log_probs, updates)
-
-  grads, (per_example, log_probs, updates) = jax.grad(loss_fn, has_aux=True)(state.params)
-  state = state.apply_gradients(grads=grads, batch_stats=updates.get("batch_stats", state.batch_stats))
-  batch_metrics = metrics_lib.Metrics.single_from_model_output(
-      loss=per_example, logits=log_probs, labels=labels)
-  return state, per_example.mean(), batch_metrics
-
-
-def eval_step(state: TrainState, images: jax.Array, labels: jax.Array,
-              mask: jax.Array) -> metrics_lib.Metrics:
-  """Eval-mode metrics of a batch: uint8 images [B, 28, 28, 1], int32 labels [B], bool mask [B]."""
-  log_probs = predict_log_probs(state, images)
-  return metrics_lib.Metrics.single_from_model_output(
-      loss=nll_loss(log_probs, labels), logits=log_probs, labels=labels, mask=mask)
-
-
-def predict_log_probs(state: TrainState, images: jax.Array) -> jax.Array:
-  """Eval-mode log-probabilities float32 [B, 10] of uint8 images [B, 28, 28, 1]."""
-  x = augment.normalize(augment.to_float(images))
-  return state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, train=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# Epoch programs
-# ---------------------------------------------------------------------------------------------
-
-
-def over_replicas(fn: Callable, num_replicas: int, in_axes: int | tuple = 0,
-                  backend: str | None = None) -> Callable:
-  """`fn` mapped over the leading replica axis (`in_axes` as in `jax.vmap`; results axis 0).
-
-  Accelerators: `jax.vmap`, so the replicas run side by side in one set of kernels.
-  CPU (`backend`, default `jax.default_backend()`): `jax.lax.map`, one replica after
-  another in the same compiled program. On one CPU device the replicas cannot run in
-  parallel anyway, and vmap turns every convolution into a grouped one that XLA:CPU runs
-  far slower (4 seeds of ref2 Final: 497 vs 289 ms/step, docs/PERFORMANCE.md study 4).
-  One replica is squeezed, so a single-seed run compiles to the plain network.
-  """
-  backend = backend or jax.default_backend()
-
-  def axes_of(args):
-    return in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
-
-  if num_replicas == 1:
-
-    def single(*args):
-      squeezed = [a if axis is None else jax.tree.map(lambda x: x[0], a)
-                  for a, axis in zip(args, axes_of(args))]
-      return jax.tree.map(lambda x: x[None], fn(*squeezed))
-
-    return single
-  if backend != "cpu":
-    return jax.vmap(fn, in_axes=in_axes)
-
-  def mapped(*args):
-    axes = axes_of(args)
-    if any(axis not in (0, None) for axis in axes):
-      raise ValueError(f"over_replicas on CPU maps axis 0 or None only, got in_axes={in_axes}")
-
-    def one(replica_args):
-      replica_args = iter(replica_args)
-      return fn(*[a if axis is None else next(replica_args) for a, axis in zip(args, axes)])
-
-    return jax.lax.map(one, [a for a, axis in zip(args, axes) if axis is not None])
-
-  return mapped
-
-
-def steps_per_epoch(num_examples: int, batch_size: int) -> int:
-  """Optimizer steps in an epoch: torch's DataLoader(drop_last=False), ceil(N / batch_size)."""
-  return math.ceil(num_examples / batch_size)
-
-
-def empty_epoch_output(num_replicas: int, num_steps: int) -> EpochOutput:
-  """The start of an epoch's `EpochOutput`: empty metrics [R], zero per-step buffers [R, steps]."""
-  metrics = jax.vmap(lambda _: metrics_lib.Metrics.empty())(jnp.arange(num_replicas))
-  # Two arrays, not one: the training program donates (reuses) each buffer it is given.
-  return EpochOutput(metrics, jnp.zeros((num_replicas, num_steps), jnp.float32),
-                     jnp.zeros((num_replicas, num_steps), jnp.float32))
-
-
-def make_train_steps(config: ml_collections.ConfigDict, num_examples: int,
-                     mesh: Mesh | None = None) -> Callable:
-  """Builds `train_steps(states, partial, images, labels, epoch, start, stop)` (jit it).
-
-  Runs the optimizer steps `start <= step < stop` (int32 [], 0-based within the epoch) of
-  epoch `epoch` (int32 [], 0-based) and returns `(states, partial)` with the steps' losses and
-  learning rates written into `partial` (`EpochOutput`, from `empty_epoch_output`) and their
-  metrics merged into it. One call over `[0, steps_per_epoch)` is the whole epoch; the console
-  progress bar calls it in segments, and the bounds are traced, so both are one compiled
-  program (which JAX's persistent compilation cache can store: a host callback inside would
-  keep it out of the cache).
-
-  states: TrainState with a leading replica axis [R, ...]; images uint8 [N, 28, 28, 1] and
-  labels int32 [N] on the device (shared by all replicas). Batches follow torch's
-  DataLoader(shuffle=True, drop_last=False): N // batch_size full batches, then the smaller
-  remainder batch, if any, as one more step.
-  """
-  batch_size = config.batch_size
-  num_full, remainder = divmod(num_examples, batch_size)
-  degrees = float(config.rotation_degrees)
-  batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("batch"))
-
-  def replica_step(state, images, labels, step_key):
-    augment_key, dropout_key = jax.random.split(step_key)
-    x = augment.to_float(images)
-    if batch_sharding is not None:
-      x = jax.lax.with_sharding_constraint(x, batch_sharding)
-    if degrees > 0:
-      x = augment.random_rotation(augment_key, x, (-degrees, degrees), fill=config.rotation_fill)
-    x = augment.normalize(x)
-    learning_rate = state.opt_state.hyperparams["learning_rate"]
-    state, loss, batch_metrics = train_step(state, x, labels, dropout_key)
-    return state, (loss, learning_rate, batch_metrics)
-
-  def train_steps(states, partial, images, labels, epoch, start, stop):
-    # Partitionable threefry (JAX's default) makes XLA:CPU spend ~15 s more compiling the
-    # dropout masks; the classic stream compiles in seconds and runs no slower.
-    with jax.threefry_partitionable(False):
-      return _train_steps(states, partial, images, labels, epoch, start, stop)
-
-  def _train_steps(states, partial, images, labels, epoch, start, stop):
-    num_replicas = jax.tree.leaves(states)[0].shape[0]
-    step_fn = over_replicas(replica_step, num_replicas)
-    epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(states.key)
-    permutation_keys, step_keys = jnp.moveaxis(jax.vmap(jax.random.split)(epoch_keys), 1, 0)
-    permutations = jax.vmap(lambda k: jax.random.permutation(k, num_examples))(permutation_keys)
-
-    def run_step(step, indices, carry):
-      states, partial = carry
-      keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(step_keys)
-      states, (losses, learning_rates, batch_metrics) = step_fn(
-          states, images[indices], labels[indices], keys)
-      partial = EpochOutput(
-          partial.metrics.merge(batch_metrics),
-          partial.step_losses.at[:, step].set(losses.astype(jnp.float32)),
-          partial.learning_rates.at[:, step].set(learning_rates.astype(jnp.float32)))
-      return states, partial
-
-    def full_step(step, carry):
-      indices = jax.lax.dynamic_slice_in_dim(permutations, step * batch_size, batch_size, axis=1)
-      return run_step(step, indices, carry)
-
-    carry = (states, partial)
-    if num_full:  # fewer examples than one batch: the remainder step alone
-      carry = jax.lax.fori_loop(start, jnp.minimum(stop, num_full), full_step, carry)
-    if remainder:
-      last_step = functools.partial(run_step, num_full, permutations[:, num_full * batch_size:])
-      carry = jax.lax.cond(stop > num_full, last_step, lambda c: c, carry)
-    return carry
-
-  return train_steps
-
-
-def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
-                     mesh: Mesh | None = None) -> Callable:
-  """Builds `train_epoch(states, images, labels, epoch) -> (states, EpochOutput)` (jit it).
-
-  The whole epoch as one call of `make_train_steps`'s program; see there for the arguments.
-  """
-  train_steps = make_train_steps(config, num_examples, mesh)
-  num_steps = steps_per_epoch(num_examples, config.batch_size)
-
-  def train_epoch(states, images, labels, epoch):
-    num_replicas = jax.tree.leaves(states)[0].shape[0]
-    return train_steps(states, empty_epoch_output(num_replicas, num_steps), images, labels, epoch,
-                       jnp.int32(0), jnp.int32(num_steps))
-
-  return train_epoch
-
-
-def make_evaluate(config: ml_collections.ConfigDict, num_examples: int) -> Callable:
-  """Builds `evaluate(states, images, labels) -> Metrics [R]` over the whole set in one call.
-
-  The set is cut into chunks of `config.eval_batch_size` under `lax.scan` (bounded memory);
-  the last chunk is padded and its padding masked out of the metrics.
-  """
-  chunk = min(config.eval_batch_size, num_examples)
-  num_chunks = math.ceil(num_examples / chunk)
-  padded = num_chunks * chunk
-
-  def evaluate(states, images, labels):
-    pad = padded - num_examples
-    images = jnp.pad(images, ((0, pad), (0, 0), (0, 0), (0, 0)))
-    labels = jnp.pad(labels, (0, pad))
-    mask = jnp.arange(padded) < num_examples
-    batches = jax.tree.map(lambda x: x.reshape((num_chunks, chunk) + x.shape[1:]), (images, labels, mask))
-    num_replicas = jax.tree.leaves(states)[0].shape[0]
-    step_fn = over_replicas(lambda s, b: eval_step(s, *b), num_replicas, in_axes=(0, None))
-
-    def body(total, batch):
-      return total.merge(step_fn(states, batch)), None
-
-    empty = jax.vmap(lambda _: metrics_lib.Metrics.empty())(jnp.arange(num_replicas))
-    total, _ = jax.lax.scan(body, empty, batches)
-    return total
-
-  return evaluate
-
-
 # ---------------------------------------------------------------------------------------------
 # The main loop
 # ---------------------------------------------------------------------------------------------
@@ -415,20 +103,15 @@ def load_datasets(config: ml_collections.ConfigDict):
   return train, test
 
 
-def compute_per_replica(collection: metrics_lib.Metrics) -> dict[str, jax.Array]:
-  """`collection.compute()` for metrics with a leading replica axis: {name: float32 [R]}."""
-  return jax.vmap(lambda m: m.compute())(collection)
-
-
 def create_replica_states(config: ml_collections.ConfigDict, schedule: schedules.Schedules):
-  """Fresh states of all replicas: (TrainState [R, ...], plateau state [R, ...] or None).
+  """Fresh states of all replicas: (steps.TrainState [R, ...], plateau state [R, ...] or None).
 
   Replica r is initialised from `jax.random.PRNGKey(config.seed + r)` (`replica_seeds`).
   """
-  model = create_model(config)
-  tx = create_optimizer(config, schedule)
+  model = steps.create_model(config)
+  tx = steps.create_optimizer(config, schedule)
   keys = jnp.stack([jax.random.PRNGKey(s) for s in replica_seeds(config)])
-  states = jax.jit(jax.vmap(lambda k: create_train_state(k, model, tx)))(keys)
+  states = jax.jit(jax.vmap(lambda k: steps.create_train_state(k, model, tx)))(keys)
   plateau_state = (jax.vmap(lambda _: schedule.plateau.init())(keys[:, 0])
                    if schedule.plateau is not None else None)
   return states, plateau_state
@@ -464,7 +147,7 @@ class _Progress:
       import tqdm  # pylint: disable=g-import-not-at-top
       self.bar = tqdm.tqdm(total=self.total, dynamic_ncols=True)
 
-  def update(self, partial: EpochOutput, stop: int):
+  def update(self, partial: epoch_lib.EpochOutput, stop: int):
     """Shows the loss of step `stop - 1` and the accuracy so far (the references' bar text)."""
     if self.bar is None:
       return
@@ -524,7 +207,7 @@ class _StopRequest:
 
 def _interrupted_line(signal_name: str, epoch: int, manager) -> str:
   last = manager.latest_step()
-  where = (f"no checkpoint yet, the same command starts again" if last is None else
+  where = ("no checkpoint yet, the same command starts again" if last is None else
            f"last checkpoint: epoch {last} in {manager.directory}; the same command resumes from it")
   return f"{signal_name} during epoch {epoch}; stopped, {where}"
 
@@ -557,7 +240,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
 
   (train_images, train_labels), (test_images, test_labels) = load_datasets(config)
   num_train, num_test = len(train_labels), len(test_labels)
-  num_steps = steps_per_epoch(num_train, config.batch_size)
+  num_steps = epoch_lib.steps_per_epoch(num_train, config.batch_size)
   schedule = schedules.create(config, steps_per_epoch=num_steps, num_epochs=config.num_epochs)
 
   seeds = replica_seeds(config)
@@ -576,6 +259,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     start_epoch, states, plateau_state, history = restored
     logging.info("Resumed from %s at epoch %d.", manager.directory, start_epoch)
     print(f"Resuming from the checkpoint after epoch {start_epoch}.")
+  # Fresh or restored (Orbax commits its arrays to a sharding), the states are placed alike, so
+  # a resumed run compiles the same programs and finds them in the persistent cache.
+  states, plateau_state = jax.device_put((states, plateau_state), replicated)
   metrics_writer = metrics_lib.JsonLinesWriter(os.path.join(workdir, "metrics.jsonl"))
   steps_writer = metrics_lib.JsonLinesWriter(os.path.join(workdir, "steps.jsonl"))
   metrics_writer.rewrite(history)
@@ -585,12 +271,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     summary_writer.write_hparams({k: v for k, v in config.items() if not isinstance(v, ml_collections.ConfigDict)})
 
   progress = _Progress(num_steps, enabled=config.progress_bar)
-  train_steps = jax.jit(make_train_steps(config, num_train, mesh), donate_argnums=(0, 1))
-  evaluate = jax.jit(make_evaluate(config, num_test))
+  train_steps = jax.jit(epoch_lib.make_train_steps(config, num_train, mesh), donate_argnums=(0, 1))
+  evaluate = jax.jit(epoch_lib.make_evaluate(config, num_test))
   # Tracing and lowering (Python) apart from compiling (XLA, or a load from JAX's persistent
   # compilation cache, which the scripts turn on).
   trace_start = time.perf_counter()
-  lowered = (train_steps.lower(states, empty_epoch_output(len(seeds), num_steps), train_images,
+  lowered = (train_steps.lower(states, epoch_lib.empty_epoch_output(len(seeds), num_steps), train_images,
                                train_labels, jnp.int32(0), jnp.int32(0), jnp.int32(0)),
              evaluate.lower(states, test_images, test_labels))
   compile_start = time.perf_counter()
@@ -607,7 +293,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     print(f"EPOCH: {epoch}")
     epoch_start = time.perf_counter()
     progress.start()
-    out = empty_epoch_output(len(seeds), num_steps)
+    out = epoch_lib.empty_epoch_output(len(seeds), num_steps)
     for start, stop in progress.segments():
       if stop_request.signal is not None:
         progress.close()
@@ -619,8 +305,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     test_metrics = evaluate(states, test_images, test_labels)
     step_losses = np.asarray(out.step_losses)
     learning_rates = np.asarray(out.learning_rates)
-    train_result = jax.device_get(compute_per_replica(out.metrics))
-    test_result = jax.device_get(compute_per_replica(test_metrics))
+    train_result = jax.device_get(epoch_lib.compute_per_replica(out.metrics))
+    test_result = jax.device_get(epoch_lib.compute_per_replica(test_metrics))
     epoch_seconds = time.perf_counter() - epoch_start
     progress.close()
 
@@ -656,7 +342,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
 
     if update_plateau is not None:
       plateau_state = update_plateau(plateau_state, jnp.asarray(test_result["loss"]))
-      states = set_learning_rate(states, jax.vmap(schedule.plateau.learning_rate)(plateau_state))
+      states = steps.set_learning_rate(states, jax.vmap(schedule.plateau.learning_rate)(plateau_state))
 
     checkpoint.save_checkpoint(manager, epoch + 1, states, plateau_state, history,
                                float(np.mean(record["test_accuracy"])))
@@ -698,20 +384,21 @@ def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]
   with open(config_path) as f:
     config = ml_collections.ConfigDict(json.load(f))
   manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
-  steps = manager.all_steps()
+  saved_steps = manager.all_steps()
   step = manager.best_step() if step is None else step
   if step is None:
     raise ValueError(f"no checkpoint in {manager.directory}")
-  if step not in steps:
+  if step not in saved_steps:
     raise ValueError(f"no checkpoint {step} in {manager.directory}; "
-                     f"saved: {', '.join(map(str, sorted(steps)))}")
+                     f"saved: {', '.join(map(str, sorted(saved_steps)))}")
   _, (test_images, test_labels) = load_datasets(config)
   # Restored without a target: evaluation needs the variables, not the optimizer or schedule.
   arrays = checkpoint.restore_arrays(manager, step)
   manager.close()
-  states = InferenceState(create_model(config).apply, arrays["params"], arrays.get("batch_stats", {}))
-  test_metrics = jax.jit(make_evaluate(config, len(test_labels)))(states, test_images, test_labels)
-  result = jax.device_get(compute_per_replica(test_metrics))
+  states = steps.InferenceState(steps.create_model(config).apply, arrays["params"],
+                                arrays.get("batch_stats", {}))
+  test_metrics = jax.jit(epoch_lib.make_evaluate(config, len(test_labels)))(states, test_images, test_labels)
+  result = jax.device_get(epoch_lib.compute_per_replica(test_metrics))
   return {
       "epoch": step,
       "seeds": replica_seeds(config),
@@ -743,18 +430,18 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list
   return summary
 
 
-def make_plots(workdir: str, states: TrainState, history: list[dict[str, Any]],
+def make_plots(workdir: str, states: steps.TrainState, history: list[dict[str, Any]],
                test_images: jax.Array, test_labels: jax.Array, config: ml_collections.ConfigDict) -> None:
   """Curves (every replica), learning rate per step and misclassified test images (first replica)."""
   from mnist_jax import plots  # pylint: disable=g-import-not-at-top  (matplotlib only when plotting)
 
-  steps = metrics_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
-  step_losses = np.concatenate([np.asarray(r["step_loss"]) for r in steps], axis=1)
-  learning_rates = np.concatenate([np.asarray(r["learning_rate"]) for r in steps], axis=1)
+  step_records = metrics_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
+  step_losses = np.concatenate([np.asarray(r["step_loss"]) for r in step_records], axis=1)
+  learning_rates = np.concatenate([np.asarray(r["learning_rate"]) for r in step_records], axis=1)
   plots.plot_curves(history, os.path.join(workdir, "curves.png"), step_losses=step_losses)
   plots.plot_learning_rate(learning_rates[0], os.path.join(workdir, "learning_rate.png"))
   first = jax.tree.map(lambda x: x[0], states)
-  predictions = np.asarray(jax.jit(predict_log_probs)(first, test_images).argmax(-1))
+  predictions = np.asarray(jax.jit(steps.predict_log_probs)(first, test_images).argmax(-1))
   labels = np.asarray(test_labels)
   wrong = np.flatnonzero(predictions != labels)
   plots.plot_misclassified(np.asarray(test_images)[wrong], labels[wrong], predictions[wrong],

@@ -6,7 +6,7 @@
   python scripts/benchmark.py --config configs/final.py --torch_device cuda \
       --seeds_num_examples 60000 --output docs/PERFORMANCE.md --section gpu
 
-Prints ms/step, s/epoch and images/s of: our epoch (`train.make_train_epoch`, with and
+Prints ms/step, s/epoch and images/s of: our epoch (`epoch.make_train_epoch`, with and
 without rotation, compile time apart), torch eager (and optionally torch.compile), the
 ratios, and the multi-seed program's time per seed; `--output` writes that section of
 docs/PERFORMANCE.md. Other processes on the machine skew every number: read the load

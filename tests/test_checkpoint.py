@@ -2,11 +2,9 @@
 
 import hashlib
 import json
-import os
 import pathlib
 import shutil
 
-import jax
 import numpy as np
 import pytest
 

@@ -16,6 +16,7 @@ import pytest
 from configs import base
 from mnist_jax import checkpoint
 from mnist_jax import metrics as metrics_lib
+from mnist_jax import steps
 from mnist_jax import train
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -142,94 +143,6 @@ def test_multi_seed_replicas_differ_and_replica_0_matches_single_run(mnist_dir, 
                              rtol=1e-5)
 
 
-def test_replicas_by_lax_map_equal_replicas_by_vmap(mnist_dir, monkeypatch):
-  # CPU maps the replicas one after another; accelerators vmap them. Same numbers either way,
-  # without rotation. With rotation on, 2 of 15 small epochs tried differed (1.7e-5, 1.5e-3) in one
-  # replica, with the unfused layers too; suspected (not proven) cause: nearest-neighbour
-  # sampling rounding a coordinate within an ulp of .5 differently in the other program.
-  config = small_config(mnist_dir, num_epochs=1, rotation_degrees=0.0)
-  (images, labels), _ = train.load_datasets(config)
-  schedule = train.schedules.create(config, steps_per_epoch=4, num_epochs=1)
-  model = train.create_model(config)
-  tx = train.create_optimizer(config, schedule)
-  keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
-  states = jax.vmap(lambda k: train.create_train_state(k, model, tx))(keys)
-
-  def run_epoch():
-    epoch = jax.jit(train.make_train_epoch(config, len(labels)))
-    return jax.device_get(epoch(states, images, labels, jnp.int32(0)))
-
-  mapped_states, mapped = run_epoch()
-  assert "scan" in str(jax.make_jaxpr(train.over_replicas(lambda x: x * 2, 3))(jnp.ones((3, 2))))
-  original = train.over_replicas
-  monkeypatch.setattr(train, "over_replicas", lambda *a, **k: original(*a, **k, backend="gpu"))
-  assert "scan" not in str(jax.make_jaxpr(train.over_replicas(lambda x: x * 2, 3))(jnp.ones((3, 2))))
-  vmapped_states, vmapped = run_epoch()
-  assert mapped.step_losses.shape == (3, 4)
-  np.testing.assert_allclose(mapped.step_losses, vmapped.step_losses, rtol=1e-5)
-  assert_trees_close(mapped_states.params, vmapped_states.params, atol=1e-5)
-  assert_trees_close(mapped_states.batch_stats, vmapped_states.batch_stats, atol=1e-5)
-
-
-def test_epoch_program_equals_step_by_step_loop(mnist_dir):
-  config = small_config(mnist_dir, num_epochs=1)
-  (images, labels), _ = train.load_datasets(config)
-  schedule = train.schedules.create(config, steps_per_epoch=4, num_epochs=1)
-  model = train.create_model(config)
-  tx = train.create_optimizer(config, schedule)
-  state = train.create_train_state(jax.random.PRNGKey(0), model, tx)
-  states = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
-
-  scanned, out = jax.jit(train.make_train_epoch(config, len(labels)))(states, images, labels, jnp.int32(0))
-
-  # The documented key derivation, step by step, with the plain jitted train_step.
-  with jax.threefry_partitionable(False):
-    permutation_key, steps_key = jax.random.split(jax.random.fold_in(state.key, 0))
-    permutation = np.asarray(jax.random.permutation(permutation_key, len(labels)))
-    step = jax.jit(train.train_step)
-    losses = []
-    for i, start in enumerate(range(0, len(labels), config.batch_size)):
-      indices = permutation[start:start + config.batch_size]
-      augment_key, dropout_key = jax.random.split(jax.random.fold_in(steps_key, i))
-      x = train.augment.to_float(jnp.asarray(images[indices]))
-      x = train.augment.random_rotation(augment_key, x, (-7.0, 7.0), fill=0.0)
-      state, loss, _ = step(state, train.augment.normalize(x), jnp.asarray(labels[indices]), dropout_key)
-      losses.append(float(loss))
-  assert len(losses) == 4  # 3 full batches of 64 and the remainder of 8
-  np.testing.assert_allclose(np.asarray(out.step_losses[0]), losses, rtol=1e-5)
-  assert_trees_close(jax.tree.map(lambda x: x[0], scanned.params), state.params, atol=1e-5)
-  assert_trees_close(jax.tree.map(lambda x: x[0], scanned.batch_stats), state.batch_stats, atol=1e-5)
-
-
-def test_epoch_in_segments_equals_one_call(mnist_dir):
-  # The progress bar runs an epoch's steps in segments; the remainder step ends the last one.
-  config = small_config(mnist_dir, num_epochs=1, num_seeds=2)
-  (images, labels), _ = train.load_datasets(config)
-  schedule = train.schedules.create(config, steps_per_epoch=4, num_epochs=1)
-  states, _ = train.create_replica_states(config, schedule)
-  train_steps = jax.jit(train.make_train_steps(config, len(labels)))
-  whole = train_steps(states, train.empty_epoch_output(2, 4), images, labels, jnp.int32(0),
-                      jnp.int32(0), jnp.int32(4))
-  segmented = (states, train.empty_epoch_output(2, 4))
-  for start, stop in [(0, 1), (1, 3), (3, 4)]:
-    segmented = train_steps(*segmented, images, labels, jnp.int32(0), jnp.int32(start), jnp.int32(stop))
-  assert whole[1].step_losses.shape == (2, 4) and np.all(np.asarray(whole[1].step_losses) > 0)
-  assert_trees_close(jax.device_get(segmented), jax.device_get(whole), atol=0)
-
-
-def test_epoch_smaller_than_one_batch_is_one_step(mnist_dir):
-  config = small_config(mnist_dir, num_epochs=1, train_subset=8)
-  (images, labels), _ = train.load_datasets(config)
-  schedule = train.schedules.create(config, steps_per_epoch=1, num_epochs=1)
-  model = train.create_model(config)
-  state = train.create_train_state(jax.random.PRNGKey(0), model, train.create_optimizer(config, schedule))
-  states = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
-  new_states, out = jax.jit(train.make_train_epoch(config, 8))(states, images, labels, jnp.int32(0))
-  assert out.step_losses.shape == (1, 1) and np.isfinite(out.step_losses).all()
-  assert int(out.metrics.accuracy.count[0]) == 8
-  assert not np.allclose(jax.tree.leaves(new_states.params)[0], jax.tree.leaves(states.params)[0])
-
-
 def test_two_devices_give_the_same_parameters_as_one(mnist_dir, tmp_path, reference_run):
   workdir, _ = reference_run
   # The device count is fixed when JAX starts, hence a subprocess; it saves its final
@@ -255,13 +168,13 @@ def test_two_devices_give_the_same_parameters_as_one(mnist_dir, tmp_path, refere
 def test_nan_loss_stops_with_error_and_keeps_last_good_checkpoint(mnist_dir, tmp_path, monkeypatch):
   config = small_config(mnist_dir, num_epochs=1)
   train.train_and_evaluate(config, str(tmp_path))
-  original_step = train.train_step
+  original_step = steps.train_step
 
   def poisoned_step(state, images, labels, dropout_key):
     state, loss, batch_metrics = original_step(state, images, labels, dropout_key)
     return state, loss * jnp.nan, batch_metrics
 
-  monkeypatch.setattr(train, "train_step", poisoned_step)
+  monkeypatch.setattr(steps, "train_step", poisoned_step)
   config.num_epochs = 2
   with pytest.raises(train.TrainingError, match=r"non-finite training loss at epoch 1 step 0 .*last good checkpoint: epoch 1"):
     train.train_and_evaluate(config, str(tmp_path))

@@ -232,7 +232,7 @@ def dropout_keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> ja
   """bool `shape`: the keep mask `flax.linen.Dropout(rate)` draws from `key`.
 
   Under `jax.threefry_partitionable(False)` (as the training epoch is traced,
-  train.make_train_epoch) the bits come from `threefry_random_bits`, else from
+  epoch.make_train_steps) the bits come from `threefry_random_bits`, else from
   `jax.random.bits`; either way the mask equals Flax's.
 
   Raises:

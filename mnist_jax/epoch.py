@@ -1,0 +1,212 @@
+"""The epoch program: an epoch's optimizer steps for every replica in one compiled call.
+
+The dataset lives on the device as uint8; each call draws the epoch's permutation, gathers,
+rotates and normalises each batch and runs `steps.train_step` in a `jax.lax.fori_loop`. The
+whole test set is evaluated in one call. Several seeds train as one program: the per-step
+function is mapped over a leading replica axis of the state (`over_replicas`), each replica
+with its own init, dropout, shuffling and augmentation keys.
+"""
+
+import functools
+import math
+from typing import Callable, NamedTuple
+
+import jax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+import jax.numpy as jnp
+import ml_collections
+
+from mnist_jax import augment
+from mnist_jax import metrics as metrics_lib
+from mnist_jax import steps
+
+
+class EpochOutput(NamedTuple):
+  """What one training epoch returns, per replica.
+
+  metrics: `metrics_lib.Metrics` over the epoch's training examples (train-mode outputs).
+  step_losses: float32 [steps] mean loss of each optimizer step.
+  learning_rates: float32 [steps] learning rate used by each optimizer step.
+  """
+
+  metrics: metrics_lib.Metrics
+  step_losses: jax.Array
+  learning_rates: jax.Array
+
+
+def over_replicas(fn: Callable, num_replicas: int, in_axes: int | tuple = 0,
+                  backend: str | None = None) -> Callable:
+  """`fn` mapped over the leading replica axis (`in_axes` as in `jax.vmap`; results axis 0).
+
+  Accelerators: `jax.vmap`, so the replicas run side by side in one set of kernels.
+  CPU (`backend`, default `jax.default_backend()`): `jax.lax.map`, one replica after
+  another in the same compiled program. On one CPU device the replicas cannot run in
+  parallel anyway, and vmap turns every convolution into a grouped one that XLA:CPU runs
+  far slower (4 seeds of ref2 Final: 497 vs 289 ms/step, docs/PERFORMANCE.md study 4).
+  One replica is squeezed, so a single-seed run compiles to the plain network.
+  """
+  backend = backend or jax.default_backend()
+
+  def axes_of(args):
+    return in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+
+  if num_replicas == 1:
+
+    def single(*args):
+      squeezed = [a if axis is None else jax.tree.map(lambda x: x[0], a)
+                  for a, axis in zip(args, axes_of(args))]
+      return jax.tree.map(lambda x: x[None], fn(*squeezed))
+
+    return single
+  if backend != "cpu":
+    return jax.vmap(fn, in_axes=in_axes)
+
+  def mapped(*args):
+    axes = axes_of(args)
+    if any(axis not in (0, None) for axis in axes):
+      raise ValueError(f"over_replicas on CPU maps axis 0 or None only, got in_axes={in_axes}")
+
+    def one(replica_args):
+      replica_args = iter(replica_args)
+      return fn(*[a if axis is None else next(replica_args) for a, axis in zip(args, axes)])
+
+    return jax.lax.map(one, [a for a, axis in zip(args, axes) if axis is not None])
+
+  return mapped
+
+
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+  """Optimizer steps in an epoch: torch's DataLoader(drop_last=False), ceil(N / batch_size)."""
+  return math.ceil(num_examples / batch_size)
+
+
+def empty_epoch_output(num_replicas: int, num_steps: int) -> EpochOutput:
+  """The start of an epoch's `EpochOutput`: empty metrics [R], zero per-step buffers [R, steps]."""
+  metrics = jax.vmap(lambda _: metrics_lib.Metrics.empty())(jnp.arange(num_replicas))
+  # Two arrays, not one: the training program donates (reuses) each buffer it is given.
+  return EpochOutput(metrics, jnp.zeros((num_replicas, num_steps), jnp.float32),
+                     jnp.zeros((num_replicas, num_steps), jnp.float32))
+
+
+def make_train_steps(config: ml_collections.ConfigDict, num_examples: int,
+                     mesh: Mesh | None = None) -> Callable:
+  """Builds `train_steps(states, partial, images, labels, epoch, start, stop)` (jit it).
+
+  Runs the optimizer steps `start <= step < stop` (int32 [], 0-based within the epoch) of
+  epoch `epoch` (int32 [], 0-based) and returns `(states, partial)` with the steps' losses and
+  learning rates written into `partial` (`EpochOutput`, from `empty_epoch_output`) and their
+  metrics merged into it. One call over `[0, steps_per_epoch)` is the whole epoch; the console
+  progress bar calls it in segments, and the bounds are traced, so both are one compiled
+  program (which JAX's persistent compilation cache can store: a host callback inside would
+  keep it out of the cache).
+
+  states: TrainState with a leading replica axis [R, ...]; images uint8 [N, 28, 28, 1] and
+  labels int32 [N] on the device (shared by all replicas). Batches follow torch's
+  DataLoader(shuffle=True, drop_last=False): N // batch_size full batches, then the smaller
+  remainder batch, if any, as one more step.
+  """
+  batch_size = config.batch_size
+  num_full, remainder = divmod(num_examples, batch_size)
+  degrees = float(config.rotation_degrees)
+  batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("batch"))
+
+  def replica_step(state, images, labels, step_key):
+    augment_key, dropout_key = jax.random.split(step_key)
+    x = augment.to_float(images)
+    if batch_sharding is not None:
+      x = jax.lax.with_sharding_constraint(x, batch_sharding)
+    if degrees > 0:
+      x = augment.random_rotation(augment_key, x, (-degrees, degrees), fill=config.rotation_fill)
+    x = augment.normalize(x)
+    learning_rate = state.opt_state.hyperparams["learning_rate"]
+    state, loss, batch_metrics = steps.train_step(state, x, labels, dropout_key)
+    return state, (loss, learning_rate, batch_metrics)
+
+  def train_steps(states, partial, images, labels, epoch, start, stop):
+    # Partitionable threefry (JAX's default) makes XLA:CPU spend ~15 s more compiling the
+    # dropout masks; the classic stream compiles in seconds and runs no slower.
+    with jax.threefry_partitionable(False):
+      return _train_steps(states, partial, images, labels, epoch, start, stop)
+
+  def _train_steps(states, partial, images, labels, epoch, start, stop):
+    num_replicas = jax.tree.leaves(states)[0].shape[0]
+    step_fn = over_replicas(replica_step, num_replicas)
+    epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(states.key)
+    permutation_keys, step_keys = jnp.moveaxis(jax.vmap(jax.random.split)(epoch_keys), 1, 0)
+    permutations = jax.vmap(lambda k: jax.random.permutation(k, num_examples))(permutation_keys)
+
+    def run_step(step, indices, carry):
+      states, partial = carry
+      keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(step_keys)
+      states, (losses, learning_rates, batch_metrics) = step_fn(
+          states, images[indices], labels[indices], keys)
+      partial = EpochOutput(
+          partial.metrics.merge(batch_metrics),
+          partial.step_losses.at[:, step].set(losses.astype(jnp.float32)),
+          partial.learning_rates.at[:, step].set(learning_rates.astype(jnp.float32)))
+      return states, partial
+
+    def full_step(step, carry):
+      indices = jax.lax.dynamic_slice_in_dim(permutations, step * batch_size, batch_size, axis=1)
+      return run_step(step, indices, carry)
+
+    carry = (states, partial)
+    if num_full:  # fewer examples than one batch: the remainder step alone
+      carry = jax.lax.fori_loop(start, jnp.minimum(stop, num_full), full_step, carry)
+    if remainder:
+      last_step = functools.partial(run_step, num_full, permutations[:, num_full * batch_size:])
+      carry = jax.lax.cond(stop > num_full, last_step, lambda c: c, carry)
+    return carry
+
+  return train_steps
+
+
+def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
+                     mesh: Mesh | None = None) -> Callable:
+  """Builds `train_epoch(states, images, labels, epoch) -> (states, EpochOutput)` (jit it).
+
+  The whole epoch as one call of `make_train_steps`'s program; see there for the arguments.
+  """
+  train_steps = make_train_steps(config, num_examples, mesh)
+  num_steps = steps_per_epoch(num_examples, config.batch_size)
+
+  def train_epoch(states, images, labels, epoch):
+    num_replicas = jax.tree.leaves(states)[0].shape[0]
+    return train_steps(states, empty_epoch_output(num_replicas, num_steps), images, labels, epoch,
+                       jnp.int32(0), jnp.int32(num_steps))
+
+  return train_epoch
+
+
+def make_evaluate(config: ml_collections.ConfigDict, num_examples: int) -> Callable:
+  """Builds `evaluate(states, images, labels) -> Metrics [R]` over the whole set in one call.
+
+  The set is cut into chunks of `config.eval_batch_size` under `lax.scan` (bounded memory);
+  the last chunk is padded and its padding masked out of the metrics.
+  """
+  chunk = min(config.eval_batch_size, num_examples)
+  num_chunks = math.ceil(num_examples / chunk)
+  padded = num_chunks * chunk
+
+  def evaluate(states, images, labels):
+    pad = padded - num_examples
+    images = jnp.pad(images, ((0, pad), (0, 0), (0, 0), (0, 0)))
+    labels = jnp.pad(labels, (0, pad))
+    mask = jnp.arange(padded) < num_examples
+    batches = jax.tree.map(lambda x: x.reshape((num_chunks, chunk) + x.shape[1:]), (images, labels, mask))
+    num_replicas = jax.tree.leaves(states)[0].shape[0]
+    step_fn = over_replicas(lambda s, b: steps.eval_step(s, *b), num_replicas, in_axes=(0, None))
+
+    def body(total, batch):
+      return total.merge(step_fn(states, batch)), None
+
+    empty = jax.vmap(lambda _: metrics_lib.Metrics.empty())(jnp.arange(num_replicas))
+    total, _ = jax.lax.scan(body, empty, batches)
+    return total
+
+  return evaluate
+
+
+def compute_per_replica(collection: metrics_lib.Metrics) -> dict[str, jax.Array]:
+  """`collection.compute()` for metrics with a leading replica axis: {name: float32 [R]}."""
+  return jax.vmap(lambda m: m.compute())(collection)

@@ -1,0 +1,136 @@
+"""One replica's training and evaluation steps: TrainState, the optimizer, the loss.
+
+The plain Flax and Optax path, the same on every backend: `train_step` is one SGD step on a
+normalised batch, `eval_step` the eval-mode metrics of a batch. `mnist_jax.epoch` maps them
+over replicas and batches.
+"""
+
+from typing import Any, Callable
+
+import flax
+from flax.training import train_state
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from mnist_jax import augment
+from mnist_jax import metrics as metrics_lib
+from mnist_jax import models
+from mnist_jax import schedules
+
+
+class TrainState(train_state.TrainState):
+  """Flax TrainState plus BatchNorm running statistics and the replica's data key.
+
+  `key` (uint32 [2], a raw PRNG key) is the root of every random draw after initialisation:
+  epoch e uses `fold_in(key, e)` for its permutation and `fold_in(., step)` for each step's
+  rotation angles and dropout masks, so a resumed run draws exactly what an uninterrupted
+  one would.
+  """
+
+  batch_stats: Any
+  key: jax.Array
+
+
+@flax.struct.dataclass
+class InferenceState:
+  """What evaluation reads of a TrainState: the model's `apply_fn` and its variables.
+
+  params, batch_stats: pytrees of float32 arrays with a leading replica axis [R, ...].
+  """
+
+  apply_fn: Callable = flax.struct.field(pytree_node=False)
+  params: Any = None
+  batch_stats: Any = None
+
+
+def create_model(config: ml_collections.ConfigDict):
+  """The registered model named by `config.model`, with `config.dropout_rate` if set."""
+  overrides = {} if config.dropout_rate is None else {"dropout_rate": config.dropout_rate}
+  return models.create(config.model, **overrides)
+
+
+def create_optimizer(config: ml_collections.ConfigDict,
+                     schedule: schedules.Schedules) -> optax.GradientTransformation:
+  """torch.optim.SGD as optax: weight decay added to the gradient, then (Nesterov) momentum.
+
+  Learning rate and momentum are injected hyperparameters, so schedules drive them per step
+  and ReduceLROnPlateau can set the learning rate between epochs.
+  """
+
+  def torch_sgd(learning_rate, momentum, weight_decay):
+    return optax.chain(
+        optax.add_decayed_weights(weight_decay),
+        optax.sgd(learning_rate, momentum=momentum, nesterov=config.nesterov))
+
+  return optax.inject_hyperparams(torch_sgd)(
+      learning_rate=schedule.learning_rate, momentum=schedule.momentum,
+      weight_decay=config.weight_decay)
+
+
+def create_train_state(key: jax.Array, model, tx: optax.GradientTransformation) -> TrainState:
+  """Initialises one replica from a raw PRNG key (uint32 [2])."""
+  init_key, data_key = jax.random.split(key)
+  variables = model.init({"params": init_key}, jnp.zeros((1, 28, 28, 1), jnp.float32), train=False)
+  state = TrainState.create(
+      apply_fn=model.apply, params=variables["params"], tx=tx,
+      batch_stats=variables.get("batch_stats", {}), key=data_key)
+  # A strongly typed step, as a restored checkpoint has: the same program either way, so a
+  # resumed run finds the fresh run's entry in the persistent compilation cache.
+  return state.replace(step=jnp.zeros((), jnp.int32))
+
+
+def set_learning_rate(state: TrainState, learning_rate: jax.Array) -> TrainState:
+  """Replaces the injected learning rate (used by ReduceLROnPlateau between epochs)."""
+  # A copy: the state is donated to the next epoch and must not share buffers with the caller's.
+  hyperparams = dict(state.opt_state.hyperparams,
+                     learning_rate=jnp.array(learning_rate, jnp.float32, copy=True))
+  return state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
+
+
+def nll_loss(log_probs: jax.Array, labels: jax.Array) -> jax.Array:
+  """Per-example negative log-likelihood, float32 [B] (torch's `F.nll_loss(reduction='none')`)."""
+  return -jnp.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]
+
+
+def train_step(state: TrainState, images: jax.Array, labels: jax.Array,
+               dropout_key: jax.Array) -> tuple[TrainState, jax.Array, metrics_lib.Metrics]:
+  """One SGD step on a normalised batch.
+
+  Args:
+    state: one replica's TrainState.
+    images: float32 [B, 28, 28, 1], normalised (mean 0.1307, std 0.3081).
+    labels: int32 [B].
+    dropout_key: raw PRNG key for this step's dropout masks.
+
+  Returns:
+    (new state, mean loss float32 [], training metrics of this batch).
+  """
+
+  def loss_fn(params):
+    log_probs, updates = state.apply_fn(
+        {"params": params, "batch_stats": state.batch_stats}, images, train=True,
+        rngs={"dropout": dropout_key}, mutable=["batch_stats"])
+    per_example = nll_loss(log_probs, labels)
+    return per_example.mean(), (per_example, log_probs, updates)
+
+  grads, (per_example, log_probs, updates) = jax.grad(loss_fn, has_aux=True)(state.params)
+  state = state.apply_gradients(grads=grads, batch_stats=updates.get("batch_stats", state.batch_stats))
+  batch_metrics = metrics_lib.Metrics.single_from_model_output(
+      loss=per_example, logits=log_probs, labels=labels)
+  return state, per_example.mean(), batch_metrics
+
+
+def eval_step(state: TrainState, images: jax.Array, labels: jax.Array,
+              mask: jax.Array) -> metrics_lib.Metrics:
+  """Eval-mode metrics of a batch: uint8 images [B, 28, 28, 1], int32 labels [B], bool mask [B]."""
+  log_probs = predict_log_probs(state, images)
+  return metrics_lib.Metrics.single_from_model_output(
+      loss=nll_loss(log_probs, labels), logits=log_probs, labels=labels, mask=mask)
+
+
+def predict_log_probs(state: TrainState, images: jax.Array) -> jax.Array:
+  """Eval-mode log-probabilities float32 [B, 10] of uint8 images [B, 28, 28, 1]."""
+  x = augment.normalize(augment.to_float(images))
+  return state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, train=False)
