@@ -289,75 +289,77 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
         f"{num_train} train / {num_test} test images; device {jax.devices()[0].device_kind} "
         f"x{jax.device_count()}; traced in {trace_seconds:.1f} s, compiled in {compile_seconds:.1f} s")
   stop_request = _StopRequest()
-  for epoch in range(start_epoch, config.num_epochs):
-    print(f"EPOCH: {epoch}")
-    epoch_start = time.perf_counter()
-    progress.start()
-    out = epoch_lib.empty_epoch_output(len(seeds), num_steps)
-    for start, stop in progress.segments():
-      if stop_request.signal is not None:
-        progress.close()
-        stop_request.restore()
-        raise Interrupted(_interrupted_line(stop_request.signal, epoch, manager))
-      states, out = train_steps(states, out, train_images, train_labels, jnp.int32(epoch),
-                                jnp.int32(start), jnp.int32(stop))
-      progress.update(out, stop)
-    test_metrics = evaluate(states, test_images, test_labels)
-    step_losses = np.asarray(out.step_losses)
-    learning_rates = np.asarray(out.learning_rates)
-    train_result = jax.device_get(epoch_lib.compute_per_replica(out.metrics))
-    test_result = jax.device_get(epoch_lib.compute_per_replica(test_metrics))
-    epoch_seconds = time.perf_counter() - epoch_start
-    progress.close()
+  try:
+    for epoch in range(start_epoch, config.num_epochs):
+      print(f"EPOCH: {epoch}")
+      epoch_start = time.perf_counter()
+      progress.start()
+      out = epoch_lib.empty_epoch_output(len(seeds), num_steps)
+      for start, stop in progress.segments():
+        if stop_request.signal is not None:
+          progress.close()
+          stop_request.restore()
+          raise Interrupted(_interrupted_line(stop_request.signal, epoch, manager))
+        states, out = train_steps(states, out, train_images, train_labels, jnp.int32(epoch),
+                                  jnp.int32(start), jnp.int32(stop))
+        progress.update(out, stop)
+      test_metrics = evaluate(states, test_images, test_labels)
+      step_losses = np.asarray(out.step_losses)
+      learning_rates = np.asarray(out.learning_rates)
+      train_result = jax.device_get(epoch_lib.compute_per_replica(out.metrics))
+      test_result = jax.device_get(epoch_lib.compute_per_replica(test_metrics))
+      epoch_seconds = time.perf_counter() - epoch_start
+      progress.close()
 
-    last_good = ("not saved, no checkpoint yet" if manager.latest_step() is None else
-                 f"not saved, last good checkpoint: epoch {manager.latest_step()} in {manager.directory}")
-    if not np.all(np.isfinite(step_losses)):
-      replica, step = np.argwhere(~np.isfinite(step_losses))[0]
-      raise TrainingError(f"non-finite training loss at epoch {epoch} step {step} "
-                          f"(seed {seeds[replica]}); {last_good}")
-    if not np.all(np.isfinite(test_result["loss"])):
-      replica = np.flatnonzero(~np.isfinite(test_result["loss"]))[0]
-      # BatchNorm can keep the training loss finite while its running statistics overflow.
-      raise TrainingError(f"non-finite test loss at epoch {epoch} (seed {seeds[replica]}); {last_good}")
+      last_good = ("not saved, no checkpoint yet" if manager.latest_step() is None else
+                   f"not saved, last good checkpoint: epoch {manager.latest_step()} in {manager.directory}")
+      if not np.all(np.isfinite(step_losses)):
+        replica, step = np.argwhere(~np.isfinite(step_losses))[0]
+        raise TrainingError(f"non-finite training loss at epoch {epoch} step {step} "
+                            f"(seed {seeds[replica]}); {last_good}")
+      if not np.all(np.isfinite(test_result["loss"])):
+        replica = np.flatnonzero(~np.isfinite(test_result["loss"]))[0]
+        # BatchNorm can keep the training loss finite while its running statistics overflow.
+        raise TrainingError(f"non-finite test loss at epoch {epoch} (seed {seeds[replica]}); {last_good}")
 
-    test_correct = np.rint(np.asarray(test_metrics.accuracy.total)).astype(int)
-    record = {
-        "epoch": epoch,
-        "seeds": seeds,
-        "train_loss": train_result["loss"],
-        "train_accuracy": 100.0 * train_result["accuracy"],
-        "test_loss": test_result["loss"],
-        "test_accuracy": 100.0 * test_result["accuracy"],
-        "test_correct": test_correct,
-        "test_total": num_test,
-        "learning_rate": learning_rates[:, 0],
-        "epoch_seconds": epoch_seconds,
-    }
-    record = metrics_lib.to_builtin(record)
-    history.append(record)
-    for r, seed in enumerate(seeds):
-      prefix = "" if len(seeds) == 1 else f"[seed {seed}] "
-      print(prefix + test_line(record["test_loss"][r], int(test_correct[r]), num_test))
+      test_correct = np.rint(np.asarray(test_metrics.accuracy.total)).astype(int)
+      record = {
+          "epoch": epoch,
+          "seeds": seeds,
+          "train_loss": train_result["loss"],
+          "train_accuracy": 100.0 * train_result["accuracy"],
+          "test_loss": test_result["loss"],
+          "test_accuracy": 100.0 * test_result["accuracy"],
+          "test_correct": test_correct,
+          "test_total": num_test,
+          "learning_rate": learning_rates[:, 0],
+          "epoch_seconds": epoch_seconds,
+      }
+      record = metrics_lib.to_builtin(record)
+      history.append(record)
+      for r, seed in enumerate(seeds):
+        prefix = "" if len(seeds) == 1 else f"[seed {seed}] "
+        print(prefix + test_line(record["test_loss"][r], int(test_correct[r]), num_test))
 
-    if update_plateau is not None:
-      plateau_state = update_plateau(plateau_state, jnp.asarray(test_result["loss"]))
-      states = steps.set_learning_rate(states, jax.vmap(schedule.plateau.learning_rate)(plateau_state))
+      if update_plateau is not None:
+        plateau_state = update_plateau(plateau_state, jnp.asarray(test_result["loss"]))
+        states = steps.set_learning_rate(states, jax.vmap(schedule.plateau.learning_rate)(plateau_state))
 
-    checkpoint.save_checkpoint(manager, epoch + 1, states, plateau_state, history,
-                               float(np.mean(record["test_accuracy"])))
-    metrics_writer.write(record)
-    steps_writer.write({"epoch": epoch, "step_loss": step_losses, "learning_rate": learning_rates})
-    if summary_writer is not None:
-      first_step = epoch * num_steps
-      for i in range(step_losses.shape[1]):
-        summary_writer.write_scalars(first_step + i, {"train_step_loss": float(step_losses[:, i].mean())})
-      summary_writer.write_scalars((epoch + 1) * num_steps, {
-          k: float(np.mean(record[k])) for k in
-          ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate")})
-      summary_writer.flush()
+      checkpoint.save_checkpoint(manager, epoch + 1, states, plateau_state, history,
+                                 float(np.mean(record["test_accuracy"])))
+      metrics_writer.write(record)
+      steps_writer.write({"epoch": epoch, "step_loss": step_losses, "learning_rate": learning_rates})
+      if summary_writer is not None:
+        first_step = epoch * num_steps
+        for i in range(step_losses.shape[1]):
+          summary_writer.write_scalars(first_step + i, {"train_step_loss": float(step_losses[:, i].mean())})
+        summary_writer.write_scalars((epoch + 1) * num_steps, {
+            k: float(np.mean(record[k])) for k in
+            ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate")})
+        summary_writer.flush()
 
-  stop_request.restore()
+  finally:
+    stop_request.restore()  # also when training fails
   run_summary = write_summary(workdir, config, history, num_params, compile_seconds)
   if config.plots:
     make_plots(workdir, states, history, test_images, test_labels, config)
