@@ -17,7 +17,7 @@ import optax
 from mnist_jax import augment
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import models
-from mnist_jax import schedules
+from mnist_jax import optim
 
 
 class TrainState(train_state.TrainState):
@@ -52,7 +52,7 @@ def create_model(config: ml_collections.ConfigDict):
 
 
 def create_optimizer(config: ml_collections.ConfigDict,
-                     schedule: schedules.Schedules) -> optax.GradientTransformation:
+                     schedule: optim.Schedules) -> optax.GradientTransformation:
   """torch.optim.SGD as optax: weight decay added to the gradient, then (Nesterov) momentum.
 
   Learning rate and momentum are injected hyperparameters, so schedules drive them per step

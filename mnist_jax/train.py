@@ -26,7 +26,7 @@ from mnist_jax import data
 from mnist_jax import epoch as epoch_lib
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import models
-from mnist_jax import schedules
+from mnist_jax import optim
 from mnist_jax import steps
 from mnist_jax import summary
 
@@ -103,7 +103,7 @@ def load_datasets(config: ml_collections.ConfigDict):
   return train, test
 
 
-def create_replica_states(config: ml_collections.ConfigDict, schedule: schedules.Schedules):
+def create_replica_states(config: ml_collections.ConfigDict, schedule: optim.Schedules):
   """Fresh states of all replicas: (steps.TrainState [R, ...], plateau state [R, ...] or None).
 
   Replica r is initialised from `jax.random.PRNGKey(config.seed + r)` (`replica_seeds`).
@@ -241,7 +241,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   (train_images, train_labels), (test_images, test_labels) = load_datasets(config)
   num_train, num_test = len(train_labels), len(test_labels)
   num_steps = epoch_lib.steps_per_epoch(num_train, config.batch_size)
-  schedule = schedules.create(config, steps_per_epoch=num_steps, num_epochs=config.num_epochs)
+  schedule = optim.create(config, steps_per_epoch=num_steps, num_epochs=config.num_epochs)
 
   seeds = replica_seeds(config)
   states, plateau_state = create_replica_states(config, schedule)

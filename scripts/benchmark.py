@@ -22,7 +22,7 @@ from ml_collections import config_flags
 
 import _paths  # noqa: F401  pylint: disable=unused-import
 
-from mnist_jax import benchmark
+from mnist_jax.reporting import benchmark
 from mnist_jax import data
 from mnist_jax import runtime
 

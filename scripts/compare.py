@@ -18,7 +18,7 @@ from absl import flags
 
 import _paths  # noqa: F401  pylint: disable=unused-import
 
-from mnist_jax import results
+from mnist_jax.reporting import results
 
 _WORKDIRS = flags.DEFINE_list(
     "workdirs", [], "Run workdirs, as globs (comma-separated). Default: every run in --runs_dir.")

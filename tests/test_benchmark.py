@@ -6,7 +6,7 @@ import math
 import pytest
 
 from configs import final
-from mnist_jax import benchmark
+from mnist_jax.reporting import benchmark
 
 
 def _tiny_config():

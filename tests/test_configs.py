@@ -5,16 +5,16 @@ import importlib
 import pytest
 
 from configs import final
-from mnist_jax import reference
-from mnist_jax import results
+from mnist_jax import published
+from mnist_jax.reporting import results
 
 
-def _config(record: reference.Record):
+def _config(record: published.Record):
   module = importlib.import_module(f"configs.{record.experiment}")
   return module.get_config(record.name.removeprefix(f"{record.experiment}_"))
 
 
-@pytest.mark.parametrize("record", reference.all(), ids=lambda record: record.name)
+@pytest.mark.parametrize("record", published.all(), ids=lambda record: record.name)
 def test_each_published_step_has_a_config_with_its_model_batch_size_and_epochs(record):
   config = _config(record)
   assert config.model == record.model

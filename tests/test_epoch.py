@@ -6,7 +6,7 @@ import numpy as np
 
 from mnist_jax import augment
 from mnist_jax import epoch
-from mnist_jax import schedules
+from mnist_jax import optim
 from mnist_jax import steps
 from mnist_jax import train
 from tests.test_train import assert_trees_close, small_config
@@ -19,7 +19,7 @@ def test_replicas_by_lax_map_equal_replicas_by_vmap(mnist_dir, monkeypatch):
   # sampling rounding a coordinate within an ulp of .5 differently in the other program.
   config = small_config(mnist_dir, num_epochs=1, rotation_degrees=0.0)
   (images, labels), _ = train.load_datasets(config)
-  schedule = schedules.create(config, steps_per_epoch=4, num_epochs=1)
+  schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
   model = steps.create_model(config)
   tx = steps.create_optimizer(config, schedule)
   keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
@@ -44,7 +44,7 @@ def test_replicas_by_lax_map_equal_replicas_by_vmap(mnist_dir, monkeypatch):
 def test_epoch_program_equals_step_by_step_loop(mnist_dir):
   config = small_config(mnist_dir, num_epochs=1)
   (images, labels), _ = train.load_datasets(config)
-  schedule = schedules.create(config, steps_per_epoch=4, num_epochs=1)
+  schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
   model = steps.create_model(config)
   tx = steps.create_optimizer(config, schedule)
   state = steps.create_train_state(jax.random.PRNGKey(0), model, tx)
@@ -75,7 +75,7 @@ def test_epoch_in_segments_equals_one_call(mnist_dir):
   # The progress bar runs an epoch's steps in segments; the remainder step ends the last one.
   config = small_config(mnist_dir, num_epochs=1, num_seeds=2)
   (images, labels), _ = train.load_datasets(config)
-  schedule = schedules.create(config, steps_per_epoch=4, num_epochs=1)
+  schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
   states, _ = train.create_replica_states(config, schedule)
   train_steps = jax.jit(epoch.make_train_steps(config, len(labels)))
   whole = train_steps(states, epoch.empty_epoch_output(2, 4), images, labels, jnp.int32(0),
@@ -90,7 +90,7 @@ def test_epoch_in_segments_equals_one_call(mnist_dir):
 def test_epoch_smaller_than_one_batch_is_one_step(mnist_dir):
   config = small_config(mnist_dir, num_epochs=1, train_subset=8)
   (images, labels), _ = train.load_datasets(config)
-  schedule = schedules.create(config, steps_per_epoch=1, num_epochs=1)
+  schedule = optim.create(config, steps_per_epoch=1, num_epochs=1)
   model = steps.create_model(config)
   state = steps.create_train_state(jax.random.PRNGKey(0), model, steps.create_optimizer(config, schedule))
   states = jax.tree.map(lambda x: jnp.asarray(x)[None], state)

@@ -1,6 +1,6 @@
 """Flax models against their torch mirrors on real MNIST test images.
 
-A randomly initialised torch mirror (`torch_reference.build`) is converted to Flax variables;
+A randomly initialised torch mirror (`torch_mirror.build`) is converted to Flax variables;
 both must then compute the same log-probabilities, and one train-mode forward pass must
 update the BatchNorm running statistics the same way (torch: unbiased running variance).
 """
@@ -13,7 +13,7 @@ import torch
 
 from mnist_jax import data
 from mnist_jax import models
-from mnist_jax import torch_reference
+from mnist_jax.models import torch_mirror
 from mnist_jax.models import layers
 
 MEAN, STD = 0.1307, 0.3081  # Normalisation of every reference write-up.
@@ -34,7 +34,7 @@ def images(mnist_dir) -> np.ndarray:
 def randomised_torch_model(name: str, dropout_rate: float | None = None) -> torch.nn.Module:
   """Torch mirror with default init, BatchNorm affine/statistics randomised (else 1/0/0/1)."""
   torch.manual_seed(0)
-  module = torch_reference.build(name, dropout_rate=dropout_rate)
+  module = torch_mirror.build(name, dropout_rate=dropout_rate)
   with torch.no_grad():
     for layer in module.modules():
       if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):  # pylint: disable=protected-access
@@ -54,7 +54,7 @@ def test_eval_log_probs_match_torch(name, images):
   module = randomised_torch_model(name).eval()
   with torch.no_grad():
     expected = module(to_nchw(images)).numpy()
-  variables = torch_reference.to_flax_variables(module.state_dict(), name)
+  variables = torch_mirror.to_flax_variables(module.state_dict(), name)
   model = models.create(name)
   reference_init = jax.eval_shape(
       lambda x: model.init({"params": jax.random.key(0)}, x, train=False), images[:1])
@@ -73,7 +73,7 @@ def test_train_forward_matches_torch_and_updates_running_statistics(name, images
   # float64 on these images; XLA's tree reductions stay within ~1e-5). float64 torch is the
   # exact value of the same semantics, so our float32 model must match it within TOLERANCE.
   module = randomised_torch_model(name, dropout_rate=0.0)
-  variables = torch_reference.to_flax_variables(module.state_dict(), name)
+  variables = torch_mirror.to_flax_variables(module.state_dict(), name)
   module = module.double().train()
   with torch.no_grad():
     expected = module(to_nchw(images).double()).numpy()
@@ -106,10 +106,10 @@ def _float64_batch_stats(state_dict, name: str) -> dict:
 
 def test_build_unknown_name():
   with pytest.raises(ValueError, match="unknown model 'nope'"):
-    torch_reference.build("nope")
+    torch_mirror.build("nope")
 
 
 def test_to_flax_variables_rejects_a_foreign_state_dict():
-  state_dict = torch_reference.build("ref3_step4").state_dict()
+  state_dict = torch_mirror.build("ref3_step4").state_dict()
   with pytest.raises(ValueError, match="state_dict has no '0.bias'"):
-    torch_reference.to_flax_variables(state_dict, "ref2_model_init")
+    torch_mirror.to_flax_variables(state_dict, "ref2_model_init")

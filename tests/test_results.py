@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mnist_jax import results
+from mnist_jax.reporting import results
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOTAL = 10000

@@ -4,7 +4,7 @@ Each reference network is a tuple of the frozen dataclasses below, in the publis
 PyTorch call order. Three interpreters read the same tuple:
 
 - `Network` (here): the Flax module used for training (NHWC);
-- `mnist_jax.torch_reference.build`: the `torch.nn` mirror (NCHW) for parity tests;
+- `mnist_jax.torch_mirror.build`: the `torch.nn` mirror (NCHW) for parity tests;
 - `mnist_jax.summary`: the torchsummary-style table and the receptive field.
 
 Specs follow torch defaults (``Conv(use_bias=True)``, max-pool stride = window) so a spec
@@ -306,7 +306,7 @@ class Network(nn.Module):
   """Flax interpreter of a layer-spec tuple.
 
   Submodule names are ``layers_<i>`` with ``i`` the index in `layers`, matching the keys of
-  the ``torch.nn.Sequential`` mirror built by `mnist_jax.torch_reference.build`.
+  the ``torch.nn.Sequential`` mirror built by `mnist_jax.torch_mirror.build`.
 
   In train mode a ReLU -> BatchNorm (-> element-wise Dropout) run is computed by
   `ReluBatchNorm` in one fused op; variables, random streams and math are those of the

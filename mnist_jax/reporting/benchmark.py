@@ -5,7 +5,7 @@ What is timed (docs/PERFORMANCE.md explains the numbers):
 - ours: `epoch.make_train_epoch`, the real training program (one jitted call per epoch:
   permutation, batch gather, optional on-device rotation, forward, backward, SGD), compiled
   ahead of time so compile time is reported apart; with and without rotation.
-- torch eager: `torch_reference.build(config.model)` (NCHW), the same batch size and
+- torch eager: `torch_mirror.build(config.model)` (NCHW), the same batch size and
   SGD (lr, momentum, and the same OneCycleLR/StepLR schedule stepped per batch), data
   already in memory as normalised float tensors, a fresh shuffled index each epoch, the
   remainder batch kept (DataLoader drop_last=False), no augmentation.
@@ -34,7 +34,7 @@ import numpy as np
 from mnist_jax import augment
 from mnist_jax import data
 from mnist_jax import epoch as epoch_lib
-from mnist_jax import schedules
+from mnist_jax import optim
 from mnist_jax import train
 
 # docs/PERFORMANCE.md keeps the latest benchmark output between these markers; the rest of
@@ -213,7 +213,7 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
   """
   num_examples = len(labels)
   steps_per_epoch = epoch_lib.steps_per_epoch(num_examples, config.batch_size)
-  schedule = schedules.create(config, steps_per_epoch=steps_per_epoch, num_epochs=config.num_epochs)
+  schedule = optim.create(config, steps_per_epoch=steps_per_epoch, num_epochs=config.num_epochs)
   states, _ = train.create_replica_states(config, schedule)
   device_images, device_labels = jax.device_put((images, labels))
   epoch_fn = jax.jit(epoch_lib.make_train_epoch(config, num_examples), donate_argnums=0)
@@ -273,7 +273,7 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
   """
   import torch  # pylint: disable=import-outside-toplevel
   import torch.nn.functional as F  # pylint: disable=import-outside-toplevel,invalid-name
-  from mnist_jax import torch_reference  # pylint: disable=import-outside-toplevel
+  from mnist_jax.models import torch_mirror  # pylint: disable=import-outside-toplevel
 
   check_torch_device(device)
   threads = threads or os.cpu_count()
@@ -285,7 +285,7 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
   torch.set_num_threads(threads)
   try:
     torch.manual_seed(config.seed)
-    model = torch_reference.build(config.model, dropout_rate=config.dropout_rate).to(device)
+    model = torch_mirror.build(config.model, dropout_rate=config.dropout_rate).to(device)
     model.train()
     learning_rate = config.schedule.max_lr if config.schedule.name == "one_cycle" else config.learning_rate
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=config.momentum,

@@ -12,7 +12,7 @@ machine (`Plateau`) run outside the train step.
 
 Typical use in a trainer::
 
-  schedules = schedules.create(config, steps_per_epoch, num_epochs)
+  schedules = optim.create(config, steps_per_epoch, num_epochs)
   tx = optax.inject_hyperparams(optax.sgd)(
       learning_rate=schedules.learning_rate, momentum=schedules.momentum)
   if schedules.plateau is not None:

@@ -19,7 +19,7 @@ Conventions:
 
 Example::
 
-  record = reference.published("ref3_step4")
+  record = published.record("ref3_step4")
   record.best_test_accuracy  # 99.53
 """
 
@@ -80,7 +80,7 @@ class Record:
   note: str | None = None
 
 
-def _record(name: str, **fields) -> Record:
+def _new_record(name: str, **fields) -> Record:
   fields.setdefault("model", name)
   fields.setdefault("experiment", name.split("_")[0])
   fields.setdefault("epochs", 15)
@@ -98,27 +98,27 @@ _REF4_BATCH = 64  # every step's log: "938/938"
 
 _RECORDS = (
     # ref1.md: "Code 1" .. "Code 5"; no batch size, schedule or log published.
-    _record("ref1_code1", step="Code 1", params=119_392, best_train_accuracy=99.32,
+    _new_record("ref1_code1", step="Code 1", params=119_392, best_train_accuracy=99.32,
             best_test_accuracy=98.51, batch_size=None,
             architecture=RECONSTRUCTION,
             source="ref1.md, '### CODE 1: BASIC SKELETON'"),
-    _record("ref1_code2", step="Code 2", params=4_990, best_train_accuracy=96.84,
+    _new_record("ref1_code2", step="Code 2", params=4_990, best_train_accuracy=96.84,
             best_test_accuracy=97.16, batch_size=None,
             architecture=RECONSTRUCTION,
             source="ref1.md, '### Code 2 : Define Lighter architecture'",
             note="Results give 'Parameters :4990' but the Analysis says "
                  "'Model has 8790 paramter'"),
-    _record("ref1_code3", step="Code 3", params=5_150, best_train_accuracy=94.06,
+    _new_record("ref1_code3", step="Code 3", params=5_150, best_train_accuracy=94.06,
             best_test_accuracy=98.07, batch_size=None,
             architecture=RECONSTRUCTION,
             source="ref1.md, '### Code 3 : ADD batch normalization'"),
-    _record("ref1_code4", step="Code 4", params=7_904, best_train_accuracy=98.60,
+    _new_record("ref1_code4", step="Code 4", params=7_904, best_train_accuracy=98.60,
             best_test_accuracy=99.39, batch_size=None,
             architecture=PUBLISHED_TABLE,
             source="ref1.md, '### Code 4 : ADD capacity of network'",
             note="same network as Code 5, whose Model Summary is published "
                  "(reference/README.md)"),
-    _record("ref1_code5", step="Code 5", params=7_904, best_train_accuracy=94.06,
+    _new_record("ref1_code5", step="Code 5", params=7_904, best_train_accuracy=94.06,
             best_test_accuracy=99.41, batch_size=None,
             augmentation="image augmentation (kind not named; reference/README.md: "
                          "random rotation of about 7 degrees)",
@@ -127,35 +127,35 @@ _RECORDS = (
             note="Best Train Accuracy 94.06 is the same figure as Code 3's and below "
                  "Code 4's 98.60; Analysis: 'less than 15 epochs'"),
     # ref2.md: "Fixed hyperparameters:  batch Size: 128, Optimizer Used: SGD".
-    _record("ref2_model_init", step="Model Init", params=593_200,
+    _new_record("ref2_model_init", step="Model Init", params=593_200,
             best_train_accuracy=99.64, best_test_accuracy=99.36, batch_size=128,
             architecture=PUBLISHED_TABLE,
             source="ref2.md, '#### ModelName: Model Init'"),
-    _record("ref2_net1", step="Net1", params=19_470, best_train_accuracy=99.46,
+    _new_record("ref2_net1", step="Net1", params=19_470, best_train_accuracy=99.46,
             best_test_accuracy=99.52, batch_size=128,
             architecture=DERIVED,
             source="ref2.md, '#### ModelName: Net1'",
             note="its architecture table skips rows 12-14"),
-    _record("ref2_net2", step="Net2", params=13_808, best_train_accuracy=99.0,
+    _new_record("ref2_net2", step="Net2", params=13_808, best_train_accuracy=99.0,
             best_test_accuracy=99.43, epochs=20, batch_size=128,
             architecture=PUBLISHED_TABLE,
             source="ref2.md, '#### ModelName: Net2'",
             note="Training accuracy published as '99'; Target: 'get the accuracy "
                  "upto 99.4 within 20 epochs'"),
-    _record("ref2_final_exp1", model="ref2_final", step="Final Model, Experiments1",
+    _new_record("ref2_final_exp1", model="ref2_final", step="Final Model, Experiments1",
             params=7_958, best_train_accuracy=98.78, best_test_accuracy=99.38,
             batch_size=128,
             architecture=PUBLISHED_TABLE,
             source="ref2.md, '#### ModelName: Final Model', '*Experiments1:*'",
             note="Test accuracy published as '99.38(Only one time)'"),
-    _record("ref2_final_exp2", model="ref2_final", step="Final Model, Experiments2",
+    _new_record("ref2_final_exp2", model="ref2_final", step="Final Model, Experiments2",
             params=7_958, best_train_accuracy=98.83, best_test_accuracy=99.28,
             batch_size=128,
             schedule="constant, higher learning rate than Experiments1 (value not "
                      "published)",
             architecture=PUBLISHED_TABLE,
             source="ref2.md, '#### ModelName: Final Model', '*Experiments2:*'"),
-    _record("ref2_final", step="Final Model, Experiments3", params=7_958,
+    _new_record("ref2_final", step="Final Model, Experiments3", params=7_958,
             best_train_accuracy=98.93, best_test_accuracy=99.46, batch_size=128,
             schedule="higher learning rate with a scheduler that reduces it when the "
                      "validation/test accuracy plateaus (ReduceLROnPlateau)",
@@ -165,22 +165,22 @@ _RECORDS = (
                  "accuracy low 'due to making training data hard' (augmentation not "
                  "named)"),
     # ref3.md: Results in the step list; only the final model's log is published.
-    _record("ref3_step1", step="Step 1", params=9_264, best_train_accuracy=98.82,
+    _new_record("ref3_step1", step="Step 1", params=9_264, best_train_accuracy=98.82,
             best_test_accuracy=98.76, batch_size=None,
             architecture=DERIVED,
             source="ref3.md, '## [1. Skeleton Model](Model_01)'", note=_REF3_BATCH_NOTE),
-    _record("ref3_step2", step="Step 2", params=9_436, best_train_accuracy=99.20,
+    _new_record("ref3_step2", step="Step 2", params=9_436, best_train_accuracy=99.20,
             best_test_accuracy=99.42, batch_size=None,
             architecture=PUBLISHED_TABLE,
             source="ref3.md, '## [2. Regularization and BatchNormalization](Model_02)'",
             note=_REF3_BATCH_NOTE),
-    _record("ref3_step3", step="Step 3", params=9_436, best_train_accuracy=98.97,
+    _new_record("ref3_step3", step="Step 3", params=9_436, best_train_accuracy=98.97,
             best_test_accuracy=99.41, batch_size=None,
             augmentation="image augmentations (kind not named)",
             architecture=PUBLISHED_TABLE,
             source="ref3.md, '## [3. Image Augmentations](Model_03)'",
             note=_REF3_BATCH_NOTE),
-    _record("ref3_step4", step="Step 4", params=9_436, best_train_accuracy=99.05,
+    _new_record("ref3_step4", step="Step 4", params=9_436, best_train_accuracy=99.05,
             best_test_accuracy=99.53, batch_size=256,
             schedule="LR scheduler (kind not named)",
             augmentation="image augmentations (kind not named)",
@@ -191,32 +191,32 @@ _RECORDS = (
                  "('EPOCH: 14'), not the published 99.05 (that is EPOCH: 10's)"),
     # ref4.md: Results blocks per step. Their "Best Test Accuracy" is the last
     # epoch's, and their train figures do not appear in the logs shown.
-    _record("ref4_step1", step="Step 1", params=185_930, best_train_accuracy=99.56,
+    _new_record("ref4_step1", step="Step 1", params=185_930, best_train_accuracy=99.56,
             best_test_accuracy=99.13, batch_size=_REF4_BATCH,
             architecture=RECONSTRUCTION,
             source="ref4.md, '# STEP 1 - Build the basic skeleton'",
             note="log: highest test 99.23 ('EPOCH: 7'), 99.13 is the last epoch's; "
                  "highest train 99.61 ('EPOCH: 12', 'EPOCH: 14')"),
-    _record("ref4_step2", step="Step 2", params=9_122, best_train_accuracy=99.20,
+    _new_record("ref4_step2", step="Step 2", params=9_122, best_train_accuracy=99.20,
             best_test_accuracy=98.92, batch_size=_REF4_BATCH,
             architecture=DERIVED,
             source="ref4.md, '# STEP 2 - Build lighter model'",
             note="log: highest test 99.10 ('EPOCH: 12'), 98.92 is the last epoch's; "
                  "highest train 99.13 ('EPOCH: 14')"),
-    _record("ref4_step3", step="Step 3", params=9_426, best_train_accuracy=99.62,
+    _new_record("ref4_step3", step="Step 3", params=9_426, best_train_accuracy=99.62,
             best_test_accuracy=99.37, batch_size=_REF4_BATCH,
             architecture=DERIVED,
             source="ref4.md, '# STEP 3 - Add batch normalization & dropout'",
             note="Results: '99.37 (99.45 in 12th epoch)'; log: highest test 99.45 "
                  "('EPOCH: 11'), highest train 99.28 ('EPOCH: 14')"),
-    _record("ref4_step4", step="Step 4", params=9_426, best_train_accuracy=99.40,
+    _new_record("ref4_step4", step="Step 4", params=9_426, best_train_accuracy=99.40,
             best_test_accuracy=99.39, batch_size=_REF4_BATCH,
             augmentation="data augmentation (kind not named)",
             architecture=DERIVED,
             source="ref4.md, '# STEP 4 - Add data augmentation'",
             note="Results: '99.39 (99.41 in 8th epoch)'; log: highest test 99.41 "
                  "('EPOCH: 7'), highest train 99.10 ('EPOCH: 14')"),
-    _record("ref4_step5", step="Step 5", params=9_426, best_train_accuracy=99.33,
+    _new_record("ref4_step5", step="Step 5", params=9_426, best_train_accuracy=99.33,
             best_test_accuracy=99.40, batch_size=_REF4_BATCH,
             schedule="learning rate scheduler (kind not named)",
             augmentation="data augmentation (kind not named)",
@@ -225,33 +225,33 @@ _RECORDS = (
             note="99.40 in the last 3 epochs ('EPOCH: 12'-'EPOCH: 14'); log: "
                  "highest train 99.05 ('EPOCH: 10')"),
     # ref5.md: Results give the log of the best test epoch.
-    _record("ref5_step1", step="Step 1", params=10_368, best_train_accuracy=99.47,
+    _new_record("ref5_step1", step="Step 1", params=10_368, best_train_accuracy=99.47,
             best_test_accuracy=99.03, batch_size=128,
             architecture=RECONSTRUCTION,
             source="ref5.md, '## Step - 1'", note="best epoch 'EPOCH: 14' (469 batches)"),
-    _record("ref5_step2", step="Step 2", params=9_648, best_train_accuracy=99.34,
+    _new_record("ref5_step2", step="Step 2", params=9_648, best_train_accuracy=99.34,
             best_test_accuracy=99.05, batch_size=128,
             architecture=RECONSTRUCTION,
             source="ref5.md, '## Step 2'", note="best epoch 'EPOCH: 13' (469 batches)"),
-    _record("ref5_step3", step="Step 3", params=9_792, best_train_accuracy=99.16,
+    _new_record("ref5_step3", step="Step 3", params=9_792, best_train_accuracy=99.16,
             best_test_accuracy=99.38, batch_size=128,
             architecture=RECONSTRUCTION,
             source="ref5.md, '## Step 3'", note="best epoch 'EPOCH: 12' (469 batches)"),
-    _record("ref5_step4", step="Step 4", params=9_496, best_train_accuracy=98.98,
+    _new_record("ref5_step4", step="Step 4", params=9_496, best_train_accuracy=98.98,
             best_test_accuracy=99.07, batch_size=128,
             architecture=RECONSTRUCTION,
             source="ref5.md, '## Step 4'", note="best epoch 'EPOCH: 11' (469 batches)"),
-    _record("ref5_step5", step="Step 5", params=6_376, best_train_accuracy=98.65,
+    _new_record("ref5_step5", step="Step 5", params=6_376, best_train_accuracy=98.65,
             best_test_accuracy=99.32, batch_size=64,
             architecture=RECONSTRUCTION,
             source="ref5.md, '## Step 5'", note="best epoch 'EPOCH: 10' (938 batches)"),
-    _record("ref5_step6", step="Step 6", params=6_376, best_train_accuracy=98.68,
+    _new_record("ref5_step6", step="Step 6", params=6_376, best_train_accuracy=98.68,
             best_test_accuracy=99.44, batch_size=64,
             augmentation="RandomRotation (RandomErasing tried and removed: it "
                          "reduced accuracy)",
             architecture=RECONSTRUCTION,
             source="ref5.md, '## Step 6'", note="best epoch 'EPOCH: 14' (938 batches)"),
-    _record("ref5_step7", step="Step 7", params=6_376, best_train_accuracy=99.04,
+    _new_record("ref5_step7", step="Step 7", params=6_376, best_train_accuracy=99.04,
             best_test_accuracy=99.47, batch_size=64,
             schedule="OneCycleLR (StepLR and ReduceLROnPlateau tried, OneCycleLR best)",
             augmentation="RandomRotation (from Step 6)",
@@ -271,7 +271,7 @@ _FINAL_MODELS = {
 }
 
 
-def published(name: str) -> Record:
+def record(name: str) -> Record:
   """The published record called `name` (e.g. "ref3_step4").
 
   Raises:

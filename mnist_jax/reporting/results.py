@@ -34,7 +34,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mnist_jax import reference
+from mnist_jax import published
 
 TARGET = 99.40  # percent: the references' goal
 TOLERANCE = 0.15  # pp below the published best still counted as reproduced
@@ -151,13 +151,13 @@ def find_runs(patterns: Sequence[str]) -> list[Run]:
 
 def recipe_order(name: str) -> tuple[int, int, str]:
   """Sort key: ref1 .. ref5 (in write-up order), then "final", then other names."""
-  positions = {record.name: i for i, record in enumerate(reference.all())}
+  positions = {record.name: i for i, record in enumerate(published.all())}
   experiment = name.split("_")[0]
-  if experiment in reference.EXPERIMENTS:
-    return (reference.EXPERIMENTS.index(experiment), positions.get(name, len(positions)), name)
+  if experiment in published.EXPERIMENTS:
+    return (published.EXPERIMENTS.index(experiment), positions.get(name, len(positions)), name)
   if name == FLAGSHIP:
-    return (len(reference.EXPERIMENTS), 0, name)
-  return (len(reference.EXPERIMENTS) + 1, 0, name)
+    return (len(published.EXPERIMENTS), 0, name)
+  return (len(published.EXPERIMENTS) + 1, 0, name)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,7 +298,7 @@ class RunResult:
     seeds: per-seed results.
   """
   run: Run
-  record: reference.Record | None
+  record: published.Record | None
   params: int | None
   seeds: list[SeedResult]
 
@@ -385,7 +385,7 @@ class RunResult:
   def notes(self) -> list[str]:
     """What makes the comparison less than like for like."""
     notes = []
-    if self.record is not None and self.record.architecture == reference.RECONSTRUCTION:
+    if self.record is not None and self.record.architecture == published.RECONSTRUCTION:
       notes.append("reconstruction")
     if self.record is not None and not self.own_record:
       notes.append(f"compared with {self.record.name} (same network)")
@@ -406,9 +406,9 @@ class RunResult:
     return notes
 
 
-def published_record(run: Run) -> reference.Record | None:
+def published_record(run: Run) -> published.Record | None:
   """The record of the recipe, else of the network it trains, else None."""
-  known = {record.name: record for record in reference.all()}
+  known = {record.name: record for record in published.all()}
   return known.get(run.name) or known.get(run.config.get("model"))
 
 
@@ -501,7 +501,7 @@ def table_row(result: RunResult) -> list[str]:
   """The main-table cells of `result` (see `TABLE_HEADER`)."""
   record = result.record
   recipe = f"`{result.name}`"
-  if record is not None and record.architecture == reference.RECONSTRUCTION:
+  if record is not None and record.architecture == published.RECONSTRUCTION:
     recipe += " (reconstruction)"
   ours_params = "unknown" if result.params is None else f"{result.params:,}"
   if record is None:

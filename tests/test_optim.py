@@ -13,7 +13,7 @@ import optax
 import pytest
 import torch
 
-from mnist_jax import schedules
+from mnist_jax import optim
 
 RTOL = 1e-6
 
@@ -72,7 +72,7 @@ def _torch_plateau(values, lr, **kwargs):
 ])
 def test_step_lr_matches_torch(lr, step_size, gamma, steps_per_epoch, num_epochs):
   expected = _torch_step_lr(lr, step_size, gamma, steps_per_epoch, num_epochs)
-  schedule = schedules.step_lr(lr, step_size, gamma, steps_per_epoch)
+  schedule = optim.step_lr(lr, step_size, gamma, steps_per_epoch)
   got = np.asarray(schedule(jnp.arange(num_epochs * steps_per_epoch)))
   np.testing.assert_allclose(got, expected, rtol=RTOL)
   assert len(np.unique(expected)) == 1 + (num_epochs - 1) // step_size
@@ -109,10 +109,10 @@ def test_one_cycle_matches_torch(case):
 
   kwargs = {k: v for k, v in case.items() if k != "total_steps"}
   max_lr = kwargs.pop("max_lr")
-  lr_schedule = schedules.one_cycle(max_lr, total_steps, **kwargs)
+  lr_schedule = optim.one_cycle(max_lr, total_steps, **kwargs)
   kwargs.pop("div_factor", None)
   kwargs.pop("final_div_factor", None)
-  momentum_schedule = schedules.one_cycle_momentum(
+  momentum_schedule = optim.one_cycle_momentum(
       total_steps, base_momentum=base_momentum, max_momentum=max_momentum, **kwargs)
 
   steps = jnp.arange(total_steps)
@@ -133,8 +133,8 @@ def test_one_cycle_differs_from_optax_onecycle():
 
 def test_schedules_work_in_jit_and_inject_hyperparams():
   total_steps = 50
-  lr_schedule = schedules.one_cycle(0.1, total_steps, pct_start=0.3)
-  momentum_schedule = schedules.one_cycle_momentum(total_steps, pct_start=0.3)
+  lr_schedule = optim.one_cycle(0.1, total_steps, pct_start=0.3)
+  momentum_schedule = optim.one_cycle_momentum(total_steps, pct_start=0.3)
   tx = optax.inject_hyperparams(optax.sgd)(learning_rate=lr_schedule,
                                            momentum=momentum_schedule)
   params = {"w": jnp.ones(3)}
@@ -192,7 +192,7 @@ def test_plateau_matches_torch(name):
   values, kwargs = PLATEAU_CASES[name]
   lr = 0.05
   expected = _torch_plateau(values, lr, **kwargs)
-  plateau = schedules.reduce_on_plateau(lr, **kwargs)
+  plateau = optim.reduce_on_plateau(lr, **kwargs)
   state = plateau.init()
   got = []
   for value in values:
@@ -213,7 +213,7 @@ def test_plateau_cases_exercise_reductions():
 
 
 def test_plateau_state_is_jittable_pytree_of_arrays():
-  plateau = schedules.reduce_on_plateau(0.1, patience=0)
+  plateau = optim.reduce_on_plateau(0.1, patience=0)
   state = plateau.init()
   leaves = jax.tree.leaves(state)
   assert len(leaves) == 4 and all(isinstance(leaf, jax.Array) for leaf in leaves)
@@ -245,15 +245,15 @@ def _config(name, **schedule_fields):
 
 
 def test_create_dispatch():
-  constant = schedules.create(_config("constant"), 10, 3)
-  assert constant == schedules.Schedules(0.01, 0.9, None)
+  constant = optim.create(_config("constant"), 10, 3)
+  assert constant == optim.Schedules(0.01, 0.9, None)
 
-  step = schedules.create(_config("step"), 10, 15)
+  step = optim.create(_config("step"), 10, 15)
   np.testing.assert_allclose(np.asarray(step.learning_rate(jnp.array([59, 60, 120]))),
                              [0.01, 0.001, 0.0001], rtol=RTOL)
   assert step.momentum == 0.9 and step.plateau is None
 
-  one_cycle = schedules.create(_config("one_cycle"), 938, 15)
+  one_cycle = optim.create(_config("one_cycle"), 938, 15)
   expected_lr, expected_momentum = _torch_one_cycle(
       938 * 15, max_lr=0.05, pct_start=0.2)
   steps = jnp.arange(938 * 15)
@@ -261,10 +261,10 @@ def test_create_dispatch():
                              rtol=RTOL)
   np.testing.assert_allclose(np.asarray(one_cycle.momentum(steps)), expected_momentum,
                              rtol=RTOL)
-  no_cycle = schedules.create(_config("one_cycle", cycle_momentum=False), 938, 15)
+  no_cycle = optim.create(_config("one_cycle", cycle_momentum=False), 938, 15)
   assert no_cycle.momentum == 0.9
 
-  plateau = schedules.create(_config("plateau"), 10, 15)
+  plateau = optim.create(_config("plateau"), 10, 15)
   assert plateau.learning_rate == 0.01 and plateau.momentum == 0.9
   assert plateau.plateau.patience == 2
   assert float(plateau.plateau.learning_rate(plateau.plateau.init())) == pytest.approx(0.01)
@@ -293,7 +293,7 @@ def test_create_dispatch():
 ])
 def test_create_rejects_bad_values(name, fields, message):
   with pytest.raises(ValueError, match=message) as info:
-    schedules.create(_config(name, **fields), 100, 15)
+    optim.create(_config(name, **fields), 100, 15)
   assert "\n" not in str(info.value)
 
 
@@ -301,27 +301,27 @@ def test_create_rejects_bad_base_values_and_missing_fields():
   config = _config("constant")
   config.learning_rate = 0.0
   with pytest.raises(ValueError, match="config.learning_rate must be > 0"):
-    schedules.create(config, 10, 1)
+    optim.create(config, 10, 1)
   config = _config("constant")
   config.momentum = 1.0
   with pytest.raises(ValueError, match="config.momentum"):
-    schedules.create(config, 10, 1)
+    optim.create(config, 10, 1)
   config = _config("step")
   del config.schedule["gamma"]
   with pytest.raises(ValueError, match="config.schedule.gamma is missing"):
-    schedules.create(config, 10, 1)
+    optim.create(config, 10, 1)
   with pytest.raises(ValueError, match="steps_per_epoch"):
-    schedules.create(_config("constant"), 0, 1)
+    optim.create(_config("constant"), 0, 1)
 
 
 def test_one_cycle_rejects_empty_phase():
   with pytest.raises(ValueError, match="pct_start"):
-    schedules.one_cycle(0.1, total_steps=4, pct_start=0.2)  # first phase ends at -0.2
+    optim.one_cycle(0.1, total_steps=4, pct_start=0.2)  # first phase ends at -0.2
 
 
 def test_no_tensorflow_import():
   """schedules is core: importing it must not pull in TensorFlow."""
-  code = "import sys, mnist_jax.schedules; print('tensorflow' in sys.modules)"
+  code = "import sys, mnist_jax.optim; print('tensorflow' in sys.modules)"
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        check=True, cwd=pathlib.Path(__file__).resolve().parents[1])
   assert out.stdout.strip() == "False"
@@ -339,7 +339,7 @@ def test_ref5_step7_schedule_reproduces_the_published_log_learning_rate():
   config = ref5.get_config("step7")
   steps_per_epoch = 60000 // config.batch_size + (60000 % config.batch_size > 0)
   assert steps_per_epoch == 938
-  schedule = schedules.create(config, steps_per_epoch, config.num_epochs)
+  schedule = optim.create(config, steps_per_epoch, config.num_epochs)
   lr = float(schedule.learning_rate(jnp.int32(13 * steps_per_epoch)))
   assert lr == pytest.approx(0.008679444396382234, rel=1e-6)
   # Not the rate after 14 epochs of steps.
