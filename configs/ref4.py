@@ -3,16 +3,8 @@
 Published: batch 64 (938 batches per epoch in the logs), 15 epochs; Step 3 adds BatchNorm and
 dropout, Step 4 data augmentation, Step 5 an LR scheduler. Not stated, chosen here: SGD lr 0.01
 momentum 0.9, ±7° rotation; for Step 5, OneCycleLR(max_lr=0.1, pct_start=0.2), the scheduler
-that brought ref3 Step 4 to its published figure (configs/ref3.py).
-
-Step 5's scheduler chosen by measurement (3 seeds x 15 epochs, CPU):
-- StepLR(step_size=6, gamma=0.1) from lr 0.01 (commit 22fb77f): best 99.22 ± 0.03 % against
-  the published 99.40 %; train accuracy stalls at ~98.6 % once the rate drops to 1e-3 after
-  epoch 6, while the published log (ref4.md, Step 5) reaches 94.2 % train accuracy in its first
-  epoch (ours 91.8 %) and ~99.0 % by epoch 7: a larger rate than ours.
-- OneCycleLR(max_lr=0.1, pct_start=0.2) (this file, runs/ref4_step5): best 99.40 ± 0.05 %, the
-  published figure; last-3 mean 99.38 ± 0.05 %; 1/3 seeds >= 99.40 % in each of the last 3
-  epochs (the write-up's single run holds 99.40 % in its last 3).
+that brought ref3 Step 4 to its published figure (configs/ref3.py), because a StepLR from lr
+0.01 under-fits and falls short of the published 99.40 % (docs/EXPERIMENTS.md, "ref4 Step 5").
 """
 
 from configs import base

@@ -2,10 +2,10 @@
 
 Published: batch 128 for Steps 1-4 (469 batches per epoch) and 64 for Steps 5-7 (938), 15
 epochs; Step 6 adds RandomRotation, Step 7 OneCycleLR. Step 7's OneCycleLR(max_lr=0.1,
-epochs=15) with torch's other defaults is read off its log: "EPOCH:14 | LR:
-[0.008679444396382234]" is that schedule after 13 x 938 steps, and no other setting searched
-gives it (docs/measurements/ref5_step7_lr_search.py; tests/test_schedules.py). Not stated, chosen here: SGD lr 0.01 momentum 0.9 for
-Steps 1-6, ±7° rotation.
+epochs=15) with torch's other defaults is read off its log (ref5.md, Step 7: "EPOCH:14 | LR:
+[0.008679444396382234]"; tests/test_optim.py reproduces it, docs/EXPERIMENTS.md, "ref5 Step 7",
+gives the search). Not stated, chosen here: SGD lr 0.01 momentum 0.9 for Steps 1-6, ±7°
+rotation.
 """
 
 from configs import base

@@ -22,8 +22,9 @@ import orbax.checkpoint as ocp
 # Fields that change nothing computed: how a run reports, where it reads the same bytes, how
 # many checkpoints it keeps, the chunking of evaluation (sums of the same per-example values).
 # `num_epochs` joins them for schedules whose shape does not depend on it.
+# Fields that change how a run is reported or computed, not what it computes.
 REPORTING_FIELDS = ("name", "progress_bar", "plots", "keep_checkpoints", "eval_batch_size",
-                    "data_dir")
+                    "data_dir", "fast_path")
 EPOCH_FREE_SCHEDULES = ("constant", "step", "plateau")
 
 
@@ -192,3 +193,20 @@ def _flatten(tree: dict[str, Any], prefix: str = ""):
       yield from _flatten(value, f"{prefix}{key}.")
     else:
       yield f"{prefix}{key}", value
+
+
+def check_same_run(workdir: str, config: ml_collections.ConfigDict, has_checkpoints: bool) -> None:
+  """Raises ValueError (one line) when `workdir` holds checkpoints of another computation.
+
+  The workdir's config.json is the run's identity; fields that change nothing computed may
+  differ (`config_differences`). Nothing in the workdir is touched.
+  """
+  path = os.path.join(workdir, "config.json")
+  if not has_checkpoints or not os.path.exists(path):
+    return
+  with open(path) as f:
+    saved = json.load(f)
+  differences = config_differences(saved, config)
+  if differences:
+    raise ValueError(f"workdir {workdir!r} holds another run ({'; '.join(differences)}); "
+                     "use a new --workdir, or the saved config to resume it")

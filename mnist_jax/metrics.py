@@ -62,6 +62,38 @@ def read_json_lines(path: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in f if line.strip()]
 
 
+def seed_statistics(test_accuracy: Any, last_epochs: int = 3) -> dict[str, list[float]]:
+  """Each seed's best test accuracy and its mean over the last `last_epochs` epochs.
+
+  The per-seed numbers of summary.json (`run_files.write_summary`) and docs/RESULTS.md
+  (`mnist_jax.reporting.analysis`).
+
+  Args:
+    test_accuracy: percent, [epochs, seeds] as nested lists or an array, oldest epoch first;
+      e.g. ``[record["test_accuracy"] for record in history]`` over the records of
+      metrics.jsonl. ``[]`` (no finished epoch) is allowed.
+    last_epochs: how many final epochs to average; all of them when fewer have finished.
+
+  Returns:
+    ``{"best": [...], "last<last_epochs>_mean": [...]}`` (by default "best" and "last3_mean",
+    the ``test_accuracy`` of summary.json), one float per seed; empty lists without epochs.
+
+  Raises:
+    ValueError: `last_epochs` < 1, or `test_accuracy` is not [epochs, seeds].
+  """
+  if last_epochs < 1:
+    raise ValueError(f"last_epochs must be >= 1, got {last_epochs}")
+  last_key = f"last{last_epochs}_mean"
+  # No dtype forced: summary.json has always held numpy's reductions of the values as logged.
+  accuracy = np.asarray(test_accuracy)
+  if accuracy.size == 0:
+    return {"best": [], last_key: []}
+  if accuracy.ndim != 2:
+    raise ValueError(f"test_accuracy must be [epochs, seeds], got shape {accuracy.shape}")
+  return {"best": accuracy.max(axis=0).tolist(),
+          last_key: accuracy[-last_epochs:].mean(axis=0).tolist()}
+
+
 def create_summary_writer(workdir: str):
   """`clu.metric_writers` default writer (TensorBoard events + logging) for `workdir`.
 

@@ -1,13 +1,13 @@
 """The published numbers of the five reference experiments, each with its source.
 
-One `Record` per published model/step of ``reference/ref1.md`` .. ``ref5.md``
-(the PyTorch write-ups in the shared folder). Numbers are copied as published;
+One `Record` per published model/step of the write-ups ``ref1.md`` .. ``ref5.md``
+(the PyTorch write-ups; not part of this repository). Numbers are copied as published;
 where a write-up contradicts itself (text vs Results, Results vs its own log),
 the Results figure is kept and the contradiction is written in ``note``.
 
 Conventions:
   * Accuracies are in percent, as printed.
-  * ``epochs``: 15 unless the write-up says otherwise (reference/README.md:
+  * ``epochs``: 15 unless the write-up says otherwise (the write-ups' index:
     "15 epochs unless stated (ref2 Net2: 20)"); the ref3/ref4 logs and the
     ref5 "EPOCH: 14" lines confirm 15 where they exist.
   * ``batch_size``: as stated, or derived from a published log's batches per
@@ -29,8 +29,8 @@ import dataclasses
 
 EXPERIMENTS = ("ref1", "ref2", "ref3", "ref4", "ref5")
 
-# How a record's architecture is known (reference/README.md, "What each file specifies
-# exactly"): a full torchsummary table in the write-up; derived with certainty from a partial
+# How a record's architecture is known (the write-ups' index, "What each file
+# specifies exactly"): a full torchsummary table in the write-up; derived with certainty from a partial
 # table or a layer list plus the published total; or only a parameter count and a description,
 # so our network is a reconstruction that matches the count.
 PUBLISHED_TABLE = "published table"
@@ -58,8 +58,8 @@ class Record:
     schedule: learning-rate schedule as described in the write-up, or None.
     augmentation: training augmentation as described, or None.
     architecture: how the network is known, one of `ARCHITECTURES`: "published table",
-      "derived" or "reconstruction" (reference/README.md, "What each file specifies
-      exactly").
+      "derived" or "reconstruction" (the write-ups' index, "What each file
+      specifies exactly").
     source: file and heading(s) the numbers come from, e.g.
       "ref3.md, '## [4. LR Scheduler](Model_04)'".
     note: inconsistencies and context, or None.
@@ -117,10 +117,10 @@ _RECORDS = (
             architecture=PUBLISHED_TABLE,
             source="ref1.md, '### Code 4 : ADD capacity of network'",
             note="same network as Code 5, whose Model Summary is published "
-                 "(reference/README.md)"),
+                 "(the write-ups' index)"),
     _new_record("ref1_code5", step="Code 5", params=7_904, best_train_accuracy=94.06,
             best_test_accuracy=99.41, batch_size=None,
-            augmentation="image augmentation (kind not named; reference/README.md: "
+            augmentation="image augmentation (kind not named; the write-ups' index: "
                          "random rotation of about 7 degrees)",
             architecture=PUBLISHED_TABLE,
             source="ref1.md, '### Code 5 : Final Netowrk'",

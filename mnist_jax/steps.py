@@ -1,4 +1,4 @@
-"""One replica's training and evaluation steps: TrainState, the optimizer, the loss.
+"""One replica's training and evaluation steps: TrainState, the model, the loss.
 
 The plain Flax and Optax path, the same on every backend: `train_step` is one SGD step on a
 normalised batch, `eval_step` the eval-mode metrics of a batch. `mnist_jax.epoch` maps them
@@ -17,7 +17,6 @@ import optax
 from mnist_jax import augment
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import models
-from mnist_jax import optim
 
 
 class TrainState(train_state.TrainState):
@@ -46,27 +45,10 @@ class InferenceState:
 
 
 def create_model(config: ml_collections.ConfigDict):
-  """The registered model named by `config.model`, with `config.dropout_rate` if set."""
+  """The registered model named by `config.model`, with `config.dropout_rate` if set and the
+  network `config.fast_path` chooses (a config without the field gets "auto")."""
   overrides = {} if config.dropout_rate is None else {"dropout_rate": config.dropout_rate}
-  return models.create(config.model, **overrides)
-
-
-def create_optimizer(config: ml_collections.ConfigDict,
-                     schedule: optim.Schedules) -> optax.GradientTransformation:
-  """torch.optim.SGD as optax: weight decay added to the gradient, then (Nesterov) momentum.
-
-  Learning rate and momentum are injected hyperparameters, so schedules drive them per step
-  and ReduceLROnPlateau can set the learning rate between epochs.
-  """
-
-  def torch_sgd(learning_rate, momentum, weight_decay):
-    return optax.chain(
-        optax.add_decayed_weights(weight_decay),
-        optax.sgd(learning_rate, momentum=momentum, nesterov=config.nesterov))
-
-  return optax.inject_hyperparams(torch_sgd)(
-      learning_rate=schedule.learning_rate, momentum=schedule.momentum,
-      weight_decay=config.weight_decay)
+  return models.create(config.model, fast_path=config.get("fast_path", "auto"), **overrides)
 
 
 def create_train_state(key: jax.Array, model, tx: optax.GradientTransformation) -> TrainState:
@@ -79,14 +61,6 @@ def create_train_state(key: jax.Array, model, tx: optax.GradientTransformation) 
   # A strongly typed step, as a restored checkpoint has: the same program either way, so a
   # resumed run finds the fresh run's entry in the persistent compilation cache.
   return state.replace(step=jnp.zeros((), jnp.int32))
-
-
-def set_learning_rate(state: TrainState, learning_rate: jax.Array) -> TrainState:
-  """Replaces the injected learning rate (used by ReduceLROnPlateau between epochs)."""
-  # A copy: the state is donated to the next epoch and must not share buffers with the caller's.
-  hyperparams = dict(state.opt_state.hyperparams,
-                     learning_rate=jnp.array(learning_rate, jnp.float32, copy=True))
-  return state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
 
 
 def nll_loss(log_probs: jax.Array, labels: jax.Array) -> jax.Array:

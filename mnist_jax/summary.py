@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from mnist_jax import models
 from mnist_jax.models import layers
+from mnist_jax.models import network
 
 INPUT_SHAPE = layers.INPUT_SHAPE
 
@@ -71,13 +72,18 @@ def torch_type(layer: layers.Layer, input_shape: tuple[int, ...]) -> str:
   return _TORCH_TYPES[type(layer)]
 
 
-def count_params(variables: Mapping[str, Any]) -> int:
+def count_params(model: str | layers.ModelSpec | Mapping[str, Any]) -> int:
   """Number of trainable parameters: the size of the ``'params'`` collection.
 
   Args:
-    variables: a Flax variables dict (``{'params': ..., 'batch_stats': ...}``); arrays or
-      `jax.ShapeDtypeStruct` leaves.
+    model: a Flax variables dict (``{'params': ..., 'batch_stats': ...}``) with arrays or
+      `jax.ShapeDtypeStruct` leaves; or a registered name or a `layers.ModelSpec`, whose
+      variables are then shaped without computing any array.
+
+  Raises:
+    ValueError: unknown model name.
   """
+  variables = model if isinstance(model, Mapping) else _variable_shapes(_spec(model))
   return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(variables["params"]))
 
 
@@ -86,7 +92,7 @@ def _spec(model: str | layers.ModelSpec) -> layers.ModelSpec:
 
 
 def _variable_shapes(spec: layers.ModelSpec) -> Mapping[str, Any]:
-  model = layers.Network(layers=spec.layers, dropout_rate=spec.dropout_rate)
+  model = network.Network(layers=spec.layers, dropout_rate=spec.dropout_rate)
   x = jax.ShapeDtypeStruct((1, *INPUT_SHAPE), jnp.float32)
   return jax.eval_shape(lambda x: model.init({"params": jax.random.key(0)}, x, train=False), x)
 

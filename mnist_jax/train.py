@@ -9,8 +9,6 @@ from seed `config.seed + r`.
 
 import json
 import os
-import signal
-import threading
 import time
 from typing import Any
 
@@ -22,11 +20,13 @@ import ml_collections
 import numpy as np
 
 from mnist_jax import checkpoint
+from mnist_jax import console
 from mnist_jax import data
 from mnist_jax import epoch as epoch_lib
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import models
 from mnist_jax import optim
+from mnist_jax import run_files
 from mnist_jax import steps
 from mnist_jax import summary
 
@@ -67,6 +67,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"config.{field} must be >= 0 (0 = the whole split), got {config[field]!r}")
   if config.dropout_rate is not None and not 0 <= config.dropout_rate < 1:
     raise ValueError(f"config.dropout_rate must be in [0, 1) or None (model default), got {config.dropout_rate!r}")
+  try:
+    models.uses_fast_path(config.get("fast_path", "auto"))
+  except ValueError as e:
+    raise ValueError(f"config.{e}") from None
 
 
 def prepare_workdir(workdir: str) -> None:
@@ -79,11 +83,6 @@ def prepare_workdir(workdir: str) -> None:
     os.remove(probe)
   except OSError as e:
     raise ValueError(f"workdir {workdir!r} is not writable: {e.strerror or e}") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# State, optimizer, steps
-# ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,7 +108,7 @@ def create_replica_states(config: ml_collections.ConfigDict, schedule: optim.Sch
   Replica r is initialised from `jax.random.PRNGKey(config.seed + r)` (`replica_seeds`).
   """
   model = steps.create_model(config)
-  tx = steps.create_optimizer(config, schedule)
+  tx = optim.create_optimizer(config, schedule)
   keys = jnp.stack([jax.random.PRNGKey(s) for s in replica_seeds(config)])
   states = jax.jit(jax.vmap(lambda k: steps.create_train_state(k, model, tx)))(keys)
   plateau_state = (jax.vmap(lambda _: schedule.plateau.init())(keys[:, 0])
@@ -120,96 +119,6 @@ def create_replica_states(config: ml_collections.ConfigDict, schedule: optim.Sch
 def replica_seeds(config: ml_collections.ConfigDict) -> list[int]:
   """Seed of each replica: `config.seed + r` for r in range(num_seeds)."""
   return [config.seed + r for r in range(config.num_seeds)]
-
-
-def test_line(loss: float, correct: int, total: int) -> str:
-  """The references' console line for a test-set evaluation."""
-  return (f"Test set: Average loss: {loss:.4f}, Accuracy: {correct}/{total} "
-          f"({100.0 * correct / total:.2f}%)")
-
-
-class _Progress:
-  """tqdm bar within an epoch, updated by the host between segments of the epoch's steps."""
-
-  def __init__(self, total: int, enabled: bool):
-    self.total = total
-    self.enabled = enabled
-    self.bar = None
-
-  def segments(self) -> list[tuple[int, int]]:
-    """Step ranges [start, stop) of the epoch's calls: about 20 with the bar, else one."""
-    every = max(1, self.total // 20) if self.enabled else self.total
-    starts = list(range(0, self.total, every))
-    return list(zip(starts, starts[1:] + [self.total]))
-
-  def start(self):
-    if self.enabled:
-      import tqdm  # pylint: disable=g-import-not-at-top
-      self.bar = tqdm.tqdm(total=self.total, dynamic_ncols=True)
-
-  def update(self, partial: epoch_lib.EpochOutput, stop: int):
-    """Shows the loss of step `stop - 1` and the accuracy so far (the references' bar text)."""
-    if self.bar is None:
-      return
-    losses = np.asarray(partial.step_losses[:, stop - 1])
-    correct = np.asarray(partial.metrics.accuracy.total, np.float64).sum()
-    seen = max(float(np.asarray(partial.metrics.accuracy.count).sum()), 1.0)
-    self.bar.n = stop
-    self.bar.set_description(
-        f"Loss={float(np.mean(losses))} Batch_id={stop - 1} Accuracy={100.0 * correct / seen:0.2f}",
-        refresh=False)
-    self.bar.refresh()
-
-  def close(self):
-    if self.bar is not None:
-      self.bar.close()
-      self.bar = None
-
-
-def check_same_run(workdir: str, config: ml_collections.ConfigDict, has_checkpoints: bool) -> None:
-  """Raises ValueError (one line) when `workdir` holds checkpoints of another computation.
-
-  The workdir's config.json is the run's identity; fields that change nothing computed may
-  differ (`checkpoint.config_differences`). Nothing in the workdir is touched.
-  """
-  path = os.path.join(workdir, "config.json")
-  if not has_checkpoints or not os.path.exists(path):
-    return
-  with open(path) as f:
-    saved = json.load(f)
-  differences = checkpoint.config_differences(saved, config)
-  if differences:
-    raise ValueError(f"workdir {workdir!r} holds another run ({'; '.join(differences)}); "
-                     "use a new --workdir, or the saved config to resume it")
-
-
-class _StopRequest:
-  """Records SIGINT and SIGTERM instead of dying, so training stops between two segments of
-  an epoch with its checkpoints intact; a second signal stops at once."""
-
-  def __init__(self):
-    self.signal = None
-    self.previous = {}
-    if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
-      for number in (signal.SIGINT, signal.SIGTERM):
-        self.previous[number] = signal.signal(number, self._handle)
-
-  def _handle(self, number, frame):
-    del frame
-    self.signal = signal.Signals(number).name
-    self.restore()  # the second signal takes the default path
-
-  def restore(self):
-    for number, handler in self.previous.items():
-      signal.signal(number, handler)
-    self.previous = {}
-
-
-def _interrupted_line(signal_name: str, epoch: int, manager) -> str:
-  last = manager.latest_step()
-  where = ("no checkpoint yet, the same command starts again" if last is None else
-           f"last checkpoint: epoch {last} in {manager.directory}; the same command resumes from it")
-  return f"{signal_name} during epoch {epoch}; stopped, {where}"
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]:
@@ -234,7 +143,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   validate_config(config)
   prepare_workdir(workdir)
   manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
-  check_same_run(workdir, config, has_checkpoints=bool(manager.all_steps()))
+  checkpoint.check_same_run(workdir, config, has_checkpoints=bool(manager.all_steps()))
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json_best_effort(indent=2))
 
@@ -270,7 +179,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   if summary_writer is not None and start_epoch == 0:
     summary_writer.write_hparams({k: v for k, v in config.items() if not isinstance(v, ml_collections.ConfigDict)})
 
-  progress = _Progress(num_steps, enabled=config.progress_bar)
+  progress = console.Progress(num_steps, enabled=config.progress_bar)
   train_steps = jax.jit(epoch_lib.make_train_steps(config, num_train, mesh), donate_argnums=(0, 1))
   evaluate = jax.jit(epoch_lib.make_evaluate(config, num_test))
   # Tracing and lowering (Python) apart from compiling (XLA, or a load from JAX's persistent
@@ -288,7 +197,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   print(f"Model {config.model}: {num_params:,} parameters; {len(seeds)} seed(s) {seeds}; "
         f"{num_train} train / {num_test} test images; device {jax.devices()[0].device_kind} "
         f"x{jax.device_count()}; traced in {trace_seconds:.1f} s, compiled in {compile_seconds:.1f} s")
-  stop_request = _StopRequest()
+  stop_request = console.StopRequest()
   try:
     for epoch in range(start_epoch, config.num_epochs):
       print(f"EPOCH: {epoch}")
@@ -299,7 +208,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
         if stop_request.signal is not None:
           progress.close()
           stop_request.restore()
-          raise Interrupted(_interrupted_line(stop_request.signal, epoch, manager))
+          raise Interrupted(console.interrupted_line(stop_request.signal, epoch, manager))
         states, out = train_steps(states, out, train_images, train_labels, jnp.int32(epoch),
                                   jnp.int32(start), jnp.int32(stop))
         progress.update(out, stop)
@@ -339,11 +248,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
       history.append(record)
       for r, seed in enumerate(seeds):
         prefix = "" if len(seeds) == 1 else f"[seed {seed}] "
-        print(prefix + test_line(record["test_loss"][r], int(test_correct[r]), num_test))
+        print(prefix + console.test_line(record["test_loss"][r], int(test_correct[r]), num_test))
 
       if update_plateau is not None:
         plateau_state = update_plateau(plateau_state, jnp.asarray(test_result["loss"]))
-        states = steps.set_learning_rate(states, jax.vmap(schedule.plateau.learning_rate)(plateau_state))
+        states = optim.set_learning_rate(states, jax.vmap(schedule.plateau.learning_rate)(plateau_state))
 
       checkpoint.save_checkpoint(manager, epoch + 1, states, plateau_state, history,
                                  float(np.mean(record["test_accuracy"])))
@@ -360,9 +269,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
 
   finally:
     stop_request.restore()  # also when training fails
-  run_summary = write_summary(workdir, config, history, num_params, compile_seconds)
+  run_summary = run_files.write_summary(workdir, config, history, num_params, compile_seconds)
   if config.plots:
-    make_plots(workdir, states, history, test_images, test_labels, config)
+    run_files.make_plots(workdir, states, history, test_images, test_labels)
   if summary_writer is not None:
     summary_writer.close()
   manager.close()
@@ -408,43 +317,3 @@ def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]
       "test_correct": np.rint(np.asarray(test_metrics.accuracy.total)).astype(int).tolist(),
       "test_total": len(test_labels),
   }
-
-
-def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list[dict[str, Any]],
-                  num_params: int, compile_seconds: float) -> dict[str, Any]:
-  """Writes workdir/summary.json: per-seed best and last-3 test accuracy, times, device."""
-  test_accuracy = np.array([r["test_accuracy"] for r in history])  # [epochs, R]
-  summary = {
-      "model": config.model,
-      "num_params": num_params,
-      "seeds": history[-1]["seeds"] if history else replica_seeds(config),
-      "num_epochs": len(history),
-      "device": f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind} x{jax.device_count()}",
-      "compile_seconds": compile_seconds,
-      "train_seconds": float(sum(r["epoch_seconds"] for r in history)),
-      "test_accuracy": {
-          "best": test_accuracy.max(axis=0).tolist() if history else [],
-          "last3_mean": test_accuracy[-3:].mean(axis=0).tolist() if history else [],
-      },
-  }
-  with open(os.path.join(workdir, "summary.json"), "w") as f:
-    json.dump(summary, f, indent=2)
-  return summary
-
-
-def make_plots(workdir: str, states: steps.TrainState, history: list[dict[str, Any]],
-               test_images: jax.Array, test_labels: jax.Array, config: ml_collections.ConfigDict) -> None:
-  """Curves (every replica), learning rate per step and misclassified test images (first replica)."""
-  from mnist_jax import plots  # pylint: disable=g-import-not-at-top  (matplotlib only when plotting)
-
-  step_records = metrics_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
-  step_losses = np.concatenate([np.asarray(r["step_loss"]) for r in step_records], axis=1)
-  learning_rates = np.concatenate([np.asarray(r["learning_rate"]) for r in step_records], axis=1)
-  plots.plot_curves(history, os.path.join(workdir, "curves.png"), step_losses=step_losses)
-  plots.plot_learning_rate(learning_rates[0], os.path.join(workdir, "learning_rate.png"))
-  first = jax.tree.map(lambda x: x[0], states)
-  predictions = np.asarray(jax.jit(steps.predict_log_probs)(first, test_images).argmax(-1))
-  labels = np.asarray(test_labels)
-  wrong = np.flatnonzero(predictions != labels)
-  plots.plot_misclassified(np.asarray(test_images)[wrong], labels[wrong], predictions[wrong],
-                           os.path.join(workdir, "misclassified.png"))

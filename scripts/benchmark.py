@@ -22,9 +22,11 @@ from ml_collections import config_flags
 
 import _paths  # noqa: F401  pylint: disable=unused-import
 
-from mnist_jax.reporting import benchmark
 from mnist_jax import data
 from mnist_jax import runtime
+from mnist_jax.reporting import benchmark
+from mnist_jax.reporting import benchmark_report
+from mnist_jax.reporting import torch_epoch
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=False)
@@ -36,7 +38,7 @@ flags.DEFINE_integer("seeds_num_examples", None,
                      "Images per epoch for the multi-seed timings (default min(num_examples, 6400)).")
 flags.DEFINE_list("torch_threads", None, "torch.set_num_threads values to time (default: all cores).")
 flags.DEFINE_bool("torch_compile", False, "Also time torch.compile (a failure is reported).")
-flags.DEFINE_enum("torch_device", "cpu", list(benchmark.TORCH_DEVICES),
+flags.DEFINE_enum("torch_device", "cpu", list(torch_epoch.TORCH_DEVICES),
                   "Where torch trains; 'cuda' compares with the same GPU as ours.")
 flags.DEFINE_bool("synthetic", False, "Random uint8 images instead of real MNIST (MNIST_DIR).")
 flags.DEFINE_string("output", None, "Markdown file whose benchmark section is replaced (e.g. docs/PERFORMANCE.md).")
@@ -57,7 +59,7 @@ def main(argv):
   runtime.configure(compilation_cache=False)
   try:
     if FLAGS.output:
-      benchmark.section_markers(FLAGS.section)  # a bad name fails before the long run
+      benchmark_report.section_markers(FLAGS.section)  # a bad name fails before the long run
     report = benchmark.run(
         FLAGS.config, num_examples=FLAGS.num_examples, num_epochs=FLAGS.epochs,
         seeds=_ints(FLAGS.seeds, "seeds"), seeds_num_examples=FLAGS.seeds_num_examples,
@@ -68,12 +70,12 @@ def main(argv):
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
   command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-  text = benchmark.format_report(report, command=command)
+  text = benchmark_report.format_report(report, command=command)
   print()
   print(text)
   if FLAGS.output:
     try:
-      benchmark.update_performance_doc(FLAGS.output, text, section=FLAGS.section)
+      benchmark_report.update_performance_doc(FLAGS.output, text, section=FLAGS.section)
     except ValueError as e:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(1)

@@ -19,6 +19,7 @@ from absl import flags
 import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax.reporting import results
+from mnist_jax.reporting import runs as runs_lib
 
 _WORKDIRS = flags.DEFINE_list(
     "workdirs", [], "Run workdirs, as globs (comma-separated). Default: every run in --runs_dir.")
@@ -35,7 +36,7 @@ def main(argv):
     if _COLLECT.value:
       if not _WORKDIRS.value:
         raise ValueError("--collect needs --workdirs (the runs to copy into --runs_dir)")
-      for folder in results.collect_all(_WORKDIRS.value, _RUNS_DIR.value):
+      for folder in runs_lib.collect_all(_WORKDIRS.value, _RUNS_DIR.value):
         print(f"collected {folder}", file=sys.stderr)
     from_workdirs = bool(_WORKDIRS.value) and not _COLLECT.value
     patterns = _WORKDIRS.value if from_workdirs else [f"{_RUNS_DIR.value}/*"]
@@ -47,7 +48,7 @@ def main(argv):
       command += f" --runs_dir {shlex.quote(_RUNS_DIR.value)}"
     if _OUTPUT.value != _OUTPUT.default:
       command += f" --output {shlex.quote(_OUTPUT.value)}"
-    text = results.report(results.find_runs(patterns), _OUTPUT.value, command)
+    text = results.report(runs_lib.find_runs(patterns), _OUTPUT.value, command)
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

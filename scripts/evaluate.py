@@ -11,6 +11,7 @@ from absl import logging
 import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import cli
+from mnist_jax import console
 from mnist_jax import data
 from mnist_jax import runtime
 from mnist_jax import train
@@ -35,7 +36,7 @@ def main(argv):
   print(f"Checkpoint after epoch {result['epoch']} of {FLAGS.workdir}")
   for seed, loss, correct in zip(result["seeds"], result["test_loss"], result["test_correct"]):
     prefix = "" if len(result["seeds"]) == 1 else f"[seed {seed}] "
-    print(prefix + train.test_line(loss, correct, result["test_total"]))
+    print(prefix + console.test_line(loss, correct, result["test_total"]))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ import pytest
 
 from configs import final
 from mnist_jax.reporting import benchmark
+from mnist_jax.reporting import benchmark_report
+from mnist_jax.reporting import measurements
+from mnist_jax.reporting import torch_epoch
 
 
 def _tiny_config():
@@ -35,7 +38,8 @@ def test_run_times_every_contender_and_formats_them():
   assert [t.num_seeds for t in report.seed_timings] == [1]
   assert {"date", "commit", "jax device", "cpu", "cores", "jax", "torch", "XLA_FLAGS"} <= set(report.machine)
 
-  text = benchmark.format_report(report, command="python scripts/benchmark.py --synthetic")
+  text = benchmark_report.format_report(report,
+                                        command="python scripts/benchmark.py --synthetic")
   for name in names:
     assert f"| {name} |" in text
   assert "ours (no rotation) / torch eager (1 thread)" in text
@@ -57,11 +61,12 @@ def test_torch_compile_failure_is_reported_not_raised(monkeypatch):
 
   monkeypatch.setattr(torch, "compile", broken_compile)
   images, labels = benchmark.load_images(256, synthetic=True)
-  timing = benchmark.time_torch_epoch(_tiny_config(), images, labels, num_epochs=1, threads=1,
-                                      compile_model=True)
+  timing = torch_epoch.time_torch_epoch(_tiny_config(), images, labels, num_epochs=1, threads=1,
+                                        compile_model=True)
   assert timing.error == "RuntimeError: no C++ compiler found"
   assert timing.epoch_seconds == []
-  text = benchmark.format_report(benchmark.Report("final", "ref2_final", {}, [timing], [], True, "", ""))
+  text = benchmark_report.format_report(
+      measurements.Report("final", "ref2_final", {}, [timing], [], True, "", ""))
   assert "failed: RuntimeError: no C++ compiler found" in text
 
 
@@ -75,7 +80,7 @@ def test_bad_input_raises_one_line_errors():
   with pytest.raises(ValueError, match="torch device must be one of cpu, cuda, got 'gpu'"):
     benchmark.run(_tiny_config(), num_examples=128, torch_device="gpu", synthetic=True)
   with pytest.raises(ValueError, match="section name must be letters"):
-    benchmark.section_markers("gpu run")
+    benchmark_report.section_markers("gpu run")
 
 
 def test_cuda_without_a_cuda_device_is_a_one_line_error(monkeypatch):
@@ -84,37 +89,38 @@ def test_cuda_without_a_cuda_device_is_a_one_line_error(monkeypatch):
   monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
   images, labels = benchmark.load_images(128, synthetic=True)
   with pytest.raises(ValueError, match="torch device 'cuda' asked for, but torch .* sees no CUDA device"):
-    benchmark.time_torch_epoch(_tiny_config(), images, labels, num_epochs=1, device="cuda")
+    torch_epoch.time_torch_epoch(_tiny_config(), images, labels, num_epochs=1, device="cuda")
 
 
 def test_update_performance_doc_replaces_only_its_section(tmp_path):
   path = tmp_path / "docs" / "PERFORMANCE.md"
-  benchmark.update_performance_doc(str(path), "first run\n")
+  benchmark_report.update_performance_doc(str(path), "first run\n")
   created = path.read_text()
   assert created.startswith("# Performance")
-  assert f"{benchmark.BEGIN_MARKER}\nfirst run\n{benchmark.END_MARKER}\n" in created
+  assert f"{benchmark_report.BEGIN_MARKER}\nfirst run\n{benchmark_report.END_MARKER}\n" in created
 
   path.write_text(created.replace("# Performance\n", "# Performance\n\nHand-written intro.\n")
                   + "\n## Study\n\nHand-written table.\n")
-  benchmark.update_performance_doc(str(path), "second run\n")
+  benchmark_report.update_performance_doc(str(path), "second run\n")
   updated = path.read_text()
   assert "first run" not in updated
   assert "second run" in updated
   assert "Hand-written intro." in updated and "## Study\n\nHand-written table." in updated
-  assert updated.count(benchmark.BEGIN_MARKER) == 1 and updated.count(benchmark.END_MARKER) == 1
+  assert updated.count(benchmark_report.BEGIN_MARKER) == 1
+  assert updated.count(benchmark_report.END_MARKER) == 1
 
-  benchmark.update_performance_doc(str(path), "gpu run\n", section="gpu")
+  benchmark_report.update_performance_doc(str(path), "gpu run\n", section="gpu")
   with_gpu = path.read_text()
-  gpu_begin, gpu_end = benchmark.section_markers("gpu")
+  gpu_begin, gpu_end = benchmark_report.section_markers("gpu")
   assert f"{gpu_begin}\ngpu run\n{gpu_end}\n" in with_gpu
   assert "second run" in with_gpu and "## Study\n\nHand-written table." in with_gpu
-  benchmark.update_performance_doc(str(path), "third run\n")
+  benchmark_report.update_performance_doc(str(path), "third run\n")
   assert "gpu run" in path.read_text() and "second run" not in path.read_text()
-  benchmark.update_performance_doc(str(path), "gpu run 2\n", section="gpu")
+  benchmark_report.update_performance_doc(str(path), "gpu run 2\n", section="gpu")
   final = path.read_text()
   assert "third run" in final and "gpu run 2" in final and "gpu run\n" not in final
-  assert final.count(gpu_begin) == 1 and final.count(benchmark.BEGIN_MARKER) == 1
+  assert final.count(gpu_begin) == 1 and final.count(benchmark_report.BEGIN_MARKER) == 1
 
-  path.write_text(f"# Notes\n\n{benchmark.BEGIN_MARKER}\nno end marker\n")
+  path.write_text(f"# Notes\n\n{benchmark_report.BEGIN_MARKER}\nno end marker\n")
   with pytest.raises(ValueError, match="only one of"):
-    benchmark.update_performance_doc(str(path), "third run\n")
+    benchmark_report.update_performance_doc(str(path), "third run\n")

@@ -3,12 +3,15 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from mnist_jax import augment
 from mnist_jax import epoch
 from mnist_jax import optim
 from mnist_jax import steps
 from mnist_jax import train
+from mnist_jax.models import fast_cpu
+from mnist_jax.models import network
 from tests.test_train import assert_trees_close, small_config
 
 
@@ -21,7 +24,7 @@ def test_replicas_by_lax_map_equal_replicas_by_vmap(mnist_dir, monkeypatch):
   (images, labels), _ = train.load_datasets(config)
   schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
   model = steps.create_model(config)
-  tx = steps.create_optimizer(config, schedule)
+  tx = optim.create_optimizer(config, schedule)
   keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
   states = jax.vmap(lambda k: steps.create_train_state(k, model, tx))(keys)
 
@@ -46,7 +49,7 @@ def test_epoch_program_equals_step_by_step_loop(mnist_dir):
   (images, labels), _ = train.load_datasets(config)
   schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
   model = steps.create_model(config)
-  tx = steps.create_optimizer(config, schedule)
+  tx = optim.create_optimizer(config, schedule)
   state = steps.create_train_state(jax.random.PRNGKey(0), model, tx)
   states = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
 
@@ -92,9 +95,32 @@ def test_epoch_smaller_than_one_batch_is_one_step(mnist_dir):
   (images, labels), _ = train.load_datasets(config)
   schedule = optim.create(config, steps_per_epoch=1, num_epochs=1)
   model = steps.create_model(config)
-  state = steps.create_train_state(jax.random.PRNGKey(0), model, steps.create_optimizer(config, schedule))
+  state = steps.create_train_state(jax.random.PRNGKey(0), model, optim.create_optimizer(config, schedule))
   states = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
   new_states, out = jax.jit(epoch.make_train_epoch(config, 8))(states, images, labels, jnp.int32(0))
   assert out.step_losses.shape == (1, 1) and np.isfinite(out.step_losses).all()
   assert int(out.metrics.accuracy.count[0]) == 8
   assert not np.allclose(jax.tree.leaves(new_states.params)[0], jax.tree.leaves(states.params)[0])
+
+
+@pytest.mark.parametrize("model", ["ref3_step4", "ref2_final"])
+def test_fast_path_on_and_off_end_an_epoch_with_equal_parameters(mnist_dir, model):
+  # ref3_step4: fused ReLU -> BatchNorm -> Dropout, max-pools; ref2_final: the large layer's
+  # conv_nhwc. Rotation off: it runs before the network, the same code either way.
+  config = small_config(mnist_dir, model=model, num_epochs=1, num_seeds=2, dropout_rate=0.1,
+                        rotation_degrees=0.0)
+  (images, labels), _ = train.load_datasets(config)
+  schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
+  results = {}
+  for fast_path, network_type in (("on", fast_cpu.FastCpuNetwork), ("off", network.Network)):
+    config.fast_path = fast_path
+    assert type(steps.create_model(config)) is network_type
+    states, _ = train.create_replica_states(config, schedule)
+    train_epoch = jax.jit(epoch.make_train_epoch(config, len(labels)))
+    results[fast_path] = jax.device_get(train_epoch(states, images, labels, jnp.int32(0)))
+  (fast_states, fast_out), (plain_states, plain_out) = results["on"], results["off"]
+  initial = jax.device_get(states.params)
+  assert not np.allclose(jax.tree.leaves(plain_states.params)[0], jax.tree.leaves(initial)[0])
+  np.testing.assert_allclose(fast_out.step_losses, plain_out.step_losses, rtol=1e-5)
+  assert_trees_close(fast_states.params, plain_states.params, atol=1e-5)
+  assert_trees_close(fast_states.batch_stats, plain_states.batch_stats, atol=1e-5)

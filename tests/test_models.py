@@ -1,6 +1,6 @@
 """Registry and architectures against the published numbers of the five write-ups.
 
-Expected values are typed from /work/shared/reference/ref*.md (tables pasted verbatim), never
+Expected values are typed from the write-ups ref1.md..ref5.md (tables pasted verbatim), never
 computed by the code under test.
 """
 
@@ -14,6 +14,7 @@ import pytest
 from mnist_jax import models
 from mnist_jax import summary
 from mnist_jax.models import layers
+from mnist_jax.models import network
 
 # (model, published total params, where it is published)
 PUBLISHED_TOTALS = [
@@ -379,12 +380,12 @@ def test_create_dropout_override():
 
 def test_channelwise_dropout_drops_whole_channels():
   x = jnp.ones((8, 6, 6, 16), jnp.float32)
-  net = layers.Network(layers=(layers.Dropout(channelwise=True),), dropout_rate=0.5)
+  net = network.Network(layers=(layers.Dropout(channelwise=True),), dropout_rate=0.5)
   y = net.apply({}, x, train=True, rngs={"dropout": jax.random.key(0)})
   per_channel = y.reshape(8, 36, 16)
   assert bool(jnp.all(per_channel == per_channel[:, :1, :]))        # constant over H, W
   assert set(np.unique(np.asarray(y)).tolist()) == {0.0, 2.0}       # dropped or scaled 1/(1-p)
-  elementwise = layers.Network(layers=(layers.Dropout(),), dropout_rate=0.5)
+  elementwise = network.Network(layers=(layers.Dropout(),), dropout_rate=0.5)
   y = elementwise.apply({}, x, train=True, rngs={"dropout": jax.random.key(0)})
   assert not bool(jnp.all(y.reshape(8, 36, 16) == y.reshape(8, 36, 16)[:, :1, :]))
 
@@ -392,7 +393,7 @@ def test_channelwise_dropout_drops_whole_channels():
 def test_batch_norm_running_variance_is_unbiased_like_torch():
   # One train step from mean 0 / var 1 with momentum 0.1 (torch BatchNorm2d semantics).
   x = jnp.asarray([1.0, 2.0, 3.0, 6.0], jnp.float32).reshape(1, 2, 2, 1)
-  bn = layers.TorchBatchNorm()
+  bn = network.TorchBatchNorm()
   variables = bn.init(jax.random.key(0), x, use_running_average=True)
   y, updates = bn.apply(variables, x, use_running_average=False, mutable=["batch_stats"])
   # mean 3; biased var (4+1+0+9)/4 = 3.5; unbiased 14/3.

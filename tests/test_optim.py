@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from mnist_jax import optim
+from mnist_jax import plateau as plateau_lib
 
 RTOL = 1e-6
 
@@ -72,7 +73,7 @@ def _torch_plateau(values, lr, **kwargs):
 ])
 def test_step_lr_matches_torch(lr, step_size, gamma, steps_per_epoch, num_epochs):
   expected = _torch_step_lr(lr, step_size, gamma, steps_per_epoch, num_epochs)
-  schedule = optim.step_lr(lr, step_size, gamma, steps_per_epoch)
+  schedule = optim.step_lr(lr, step_size, gamma, steps_per_epoch, num_epochs)
   got = np.asarray(schedule(jnp.arange(num_epochs * steps_per_epoch)))
   np.testing.assert_allclose(got, expected, rtol=RTOL)
   assert len(np.unique(expected)) == 1 + (num_epochs - 1) // step_size
@@ -192,7 +193,7 @@ def test_plateau_matches_torch(name):
   values, kwargs = PLATEAU_CASES[name]
   lr = 0.05
   expected = _torch_plateau(values, lr, **kwargs)
-  plateau = optim.reduce_on_plateau(lr, **kwargs)
+  plateau = plateau_lib.reduce_on_plateau(lr, **kwargs)
   state = plateau.init()
   got = []
   for value in values:
@@ -213,7 +214,7 @@ def test_plateau_cases_exercise_reductions():
 
 
 def test_plateau_state_is_jittable_pytree_of_arrays():
-  plateau = optim.reduce_on_plateau(0.1, patience=0)
+  plateau = plateau_lib.reduce_on_plateau(0.1, patience=0)
   state = plateau.init()
   leaves = jax.tree.leaves(state)
   assert len(leaves) == 4 and all(isinstance(leaf, jax.Array) for leaf in leaves)

@@ -156,7 +156,7 @@ def test_numbers_appear_in_their_source_section(name):
     assert "235/235" in section
 
 
-# reference/README.md, "What each file specifies exactly", typed from its three lists.
+# The write-ups' index, "What each file specifies exactly", typed from its three lists.
 EXPECTED_ARCHITECTURE = {
     **{name: published.RECONSTRUCTION for name in
        ["ref1_code1", "ref1_code2", "ref1_code3", "ref4_step1"]

@@ -1,4 +1,5 @@
-"""results.py and scripts/compare.py on fake run workdirs with hand-computed expectations."""
+"""reporting/ (runs.py, analysis.py, results.py) and scripts/compare.py on fake run workdirs with
+hand-computed expectations."""
 
 import json
 import os
@@ -8,7 +9,9 @@ import sys
 
 import pytest
 
+from mnist_jax.reporting import analysis
 from mnist_jax.reporting import results
+from mnist_jax.reporting import runs as runs_lib
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOTAL = 10000
@@ -81,7 +84,7 @@ def row_of(text: str, recipe: str) -> list[str]:
 
 
 def test_seed_results_by_hand(ref3_run):
-  seeds = results.seed_results(results.load_run(str(ref3_run)))
+  seeds = analysis.seed_results(runs_lib.load_run(str(ref3_run)))
   assert [s.seed for s in seeds] == [10, 11, 12]
   assert [s.best for s in seeds] == pytest.approx([99.55, 99.45, 99.35])
   assert [s.best_epoch for s in seeds] == [12, 11, 6]
@@ -92,7 +95,7 @@ def test_seed_results_by_hand(ref3_run):
 
 
 def test_main_table_row_by_hand(ref3_run, tmp_path):
-  text = results.report(results.find_runs([str(tmp_path / "workdirs" / "*")]),
+  text = results.report(runs_lib.find_runs([str(tmp_path / "workdirs" / "*")]),
                         str(tmp_path / "docs" / "RESULTS.md"), "python scripts/compare.py")
   assert (tmp_path / "docs" / "RESULTS.md").read_text() == text
   cells = dict(zip(results.TABLE_HEADER, row_of(text, "ref3_step4")))
@@ -121,9 +124,9 @@ def test_gap_that_rounds_to_zero_prints_without_a_minus_sign(tmp_path):
   # ref4_step5 published 99.40: bests 99.37, 99.45, 99.37 -> mean 99.3967, gap -0.0033.
   write_run(tmp_path / "w" / "a", "ref4_step5", "ref4_step5",
             [[9937] * 15, [9945] * 15, [9937] * 15], num_params=9426, batch_size=64)
-  runs = results.find_runs([str(tmp_path / "w" / "*")])
-  row = dict(zip(results.TABLE_HEADER, row_of(results.render([results.analyze(r) for r in runs], "cmd"),
-                                              "ref4_step5")))
+  runs = runs_lib.find_runs([str(tmp_path / "w" / "*")])
+  row = dict(zip(results.TABLE_HEADER,
+                 row_of(results.render([analysis.analyze(r) for r in runs], "cmd"), "ref4_step5")))
   assert row["gap (pp)"] == "+0.00"
   assert row["verdict"] == "within 0.15 pp or above"
 
@@ -137,9 +140,9 @@ def test_short_verdict_reconstruction_and_order(tmp_path):
   # ref3_step4 published 99.53: bests 99.38 give a gap of exactly -0.15.
   write_run(tmp_path / "w" / "c", "ref3_step4", "ref3_step4", [[9938] * 15], num_params=9436,
             batch_size=128)
-  runs = results.find_runs([str(tmp_path / "w" / "*")])
+  runs = runs_lib.find_runs([str(tmp_path / "w" / "*")])
   assert [run.name for run in runs] == ["ref1_code5", "ref3_step4", "ref5_step7"]
-  text = results.render([results.analyze(run) for run in runs], "cmd")
+  text = results.render([analysis.analyze(run) for run in runs], "cmd")
   row = dict(zip(results.TABLE_HEADER, row_of(text, "ref5_step7")))
   assert row["recipe"] == "`ref5_step7` (reconstruction)"
   assert row["gap (pp)"] == "-0.22"
@@ -162,7 +165,7 @@ def test_in_progress_run(tmp_path):
   workdir = write_run(tmp_path / "w" / "ref3_step4", "ref3_step4", "ref3_step4",
                       [[9900, 9920, 9941, 9935, 9950], [9900, 9910, 9920, 9930, 9940]],
                       finished=False, batch_size=256, epoch_seconds=3.0)
-  result = results.analyze(results.load_run(str(workdir)))
+  result = analysis.analyze(runs_lib.load_run(str(workdir)))
   assert result.in_progress and result.status == "in progress, 5/15 epochs"
   assert result.params == 9436  # ref3.md's final model summary
   text = results.render([result], "cmd")
@@ -182,7 +185,7 @@ def test_run_without_finished_epochs(tmp_path):
   workdir.mkdir(parents=True)
   (workdir / "config.json").write_text(json.dumps({"name": "final", "model": "ref2_final",
                                                    "num_epochs": 15}))
-  text = results.render([results.analyze(results.load_run(str(workdir)))], "cmd")
+  text = results.render([analysis.analyze(runs_lib.load_run(str(workdir)))], "cmd")
   assert dict(zip(results.TABLE_HEADER, row_of(text, "final")))["verdict"] == (
       "in progress, 0/15 epochs")
   assert "No epoch finished yet." in text
@@ -190,8 +193,8 @@ def test_run_without_finished_epochs(tmp_path):
 
 def test_recipe_without_published_numbers(tmp_path):
   write_run(tmp_path / "w" / "x", "my_recipe", "my_network", [[9950] * 15], num_params=5000)
-  text = results.render([results.analyze(run) for run in
-                         results.find_runs([str(tmp_path / "w" / "*")])], "cmd")
+  text = results.render([analysis.analyze(run) for run in
+                         runs_lib.find_runs([str(tmp_path / "w" / "*")])], "cmd")
   row = dict(zip(results.TABLE_HEADER, row_of(text, "my_recipe")))
   assert row["verdict"] == "no published numbers"
   assert row["best test %: published"] == "no published numbers"
@@ -202,7 +205,7 @@ def test_recipe_without_published_numbers(tmp_path):
 def flagship(tmp_path, correct, num_params=7958, **kwargs):
   workdir = write_run(tmp_path / "final", "final", "ref2_final", correct, num_params=num_params,
                       **kwargs)
-  return results.analyze(results.load_run(str(workdir)))
+  return analysis.analyze(runs_lib.load_run(str(workdir)))
 
 
 HOLDS = [9900] * 12 + [9940, 9941, 9945]  # >= 99.40 in each of the last 3 epochs
@@ -211,7 +214,7 @@ MISSES = [9900] * 12 + [9945, 9939, 9950]  # 99.39 in epoch 14
 
 def test_flagship_accepted(tmp_path):
   result = flagship(tmp_path, [HOLDS, HOLDS, MISSES, HOLDS, HOLDS])
-  accepted = results.acceptance(result)
+  accepted = analysis.acceptance(result)
   assert (accepted.small, accepted.seeds_holding, accepted.num_seeds, accepted.accepted) == (
       True, 4, 5, True)
   assert accepted.line == (
@@ -231,7 +234,7 @@ def test_flagship_accepted(tmp_path):
     ([HOLDS] * 5, 7958, {"train_subset": 1000}, 5, "the run used a data subset"),
 ])
 def test_flagship_not_accepted(tmp_path, correct, num_params, kwargs, seeds_holding, reason):
-  accepted = results.acceptance(flagship(tmp_path, correct, num_params, **kwargs))
+  accepted = analysis.acceptance(flagship(tmp_path, correct, num_params, **kwargs))
   assert not accepted.accepted
   assert accepted.seeds_holding == seeds_holding
   assert accepted.small == (num_params < 8000)
@@ -246,7 +249,7 @@ def test_flagship_section_and_plots(tmp_path):
   (workdir / "curves.png").write_bytes(b"curves")
   (workdir / "misclassified.png").write_bytes(b"grid")
   output = tmp_path / "docs" / "RESULTS.md"
-  text = results.report(results.find_runs([str(workdir)]), str(output), "cmd")
+  text = results.report(runs_lib.find_runs([str(workdir)]), str(output), "cmd")
   assert "Acceptance (issue 5): < 8,000 parameters: yes (7,958)" in text
   assert "5/5 → accepted" in text
   assert "![final curves](final_curves.png)" in text
@@ -255,7 +258,7 @@ def test_flagship_section_and_plots(tmp_path):
   assert (tmp_path / "docs" / "final_misclassified.png").read_bytes() == b"grid"
   # Without plots in the run, stale copies go and nothing is linked.
   (workdir / "curves.png").unlink()
-  text = results.report(results.find_runs([str(workdir)]), str(output), "cmd")
+  text = results.report(runs_lib.find_runs([str(workdir)]), str(output), "cmd")
   assert not (tmp_path / "docs" / "final_curves.png").exists()
   assert "final_curves.png" not in text and "final_misclassified.png" in text
 
@@ -263,41 +266,41 @@ def test_flagship_section_and_plots(tmp_path):
 def test_collect_round_trip(ref3_run, tmp_path):
   runs_dir = tmp_path / "runs"
   (ref3_run / "curves.png").write_bytes(b"png")
-  assert results.collect(str(ref3_run), str(runs_dir)) == str(runs_dir / "ref3_step4")
+  assert runs_lib.collect(str(ref3_run), str(runs_dir)) == str(runs_dir / "ref3_step4")
   copied = sorted(p.name for p in (runs_dir / "ref3_step4").iterdir())
   assert copied == ["config.json", "curves.png", "metrics.jsonl", "summary.json"]
   for name in copied:
     assert (runs_dir / "ref3_step4" / name).read_bytes() == (ref3_run / name).read_bytes()
-  from_workdir = results.render([results.analyze(results.load_run(str(ref3_run)))], "cmd")
-  from_runs = results.render([results.analyze(r) for r in results.find_runs([f"{runs_dir}/*"])],
+  from_workdir = results.render([analysis.analyze(runs_lib.load_run(str(ref3_run)))], "cmd")
+  from_runs = results.render([analysis.analyze(r) for r in runs_lib.find_runs([f"{runs_dir}/*"])],
                              "cmd")
   assert from_runs == from_workdir.replace(str(ref3_run), str(runs_dir / "ref3_step4"))
   # A copy follows its run: summary.json gone from the workdir (a restart) goes from the copy.
   (ref3_run / "summary.json").unlink()
-  results.collect(str(ref3_run), str(runs_dir))
+  runs_lib.collect(str(ref3_run), str(runs_dir))
   assert not (runs_dir / "ref3_step4" / "summary.json").exists()
 
 
 def test_bad_input(tmp_path):
   with pytest.raises(ValueError, match="no run workdir .* matches"):
-    results.find_runs([str(tmp_path / "nothing" / "*")])
+    runs_lib.find_runs([str(tmp_path / "nothing" / "*")])
   with pytest.raises(ValueError, match="is not a run workdir: it has no config.json"):
-    results.load_run(str(tmp_path))
+    runs_lib.load_run(str(tmp_path))
   bad = write_run(tmp_path / "bad", "final", "ref2_final", [HOLDS], num_params=7958)
   summary = json.loads((bad / "summary.json").read_text())
   (bad / "summary.json").write_text(json.dumps(dict(summary, num_epochs=14)))
   with pytest.raises(ValueError, match="counts 14 epochs but .* has 15"):
-    results.load_run(str(bad))
+    runs_lib.load_run(str(bad))
   lines = (bad / "metrics.jsonl").read_text().splitlines()
   (bad / "metrics.jsonl").write_text("\n".join(lines[:3] + lines[4:]) + "\n")
   with pytest.raises(ValueError, match=r"epochs must be 0, 1, 2, ... in order, got \[0, 1, 2, 4"):
-    results.load_run(str(bad))
+    runs_lib.load_run(str(bad))
   write_run(tmp_path / "w" / "one", "final", "ref2_final", [HOLDS], num_params=7958)
   write_run(tmp_path / "w" / "two", "final", "ref2_final", [HOLDS], num_params=7958)
   with pytest.raises(ValueError, match="two runs of recipe 'final'.*one.*two"):
-    results.find_runs([str(tmp_path / "w" / "*")])
+    runs_lib.find_runs([str(tmp_path / "w" / "*")])
   with pytest.raises(ValueError, match="two runs of recipe 'final'"):
-    results.collect_all([str(tmp_path / "w" / "*")], str(tmp_path / "runs"))
+    runs_lib.collect_all([str(tmp_path / "w" / "*")], str(tmp_path / "runs"))
   assert not (tmp_path / "runs").exists()  # nothing copied
 
 

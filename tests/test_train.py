@@ -15,6 +15,7 @@ import pytest
 
 from configs import base
 from mnist_jax import checkpoint
+from mnist_jax import console
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import steps
 from mnist_jax import train
@@ -86,7 +87,7 @@ def test_console_prints_reference_lines(mnist_dir, reference_run, capsys):
   # Re-running a finished workdir resumes after the last epoch: prints nothing per epoch.
   train.train_and_evaluate(small_config(mnist_dir), str(workdir))
   assert "Resuming from the checkpoint after epoch 3" in capsys.readouterr().out
-  assert train.test_line(0.01968, 9940, 10000) == (
+  assert console.test_line(0.01968, 9940, 10000) == (
       "Test set: Average loss: 0.0197, Accuracy: 9940/10000 (99.40%)")
 
 
@@ -287,7 +288,7 @@ def test_evaluate_script_reports_the_best_checkpoint(mnist_dir, reference_run):
   result = subprocess.run([sys.executable, "scripts/evaluate.py", "--workdir", str(workdir)],
                           capture_output=True, text=True, cwd=REPO_ROOT, env=env)
   assert result.returncode == 0, result.stderr[-2000:]
-  expected = train.test_line(best["test_loss"][0], best["test_correct"][0], best["test_total"])
+  expected = console.test_line(best["test_loss"][0], best["test_correct"][0], best["test_total"])
   assert f"Checkpoint after epoch {best['epoch'] + 1} of {workdir}" in result.stdout
   assert expected in result.stdout
 

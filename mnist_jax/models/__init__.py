@@ -9,13 +9,18 @@ Usage::
 
 Variables are ``params`` and, for models with BatchNorm, ``batch_stats`` (models without it
 have no ``batch_stats`` and return ``{}`` as updates). The networks are
-specs (`layers.ModelSpec`) in one file per reference write-up; `layers.Network` runs them.
+specs (`layers.ModelSpec`) in one file per reference write-up; `network.Network` runs them,
+or `fast_cpu.FastCpuNetwork`, its XLA:CPU fast path, as `fast_path` chooses.
 """
 
 from __future__ import annotations
 
+import jax
+
 from mnist_jax.models import ref1, ref2, ref3, ref4, ref5
-from mnist_jax.models.layers import ModelSpec, Network
+from mnist_jax.models.fast_cpu import FastCpuNetwork
+from mnist_jax.models.layers import ModelSpec
+from mnist_jax.models.network import Network
 
 _ALL_SPECS = [spec for module in (ref1, ref2, ref3, ref4, ref5) for spec in module.SPECS]
 _SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _ALL_SPECS}
@@ -24,6 +29,7 @@ if len(_SPECS) != len(_ALL_SPECS):
 
 # Fields of `Network` a caller may override; `layers` is the model itself.
 _OVERRIDABLE = ("dropout_rate",)
+FAST_PATHS = ("auto", "on", "off")
 
 
 def names() -> list[str]:
@@ -42,20 +48,38 @@ def spec(name: str) -> ModelSpec:
   return _SPECS[name]
 
 
-def create(name: str, **overrides) -> Network:
+def uses_fast_path(fast_path: str) -> bool:
+  """Whether `fast_path` ("auto" | "on" | "off") means the XLA:CPU fast path here.
+
+  "auto" is on where JAX's default backend is the CPU, where the fast path was measured
+  (docs/PERFORMANCE.md); elsewhere the plain network leaves the choice to XLA.
+
+  Raises:
+    ValueError: any other value (the message lists the valid ones).
+  """
+  if fast_path not in FAST_PATHS:
+    raise ValueError(f"fast_path must be one of {', '.join(FAST_PATHS)}, got {fast_path!r}")
+  return fast_path == "on" or (fast_path == "auto" and jax.default_backend() == "cpu")
+
+
+def create(name: str, fast_path: str = "auto", **overrides) -> Network:
   """A fresh Flax module for model `name`.
 
   Args:
     name: one of `names()`.
+    fast_path: "auto" | "on" | "off": whether to run the XLA:CPU fast path
+      (`fast_cpu.FastCpuNetwork`) or the plain `network.Network`; see `uses_fast_path`.
+      Both have the same variables and compute the same function.
     **overrides: ``dropout_rate`` (float in [0, 1)) replaces the published/default rate.
 
   Returns:
-    A `layers.Network`; call it on float32 [N, 28, 28, 1] to get float32 [N, 10]
+    A `network.Network`; call it on float32 [N, 28, 28, 1] to get float32 [N, 10]
     log-probabilities.
 
   Raises:
-    ValueError: unknown name or override, or a dropout rate outside [0, 1).
+    ValueError: unknown name, fast path or override, or a dropout rate outside [0, 1).
   """
+  network_class = FastCpuNetwork if uses_fast_path(fast_path) else Network
   model_spec = spec(name)
   unknown = sorted(set(overrides) - set(_OVERRIDABLE))
   if unknown:
@@ -64,4 +88,4 @@ def create(name: str, **overrides) -> Network:
   dropout_rate = float(overrides.get("dropout_rate", model_spec.dropout_rate))
   if not 0.0 <= dropout_rate < 1.0:
     raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate}")
-  return Network(layers=model_spec.layers, dropout_rate=dropout_rate)
+  return network_class(layers=model_spec.layers, dropout_rate=dropout_rate)

@@ -1,8 +1,8 @@
-"""Ops with hand-written gradients, for the places where XLA:CPU's autodiff is slow.
+"""Ops of the XLA:CPU fast path (`fast_cpu`), for the places where XLA:CPU's autodiff is slow.
 
 Each op computes what the plain JAX/Flax op computes (same math, same random stream) and
 exists only for speed; the measurements behind each are in docs/PERFORMANCE.md ("Study").
-tests/test_ops.py checks every one against the library op it replaces, values and
+tests/test_fast_cpu.py checks every one against the library op it replaces, values and
 gradients.
 
 - `conv_nhwc`: stride-1 convolution whose gradients are spelt as NHWC/HWIO convolutions.
@@ -206,7 +206,7 @@ def threefry_random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
 
   Our own because JAX lowers threefry on CPU as a rolled 5-iteration loop over the whole
   counter array; the same 20 rounds written out fuse into one loop (a 1.5 M-element mask:
-  2.6 vs 3.6 ms). tests/test_ops.py compares the bits with `jax.random.bits`.
+  2.6 vs 3.6 ms). tests/test_fast_cpu.py compares the bits with `jax.random.bits`.
   """
   size = int(np.prod(shape))
   half = (size + 1) // 2

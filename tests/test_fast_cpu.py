@@ -1,4 +1,4 @@
-"""The hand-written ops of mnist_jax.models.ops equal the library ops they replace."""
+"""The XLA:CPU fast path (mnist_jax.models.fast_cpu and its ops) equals the plain ops it replaces."""
 
 import flax.linen as nn
 import jax
@@ -7,8 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mnist_jax import models
+from mnist_jax.models import fast_cpu
+from mnist_jax.models import fast_cpu_ops
 from mnist_jax.models import layers
-from mnist_jax.models import ops
+from mnist_jax.models import network
 
 
 @pytest.mark.parametrize("shape, kernel_size, padding", [
@@ -19,7 +22,7 @@ def test_conv_nhwc_values_and_gradients_equal_lax_convolution(shape, kernel_size
   pads = ((padding, padding), (padding, padding))
   reference = lambda x, k: lax.conv_general_dilated(
       x, k, (1, 1), pads, dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  ours = lambda x, k: ops.conv_nhwc(x, k, pads)
+  ours = lambda x, k: fast_cpu_ops.conv_nhwc(x, k, pads)
   np.testing.assert_allclose(ours(x, kernel), reference(x, kernel), rtol=1e-5, atol=1e-5)
   weights = jax.random.normal(jax.random.PRNGKey(2), reference(x, kernel).shape)
   loss = lambda conv: lambda x, k: jnp.sum(conv(x, k) * weights)
@@ -30,22 +33,27 @@ def test_conv_nhwc_values_and_gradients_equal_lax_convolution(shape, kernel_size
 
 def test_conv2d_uses_conv_nhwc_on_large_layers_and_matches_im2col():
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 26, 26, 10))
-  conv = layers.Conv2d(20, 3)
+  conv = fast_cpu.Conv2d(layers.Conv(20, 3))
   variables = conv.init(jax.random.PRNGKey(1), x)
   jaxpr = str(jax.make_jaxpr(lambda v: conv.apply(v, x))(variables))
   assert "conv_general_dilated" in jaxpr  # the large-layer path was taken
-  im2col = layers.Im2colConv(20, 3)
+  im2col = fast_cpu.Im2colConv(layers.Conv(20, 3))
   np.testing.assert_allclose(conv.apply(variables, x), im2col.apply(variables, x), rtol=1e-5, atol=1e-5)
   small = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 10))
   assert "conv_general_dilated" not in str(jax.make_jaxpr(lambda v: conv.apply(v, small))(variables))
 
 
-def test_conv2d_is_im2col_everywhere_off_the_cpu(monkeypatch):
-  x = jax.random.normal(jax.random.PRNGKey(0), (2, 26, 26, 10))
-  conv = layers.Conv2d(20, 3)
-  variables = conv.init(jax.random.PRNGKey(1), x)
+def test_fast_path_is_chosen_once_by_the_config_field(monkeypatch):
+  # Replaces the backend check that used to sit inside Conv2d: "auto" decides by backend,
+  # once, in models.create; "on" and "off" are the same on every backend.
+  assert type(models.create("ref2_final", fast_path="on")) is fast_cpu.FastCpuNetwork
+  assert type(models.create("ref2_final", fast_path="off")) is network.Network
+  assert type(models.create("ref2_final", fast_path="auto")) is fast_cpu.FastCpuNetwork  # CPU
   monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-  assert "conv_general_dilated" not in str(jax.make_jaxpr(lambda v: conv.apply(v, x))(variables))
+  assert type(models.create("ref2_final", fast_path="auto")) is network.Network
+  assert type(models.create("ref2_final", fast_path="on")) is fast_cpu.FastCpuNetwork
+  with pytest.raises(ValueError, match="fast_path must be one of auto, on, off, got 'fast'"):
+    models.create("ref2_final", fast_path="fast")
 
 
 def _tied_maps(shape):
@@ -57,9 +65,9 @@ def _tied_maps(shape):
 def test_max_pool_2x2_values_and_gradient_routing_equal_flax_max_pool(values):
   x = values((3, 12, 10, 4))
   reference = lambda x: nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
-  np.testing.assert_array_equal(ops.max_pool_2x2(x), reference(x))
+  np.testing.assert_array_equal(fast_cpu_ops.max_pool_2x2(x), reference(x))
   weights = jax.random.normal(jax.random.PRNGKey(5), (3, 6, 5, 4))
-  ours = jax.grad(lambda x: jnp.sum(ops.max_pool_2x2(x) * weights))(x)
+  ours = jax.grad(lambda x: jnp.sum(fast_cpu_ops.max_pool_2x2(x) * weights))(x)
   expected = jax.grad(lambda x: jnp.sum(reference(x) * weights))(x)
   np.testing.assert_array_equal(ours, expected)
   if values is _tied_maps:
@@ -68,7 +76,7 @@ def test_max_pool_2x2_values_and_gradient_routing_equal_flax_max_pool(values):
 
 def test_max_pool_2x2_rejects_odd_maps():
   with pytest.raises(ValueError, match="even height and width, got 5x4"):
-    ops.max_pool_2x2(jnp.zeros((1, 5, 4, 1)))
+    fast_cpu_ops.max_pool_2x2(jnp.zeros((1, 5, 4, 1)))
 
 
 class _Separate(nn.Module):
@@ -76,7 +84,7 @@ class _Separate(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    x = layers.TorchBatchNorm(name="layers_1")(nn.relu(x), use_running_average=False)
+    x = network.TorchBatchNorm(name="layers_1")(nn.relu(x), use_running_average=False)
     return nn.Dropout(self.rate, deterministic=False, name="layers_2")(x)
 
 
@@ -85,8 +93,8 @@ class _Fused(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    keep_mask = layers.DropoutMask(self.rate, name="layers_2")(x.shape) if self.rate else None
-    return layers.ReluBatchNorm(name="layers_1")(x, keep_mask, 1.0 - self.rate)
+    keep_mask = fast_cpu.DropoutMask(self.rate, name="layers_2")(x.shape) if self.rate else None
+    return fast_cpu.ReluBatchNorm(name="layers_1")(x, keep_mask, 1.0 - self.rate)
 
 
 @pytest.mark.parametrize("partitionable", [False, True])
@@ -123,8 +131,8 @@ def test_threefry_random_bits_equal_jax_random_bits(shape):
   for key in (jax.random.PRNGKey(0), jax.random.fold_in(jax.random.key(3), 11)):
     with jax.threefry_partitionable(False):
       expected = jax.random.bits(key, shape, jnp.uint32)
-      np.testing.assert_array_equal(ops.threefry_random_bits(key, shape), expected)
-      np.testing.assert_array_equal(jax.jit(ops.threefry_random_bits, static_argnums=1)(key, shape), expected)
+      np.testing.assert_array_equal(fast_cpu_ops.threefry_random_bits(key, shape), expected)
+      np.testing.assert_array_equal(jax.jit(fast_cpu_ops.threefry_random_bits, static_argnums=1)(key, shape), expected)
 
 
 @pytest.mark.parametrize("rate", [0.01, 0.05, 0.1, 0.25, 0.5])
@@ -132,10 +140,36 @@ def test_dropout_keep_mask_equals_bernoulli(rate):
   key = jax.random.PRNGKey(42)
   for partitionable in (False, True):
     with jax.threefry_partitionable(partitionable):
-      np.testing.assert_array_equal(ops.dropout_keep_mask(key, rate, (64, 100)),
+      np.testing.assert_array_equal(fast_cpu_ops.dropout_keep_mask(key, rate, (64, 100)),
                                     jax.random.bernoulli(key, 1.0 - rate, (64, 100)))
 
 
 def test_dropout_keep_mask_rejects_bad_rate():
   with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\), got 1.0"):
-    ops.dropout_keep_mask(jax.random.PRNGKey(0), 1.0, (3,))
+    fast_cpu_ops.dropout_keep_mask(jax.random.PRNGKey(0), 1.0, (3,))
+
+
+# Im2colConv equals XLA's convolution (flax.linen.Conv) for every geometry the specs use.
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, use_bias", [
+    (3, 1, 0, 1, False), (3, 1, 1, 1, True), (5, 1, 2, 1, True), (1, 1, 0, 1, False),
+    (3, 2, 1, 1, True), (3, 1, 0, 2, False), (2, 2, 0, 1, True)])
+def test_im2col_conv_matches_flax_conv(kernel_size, stride, padding, dilation, use_bias):
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 13, 13, 3))
+  ours = fast_cpu.Im2colConv(layers.Conv(7, kernel_size, stride=stride, padding=padding,
+                                         dilation=dilation, use_bias=use_bias))
+  variables = ours.init(jax.random.PRNGKey(1), x)
+  if use_bias:
+    variables = {"params": dict(variables["params"], bias=np.arange(7, dtype=np.float32))}
+  flax_conv = nn.Conv(7, (kernel_size, kernel_size), strides=stride,
+                      padding=((padding, padding), (padding, padding)),
+                      kernel_dilation=dilation, use_bias=use_bias)
+  assert jax.tree.map(np.shape, flax_conv.init(jax.random.PRNGKey(1), x)) == jax.tree.map(np.shape, variables)
+  expected = flax_conv.apply(variables, x)
+  actual = ours.apply(variables, x)
+  assert actual.shape == expected.shape
+  np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=1e-5)
+  # Gradients too: training runs through them.
+  grad_ours = jax.grad(lambda v: (ours.apply(v, x) ** 2).sum())(variables)
+  grad_flax = jax.grad(lambda v: (flax_conv.apply(v, x) ** 2).sum())(variables)
+  for a, b in zip(jax.tree.leaves(grad_ours), jax.tree.leaves(grad_flax)):
+    np.testing.assert_allclose(a, b, atol=1e-3, rtol=1e-4)

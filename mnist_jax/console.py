@@ -1,0 +1,83 @@
+"""What a run prints and how it answers signals: the references' console lines, the tqdm bar
+within an epoch, and SIGINT/SIGTERM turned into a stop between two segments of an epoch."""
+
+import signal
+import threading
+
+import numpy as np
+
+from mnist_jax import epoch as epoch_lib
+
+
+def test_line(loss: float, correct: int, total: int) -> str:
+  """The references' console line for a test-set evaluation."""
+  return (f"Test set: Average loss: {loss:.4f}, Accuracy: {correct}/{total} "
+          f"({100.0 * correct / total:.2f}%)")
+
+
+class Progress:
+  """tqdm bar within an epoch, updated by the host between segments of the epoch's steps."""
+
+  def __init__(self, total: int, enabled: bool):
+    self.total = total
+    self.enabled = enabled
+    self.bar = None
+
+  def segments(self) -> list[tuple[int, int]]:
+    """Step ranges [start, stop) of the epoch's calls: about 20 with the bar, else one."""
+    every = max(1, self.total // 20) if self.enabled else self.total
+    starts = list(range(0, self.total, every))
+    return list(zip(starts, starts[1:] + [self.total]))
+
+  def start(self):
+    if self.enabled:
+      import tqdm  # pylint: disable=g-import-not-at-top
+      self.bar = tqdm.tqdm(total=self.total, dynamic_ncols=True)
+
+  def update(self, partial: epoch_lib.EpochOutput, stop: int):
+    """Shows the loss of step `stop - 1` and the accuracy so far (the references' bar text)."""
+    if self.bar is None:
+      return
+    losses = np.asarray(partial.step_losses[:, stop - 1])
+    correct = np.asarray(partial.metrics.accuracy.total, np.float64).sum()
+    seen = max(float(np.asarray(partial.metrics.accuracy.count).sum()), 1.0)
+    self.bar.n = stop
+    self.bar.set_description(
+        f"Loss={float(np.mean(losses))} Batch_id={stop - 1} Accuracy={100.0 * correct / seen:0.2f}",
+        refresh=False)
+    self.bar.refresh()
+
+  def close(self):
+    if self.bar is not None:
+      self.bar.close()
+      self.bar = None
+
+
+class StopRequest:
+  """Records SIGINT and SIGTERM instead of dying, so training stops between two segments of
+  an epoch with its checkpoints intact; a second signal stops at once."""
+
+  def __init__(self):
+    self.signal = None
+    self.previous = {}
+    if threading.current_thread() is threading.main_thread():  # signals reach only the main thread
+      for number in (signal.SIGINT, signal.SIGTERM):
+        self.previous[number] = signal.signal(number, self._handle)
+
+  def _handle(self, number, frame):
+    del frame
+    self.signal = signal.Signals(number).name
+    self.restore()  # the second signal takes the default path
+
+  def restore(self):
+    for number, handler in self.previous.items():
+      signal.signal(number, handler)
+    self.previous = {}
+
+
+def interrupted_line(signal_name: str, epoch: int, manager) -> str:
+  """The line `train.Interrupted` carries: the signal, the epoch, and where the run resumes."""
+  last = manager.latest_step()
+  where = ("no checkpoint yet, the same command starts again" if last is None else
+           f"last checkpoint: epoch {last} in {manager.directory}; the same command resumes from it")
+  return f"{signal_name} during epoch {epoch}; stopped, {where}"

@@ -1,0 +1,158 @@
+"""The XLA:CPU fast path: `FastCpuNetwork` computes what `network.Network` computes, faster.
+
+Chosen once, by ``config.fast_path`` ("auto" = on where JAX's default backend is the CPU;
+`mnist_jax.models.create`). Variables, their names, random streams and math are those of
+the plain network (tests/test_fast_cpu.py; `fast_path` on and off end an epoch with equal
+parameters, tests/test_epoch.py); only the programs XLA:CPU gets differ:
+
+- convolutions as im2col matmuls (`Im2colConv`), or, for the one large layer shape where
+  XLA's own convolution is faster, `fast_cpu_ops.conv_nhwc` with hand-written gradients;
+- 2x2/2 max-pools as a reshape and a max (`fast_cpu_ops.max_pool_2x2`);
+- ReLU -> BatchNorm (train mode) -> element-wise Dropout as one op with its own VJP
+  (`ReluBatchNorm`), drawing the dropout mask Flax would draw (`DropoutMask`).
+
+The measurements behind each choice are in docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from mnist_jax.models import fast_cpu_ops
+from mnist_jax.models import network
+from mnist_jax.models.layers import BatchNorm, Conv, Dropout, Layer, MaxPool, ReLU, stride_of
+
+
+class Im2colConv(nn.Module):
+  """2-D convolution as patches times one matrix (im2col), with `flax.linen.Conv`'s variables.
+
+  Our own because XLA:CPU's convolutions are slow for these tiny channel counts, above all
+  the weight gradient and, under `jax.vmap` over replicas, the grouped convolution vmap
+  turns them into; here every layer and its gradients are plain (batched) matmuls. Measured
+  on the 2-core CPU, ref2 Final, batch 128: a train step took 418 ms with `nn.Conv` and
+  115 ms with this; two vmapped replicas 656 vs 128 ms per replica (docs/PERFORMANCE.md).
+
+  Attributes:
+    layer: the `layers.Conv` spec (features, kernel size, stride, padding, dilation in pixels
+      as in `torch.nn.Conv2d`, bias).
+
+  Variables: params ``kernel`` float32 [k, k, C_in, features] (HWIO, lecun-normal init) and
+  ``bias`` float32 [features] (zeros), exactly as ``nn.Conv`` creates them.
+  """
+  layer: Conv
+
+  def _kernel(self, in_features: int) -> jax.Array:
+    k = self.layer.kernel_size
+    shape = (k, k, in_features, self.layer.features)
+    return self.param("kernel", nn.initializers.lecun_normal(), shape)
+
+  def _add_bias(self, y: jax.Array) -> jax.Array:
+    if not self.layer.use_bias:
+      return y
+    return y + self.param("bias", nn.initializers.zeros, (self.layer.features,))
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: float32 [N, H, W, C_in] -> float32 [N, H_out, W_out, features]."""
+    layer = self.layer
+    k, s, d, p = layer.kernel_size, layer.stride, layer.dilation, layer.padding
+    kernel = self._kernel(x.shape[-1])
+    if p:
+      x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    height = (x.shape[1] - d * (k - 1) - 1) // s + 1
+    width = (x.shape[2] - d * (k - 1) - 1) // s + 1
+    # Patch channels in (row, column, channel) order match the HWIO kernel reshaped to 2-D.
+    patches = jnp.concatenate(
+        [x[:, i * d:i * d + (height - 1) * s + 1:s, j * d:j * d + (width - 1) * s + 1:s, :]
+         for i in range(k) for j in range(k)], axis=-1)
+    return self._add_bias(jnp.einsum("nhwk,kf->nhwf", patches, kernel.reshape(-1, layer.features)))
+
+
+class Conv2d(Im2colConv):
+  """`Im2colConv` (same attribute and variables) that switches to `fast_cpu_ops.conv_nhwc`
+  for layers with a large patch matrix: stride 1, undilated, kernel > 1, >= 8 input channels
+  and a map of >= 400 pixels (ref2 Final's 26x26x10 -> 24x24x20 layer).
+
+  There im2col's patch matrix is ~26 MB per batch of 128 and XLA:CPU's own convolution is
+  faster; im2col is faster for every smaller layer (docs/PERFORMANCE.md, study 2).
+  """
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: float32 [N, H, W, C_in] -> float32 [N, H_out, W_out, features]."""
+    layer = self.layer
+    large = layer.kernel_size > 1 and x.shape[-1] >= 8 and x.shape[1] * x.shape[2] >= 400
+    if not (large and layer.stride == 1 and layer.dilation == 1):
+      return super().__call__(x)
+    p = layer.padding
+    return self._add_bias(fast_cpu_ops.conv_nhwc(x, self._kernel(x.shape[-1]), ((p, p), (p, p))))
+
+
+class DropoutMask(nn.Module):
+  """The keep mask `flax.linen.Dropout(rate)` would draw at this module's path.
+
+  Lets `FastCpuNetwork` fuse a Dropout layer into `ReluBatchNorm` while keeping its random
+  stream: same ``dropout`` rng stream, same module name, hence same key and mask.
+  """
+  rate: float
+
+  @nn.compact
+  def __call__(self, shape: tuple[int, ...]) -> jax.Array:
+    """Returns bool `shape`, True where the value is kept."""
+    return fast_cpu_ops.dropout_keep_mask(self.make_rng("dropout"), self.rate, shape)
+
+
+class ReluBatchNorm(network.TorchBatchNorm):
+  """ReLU -> `TorchBatchNorm` (train mode) -> optional dropout as one op with its own VJP.
+
+  Same variables and running-statistics update as `TorchBatchNorm`; the math of
+  `fast_cpu_ops.relu_batch_norm_dropout`. Used in train mode only.
+  """
+
+  @nn.compact
+  def __call__(self, z: jax.Array, keep_mask: jax.Array | None = None,
+               keep_prob: float = 1.0) -> jax.Array:
+    """z float32 [..., C] (before the ReLU); keep_mask bool like z or None -> float32 like z."""
+    features = z.shape[-1]
+    scale, bias, running_mean, running_var = self._variables(features)
+    y, mean, var = fast_cpu_ops.relu_batch_norm_dropout(z, scale, bias, keep_mask, keep_prob,
+                                                        self.epsilon)
+    self._update_running_stats(running_mean, running_var, mean, var, z.size // features)
+    return y
+
+
+class FastCpuNetwork(network.Network):
+  """`network.Network` with the XLA:CPU fast path (same attributes, variables and outputs).
+
+  In train mode a ReLU -> BatchNorm (-> element-wise Dropout) run is one `ReluBatchNorm`
+  op; convolutions are `Conv2d`; 2x2/2 max-pools on even maps are
+  `fast_cpu_ops.max_pool_2x2`. Every other layer is the plain network's.
+  """
+
+  def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array,
+                   train: bool) -> tuple[jax.Array, int]:
+    """As `network.Network.apply_layers`; may consume a ReLU -> BatchNorm (-> Dropout) run."""
+    layer, name = layers[index], f"layers_{index}"
+    following = layers[index + 1:index + 3]
+    if train and isinstance(layer, ReLU) and following and isinstance(following[0], BatchNorm):
+      return self._relu_batch_norm(following[1:], index, x)
+    match layer:
+      case Conv():
+        return Conv2d(layer, name=name)(x), 1
+      case MaxPool() if (layer.window == stride_of(layer) == 2
+                         and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0):
+        return fast_cpu_ops.max_pool_2x2(x), 1
+    return super().apply_layers(layers, index, x, train)
+
+  def _relu_batch_norm(self, rest: tuple[Layer, ...], index: int,
+                       x: jax.Array) -> tuple[jax.Array, int]:
+    """ReLU at `index`, BatchNorm after it, and `rest[0]` if it is an element-wise Dropout."""
+    keep_mask, keep_prob, consumed = None, 1.0, 2
+    if rest and isinstance(rest[0], Dropout) and not (rest[0].channelwise and x.ndim == 4):
+      consumed = 3
+      if self.dropout_rate > 0:
+        keep_prob = 1.0 - self.dropout_rate
+        keep_mask = DropoutMask(self.dropout_rate, name=f"layers_{index + 2}")(x.shape)
+    return ReluBatchNorm(name=f"layers_{index + 1}")(x, keep_mask, keep_prob), consumed

@@ -1,0 +1,142 @@
+"""The plain Flax interpreter of a layer-spec tuple: the reference path.
+
+Each spec layer becomes the Flax module or function that computes what its torch
+counterpart computes (`flax.linen.Conv`, `flax.linen.max_pool`, `flax.linen.Dropout`, ...),
+one layer at a time, on every backend. `mnist_jax.models.fast_cpu` subclasses `Network`
+to compute the same things faster on XLA:CPU; `config.fast_path` chooses between them
+(`mnist_jax.models.create`).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from mnist_jax.models.layers import (AvgPool, BatchNorm, Conv, Dense, Dropout, Flatten,
+                                     GlobalAvgPool, Layer, LogSoftmax, MaxPool, ReLU, stride_of)
+
+
+class TorchBatchNorm(nn.Module):
+  """Batch normalisation with torch semantics, over all axes but the last (channels).
+
+  Our own because ``flax.linen.BatchNorm`` updates the running variance with the biased
+  batch variance, while torch uses the unbiased one (times n/(n-1)); the running
+  statistics, hence eval-mode outputs, would drift from the reference otherwise.
+  Normalisation in train mode uses the biased batch variance, as in torch.
+  ``momentum`` is torch's: ``running = (1 - momentum) * running + momentum * batch``.
+
+  Variables: params ``scale`` (init 1), ``bias`` (init 0); batch_stats ``mean`` (init 0),
+  ``var`` (init 1); all float32 [C].
+  """
+  momentum: float = 0.1
+  epsilon: float = 1e-5
+
+  def _variables(self, features: int):
+    """Declares scale, bias (params) and the running mean, var (batch_stats), float32 [C]."""
+    scale = self.param("scale", nn.initializers.ones, (features,), jnp.float32)
+    bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
+    running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
+    running_var = self.variable("batch_stats", "var", jnp.ones, (features,), jnp.float32)
+    return scale, bias, running_mean, running_var
+
+  def _update_running_stats(self, running_mean, running_var, mean: jax.Array, var: jax.Array,
+                            count: int) -> None:
+    """torch's update from the batch mean and biased var over `count` values per channel."""
+    if self.is_initializing() or not self.is_mutable_collection("batch_stats"):
+      return
+    unbiased_var = var * (count / max(count - 1, 1))
+    running_mean.value = (1 - self.momentum) * running_mean.value + self.momentum * mean
+    running_var.value = (1 - self.momentum) * running_var.value + self.momentum * unbiased_var
+
+  @nn.compact
+  def __call__(self, x: jax.Array, use_running_average: bool) -> jax.Array:
+    """x: float32 [..., C] -> float32 like x."""
+    features = x.shape[-1]
+    scale, bias, running_mean, running_var = self._variables(features)
+    if use_running_average:
+      mean, var = running_mean.value, running_var.value
+    else:
+      axes = tuple(range(x.ndim - 1))
+      mean = jnp.mean(x, axis=axes)
+      var = jnp.mean(jnp.square(x - mean), axis=axes)
+      self._update_running_stats(running_mean, running_var, mean, var, x.size // features)
+    return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+
+
+class Network(nn.Module):
+  """Flax interpreter of a layer-spec tuple (see `mnist_jax.models.layers.ModelSpec`).
+
+  Submodule names are ``layers_<i>`` with ``i`` the index in `layers`, matching the keys of
+  the ``torch.nn.Sequential`` mirror built by `mnist_jax.models.torch_mirror.build`.
+  Convolution variables are ``kernel`` float32 [k, k, C_in, C_out] (HWIO) and ``bias``
+  float32 [C_out]; Dense ``kernel`` [F_in, F_out] and ``bias`` [F_out].
+
+  Attributes:
+    layers: layer specs in call order.
+    dropout_rate: rate of every `Dropout` layer.
+  """
+  layers: Sequence[Layer]
+  dropout_rate: float = 0.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    """Runs the network.
+
+    Args:
+      x: float32 [N, 28, 28, 1] normalised images (NHWC).
+      train: batch statistics and dropout on (needs ``rngs={'dropout': key}`` when the
+        model has dropout with a rate > 0, and ``mutable=['batch_stats']``).
+
+    Returns:
+      float32 [N, num_classes] log-probabilities when the spec ends with `LogSoftmax`.
+    """
+    layers = tuple(self.layers)
+    index = 0
+    while index < len(layers):
+      x, consumed = self.apply_layers(layers, index, x, train)
+      index += consumed
+    return x
+
+  def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array,
+                   train: bool) -> tuple[jax.Array, int]:
+    """Applies ``layers[index]`` to x; returns the output and how many layers it consumed (1).
+
+    The seam for `mnist_jax.models.fast_cpu.FastCpuNetwork`, which may compute a run of
+    layers as one op. Raises TypeError for an unknown layer spec.
+    """
+    layer, name = layers[index], f"layers_{index}"
+    match layer:
+      case Conv():
+        p, d = layer.padding, layer.dilation
+        x = nn.Conv(layer.features, (layer.kernel_size, layer.kernel_size),
+                    strides=layer.stride, padding=((p, p), (p, p)), kernel_dilation=(d, d),
+                    use_bias=layer.use_bias, name=name)(x)
+      case ReLU():
+        x = nn.relu(x)
+      case BatchNorm():
+        x = TorchBatchNorm(name=name)(x, use_running_average=not train)
+      case Dropout():
+        # NHWC: broadcasting the mask over H and W drops whole channels like Dropout2d.
+        broadcast_dims = (1, 2) if layer.channelwise and x.ndim == 4 else ()
+        x = nn.Dropout(self.dropout_rate, broadcast_dims=broadcast_dims,
+                       deterministic=not train, name=name)(x)
+      case MaxPool():
+        s = stride_of(layer)
+        x = nn.max_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
+      case AvgPool():
+        s = stride_of(layer)
+        x = nn.avg_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
+      case GlobalAvgPool():
+        x = jnp.mean(x, axis=(1, 2), keepdims=True)
+      case Flatten():
+        x = x.reshape((x.shape[0], -1))
+      case Dense():
+        x = nn.Dense(layer.features, use_bias=layer.use_bias, name=name)(x)
+      case LogSoftmax():
+        x = nn.log_softmax(x, axis=-1)
+      case _:
+        raise TypeError(f"unknown layer spec {layer!r}")
+    return x, 1

@@ -1,0 +1,189 @@
+"""ReduceLROnPlateau with PyTorch semantics: a per-epoch state machine on the test loss.
+
+It depends on a metric known only after evaluation, so unlike the per-step schedules of
+`mnist_jax.optim` it runs outside the train step: the trainer folds in each epoch's test loss
+and sets the optimizer's injected learning rate (`optim.set_learning_rate`) from the result.
+
+Our own rather than optax.contrib.reduce_on_plateau: optax has no "max" mode (a relative
+threshold for "max" would need a negative rtol, which it rejects), rejects threshold 0, lacks
+torch's eps rule (skip reductions smaller than eps) and is a gradient transformation that scales
+updates inside the step, whereas the trainer needs a per-epoch learning rate it can set and
+report. (Its plateau test `count == patience` is torch's `num_bad_epochs > patience` shifted by
+one, so that part alone would have fitted.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+def require(ok: bool, field: str, valid: str, value: Any) -> None:
+  """Raises ``ValueError("<field> must be <valid>, got <value>")`` unless `ok`.
+
+  One line naming the argument, so that `optim.create` can prefix ``config.schedule.``; the
+  schedule builders of `mnist_jax.optim` share it.
+  """
+  if not ok:
+    raise ValueError(f"{field} must be {valid}, got {value!r}")
+
+
+def is_int(value: Any) -> bool:
+  """Whether `value` is an int (numpy ints included, bools not)."""
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+class PlateauState(NamedTuple):
+  """State of `Plateau`: a pytree of scalar arrays (checkpointable with Orbax).
+
+  Attributes:
+    learning_rate: float32 [], the learning rate for the next epoch.
+    best: float32 [], best metric so far (+inf / -inf before the first epoch).
+    num_bad_epochs: int32 [], epochs since the last improvement.
+    cooldown_counter: int32 [], epochs of cooldown left.
+  """
+  learning_rate: jax.Array
+  best: jax.Array
+  num_bad_epochs: jax.Array
+  cooldown_counter: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Plateau:
+  """``torch.optim.lr_scheduler.ReduceLROnPlateau`` as a pure per-epoch update.
+
+  Use outside the train step, once per epoch::
+
+    state = plateau.init()
+    for epoch in range(num_epochs):
+      lr = plateau.learning_rate(state)   # lr for this epoch
+      ...                                 # train with lr, evaluate -> test_loss
+      state = plateau.update(state, test_loss)
+
+  ``update`` is pure ``jnp`` (``jax.jit(plateau.update)`` works). Comparisons run in JAX's
+  default float dtype (float32 unless x64 is enabled); torch compares Python floats.
+
+  Attributes: as the torch arguments of the same names; build it with `reduce_on_plateau`,
+  which checks them.
+  """
+  initial_learning_rate: float
+  mode: str = "min"
+  factor: float = 0.1
+  patience: int = 10
+  threshold: float = 1e-4
+  threshold_mode: str = "rel"
+  cooldown: int = 0
+  min_lr: float = 0.0
+  eps: float = 1e-8
+
+  def init(self) -> PlateauState:
+    """State before the first epoch: lr = initial, best = worst possible."""
+    dtype = jnp.result_type(float)
+    worst = math.inf if self.mode == "min" else -math.inf
+    return PlateauState(
+        learning_rate=jnp.asarray(self.initial_learning_rate, dtype),
+        best=jnp.asarray(worst, dtype),
+        num_bad_epochs=jnp.asarray(0, jnp.int32),
+        cooldown_counter=jnp.asarray(0, jnp.int32),
+    )
+
+  def _is_better(self, value: jax.Array, best: jax.Array) -> jax.Array:
+    if self.mode == "min" and self.threshold_mode == "rel":
+      return value < best * (1.0 - self.threshold)
+    if self.mode == "min":
+      return value < best - self.threshold
+    if self.threshold_mode == "rel":
+      return value > best * (1.0 + self.threshold)
+    return value > best + self.threshold
+
+  def update(self, state: PlateauState, value: jax.typing.ArrayLike) -> PlateauState:
+    """Folds in one epoch's metric (torch: ``scheduler.step(value)``).
+
+    Args:
+      state: the state after the previous epoch (or `init`).
+      value: scalar metric of the epoch just finished, e.g. the test loss.
+
+    Returns:
+      The new state; `learning_rate` gives the lr for the next epoch.
+    """
+    value = jnp.asarray(value, state.best.dtype)
+    improved = self._is_better(value, state.best)
+    best = jnp.where(improved, value, state.best)
+    num_bad_epochs = jnp.where(improved, 0, state.num_bad_epochs + 1)
+    # Bad epochs during cooldown are ignored.
+    in_cooldown = state.cooldown_counter > 0
+    cooldown_counter = jnp.where(in_cooldown, state.cooldown_counter - 1,
+                                 state.cooldown_counter)
+    num_bad_epochs = jnp.where(in_cooldown, 0, num_bad_epochs)
+    reduce = num_bad_epochs > self.patience
+    old_lr = state.learning_rate
+    new_lr = jnp.maximum(old_lr * self.factor, self.min_lr)
+    learning_rate = jnp.where(reduce & (old_lr - new_lr > self.eps), new_lr, old_lr)
+    return PlateauState(
+        learning_rate=learning_rate.astype(old_lr.dtype),
+        best=best,
+        num_bad_epochs=jnp.where(reduce, 0, num_bad_epochs).astype(jnp.int32),
+        cooldown_counter=jnp.where(reduce, self.cooldown,
+                                   cooldown_counter).astype(jnp.int32),
+    )
+
+  def learning_rate(self, state: PlateauState) -> jax.Array:
+    """Learning rate (float32 []) for the epoch after the last `update`."""
+    return state.learning_rate
+
+
+def reduce_on_plateau(
+    learning_rate: float,
+    mode: str = "min",
+    factor: float = 0.1,
+    patience: int = 10,
+    threshold: float = 1e-4,
+    threshold_mode: str = "rel",
+    cooldown: int = 0,
+    min_lr: float = 0.0,
+    eps: float = 1e-8,
+) -> Plateau:
+  """Builds a `Plateau` with torch ReduceLROnPlateau's arguments and defaults.
+
+  The lr is multiplied by ``factor`` (not below ``min_lr``) once the metric has not improved
+  for more than ``patience`` epochs; improvement means ``value < best * (1 - threshold)``
+  ("min", "rel"), ``value < best - threshold`` ("min", "abs") and the mirror images for "max".
+  After a reduction, ``cooldown`` epochs pass before bad epochs count again. The first epoch
+  always sets ``best``.
+
+  Args:
+    learning_rate: initial learning rate (the optimizer's lr in torch), > 0.
+    mode: "min" (for a loss) or "max" (for an accuracy).
+    factor: reduction factor, in (0, 1).
+    patience: bad epochs tolerated before reducing, int >= 0.
+    threshold: improvement threshold, >= 0.
+    threshold_mode: "rel" or "abs".
+    cooldown: epochs to wait after a reduction, int >= 0.
+    min_lr: lower bound on the lr, >= 0.
+    eps: reductions smaller than this are skipped, >= 0.
+
+  Returns:
+    The `Plateau`.
+
+  Raises:
+    ValueError: one line naming the argument, for a value outside the ranges above.
+  """
+  require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
+  require(mode in ("min", "max"), "mode", "one of ('min', 'max')", mode)
+  require(0.0 < factor < 1.0, "factor", "in (0, 1)", factor)
+  require(is_int(patience) and patience >= 0, "patience", "an int >= 0 (epochs)", patience)
+  require(threshold >= 0, "threshold", ">= 0", threshold)
+  require(threshold_mode in ("rel", "abs"), "threshold_mode", "one of ('rel', 'abs')",
+          threshold_mode)
+  require(is_int(cooldown) and cooldown >= 0, "cooldown", "an int >= 0 (epochs)", cooldown)
+  require(min_lr >= 0, "min_lr", ">= 0", min_lr)
+  require(eps >= 0, "eps", ">= 0", eps)
+  return Plateau(
+      initial_learning_rate=float(learning_rate), mode=mode, factor=float(factor),
+      patience=patience, threshold=float(threshold), threshold_mode=threshold_mode,
+      cooldown=cooldown, min_lr=float(min_lr), eps=float(eps))

@@ -1,0 +1,122 @@
+"""The benchmark's report: its Markdown, and the sections of docs/PERFORMANCE.md that hold it.
+
+docs/PERFORMANCE.md keeps the latest benchmark output between markers (one pair per named
+section, e.g. the CPU and the GPU results); the rest of the file, the study of what each change
+did, is written by hand and left untouched.
+"""
+
+from __future__ import annotations
+
+import os
+
+from mnist_jax.reporting import measurements
+
+BEGIN_MARKER = "<!-- benchmark:begin -->"
+END_MARKER = "<!-- benchmark:end -->"
+
+
+def _ratio(a: measurements.Timing, b: measurements.Timing) -> str:
+  if a.error or b.error or not a.epoch_seconds or not b.epoch_seconds:
+    return "n/a"
+  return f"{a.median_epoch_seconds / b.median_epoch_seconds:.2f}"
+
+
+def format_report(report: measurements.Report, command: str | None = None) -> str:
+  """The report as Markdown: machine, the comparison table, ratios, the multi-seed table."""
+  lines = []
+  if command:
+    lines += [f"Command: `{command}`", ""]
+  first = report.timings[0] if report.timings else None
+  data_line = "random uint8 images (--synthetic)" if report.synthetic else "real MNIST training images"
+  if first is not None:
+    lines += [f"Config `{report.config_name}` (model `{report.model}`), batch {first.batch_size}, "
+              f"{first.num_examples} {data_line} per epoch, {len(first.epoch_seconds)} timed "
+              f"epoch(s) per contender (median)."]
+  lines += [f"Load average (1/5/15 min) before: {report.load_before}; after: {report.load_after}.", ""]
+  lines += ["| machine | |", "|---|---|"]
+  lines += [f"| {key} | {value} |" for key, value in report.machine.items()]
+  lines += ["", "| contender | ms/step | s/epoch | images/s | compile s | epochs (s) |",
+            "|---|---|---|---|---|---|"]
+  for t in report.timings:
+    if t.error:
+      lines.append(f"| {t.name} | failed: {t.error.replace('|', '/')} | | | | |")
+      continue
+    compile_s = "" if t.compile_seconds is None else f"{t.compile_seconds:.1f}"
+    epochs = ", ".join(f"{s:.2f}" for s in t.epoch_seconds)
+    lines.append(f"| {t.name} | {t.ms_per_step:.1f} | {t.median_epoch_seconds:.2f} | "
+                 f"{t.images_per_second:,.0f} | {compile_s} | {epochs} |")
+  ours = [t for t in report.timings if t.name.startswith("ours")]
+  eager = [t for t in report.timings if t.name.startswith("torch eager")]
+  if ours and eager:
+    lines += ["", "Ratios (median epoch time, ours / torch eager; < 1 means ours is faster):", ""]
+    for o in ours:
+      for e in eager:
+        lines.append(f"- {o.name} / {e.name}: **{_ratio(o, e)}**")
+  if ours and report.num_epochs:
+    lines += ["", f"{report.num_epochs} epochs (a full run of the config) of {first.num_examples} images "
+              "at these medians (training only, without the per-epoch test-set evaluation and "
+              "compile):", ""]
+    lines += [f"- {t.name}: {report.num_epochs * t.median_epoch_seconds:.1f} s" for t in ours]
+  if report.seed_timings:
+    lines += ["", f"Multi-seed program ({report.seed_timings[0].num_examples} images per epoch "
+              f"per seed, rotation as configured):", "",
+              "| seeds | ms/step (all seeds) | s/epoch | s/epoch per seed | images/s (all seeds) | compile s |",
+              "|---|---|---|---|---|---|"]
+    for t in report.seed_timings:
+      lines.append(f"| {t.num_seeds} | {t.ms_per_step:.1f} | {t.median_epoch_seconds:.2f} | "
+                   f"{t.seconds_per_seed:.2f} | {t.images_per_second:,.0f} | {t.compile_seconds:.1f} |")
+  return "\n".join(lines) + "\n"
+
+
+_DOC_HEADER = """# Performance
+
+The section between the benchmark markers is written by `scripts/benchmark.py --output
+docs/PERFORMANCE.md`; the rest of this file is maintained by hand.
+
+"""
+
+
+def section_markers(section: str = "") -> tuple[str, str]:
+  """Begin and end markers of a named benchmark section ("" is the default, CPU, section).
+
+  Raises:
+    ValueError: a name other than letters, digits and "_".
+  """
+  if not section:
+    return BEGIN_MARKER, END_MARKER
+  if not section.replace("_", "").isalnum():
+    raise ValueError(f"section name must be letters, digits and '_', got {section!r}")
+  return f"<!-- benchmark:{section}:begin -->", f"<!-- benchmark:{section}:end -->"
+
+
+def update_performance_doc(path: str, text: str, section: str = "") -> None:
+  """Replaces one benchmark section of `path` (between its markers) with `text`.
+
+  Creates the file (a header and the section) when it does not exist; appends the section
+  when the file has no markers of that section; leaves everything outside them untouched.
+  `section` names the section (`section_markers`), so one file can hold the CPU and the GPU
+  results.
+
+  Raises:
+    ValueError: the file has a begin marker without an end marker (or the reverse), or a
+      bad section name.
+  """
+  begin_marker, end_marker = section_markers(section)
+  section = f"{begin_marker}\n{text.rstrip()}\n{end_marker}\n"
+  if not os.path.exists(path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    content = _DOC_HEADER + section
+  else:
+    with open(path) as f:
+      content = f.read()
+    has_begin, has_end = begin_marker in content, end_marker in content
+    if has_begin != has_end:
+      raise ValueError(f"{path} has only one of {begin_marker!r} and {end_marker!r}; fix it by hand")
+    if has_begin:
+      head, rest = content.split(begin_marker, 1)
+      tail = rest.split(end_marker, 1)[1]
+      content = head + section + ("\n" + tail.lstrip("\n") if tail.strip() else "")
+    else:
+      content = content.rstrip("\n") + "\n\n" + section
+  with open(path, "w") as f:
+    f.write(content)

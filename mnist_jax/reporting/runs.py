@@ -1,0 +1,170 @@
+"""Training runs on disk: reading a run's files, finding runs, collecting them into ``runs/``.
+
+A run is a workdir written by `train.train_and_evaluate`: ``config.json``, ``metrics.jsonl``
+(one line per finished epoch, every value a list over seeds) and, once the run has finished,
+``summary.json``. Checkpoints make workdirs large, so `collect` copies the small files of a run
+(and its plots) into ``runs/<recipe name>/``, which is committed; `results.report` regenerates
+``docs/RESULTS.md`` from there on any machine.
+
+Example::
+
+  runs = runs_lib.find_runs(["workdirs/*"])
+  folders = runs_lib.collect_all(["workdirs/*"], "runs")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+import shutil
+from typing import Any, Sequence
+
+from mnist_jax import metrics
+from mnist_jax import published
+
+RUN_FILES = ("config.json", "metrics.jsonl", "summary.json")
+PLOT_FILES = ("curves.png", "misclassified.png")
+FLAGSHIP = "final"  # the recipe name of the flagship (configs/final.py)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """The files of one run.
+
+  Attributes:
+    workdir: the folder the files were read from.
+    config: config.json (the ml_collections config as a dict).
+    history: the records of metrics.jsonl, one per finished epoch, in order.
+    summary: summary.json, or None while the run is in progress.
+  """
+  workdir: str
+  config: dict[str, Any]
+  history: list[dict[str, Any]]
+  summary: dict[str, Any] | None
+
+  @property
+  def name(self) -> str:
+    """The recipe name (config ``name``, e.g. "ref3_step4" or "final")."""
+    return self.config.get("name") or os.path.basename(os.path.normpath(self.workdir))
+
+  @property
+  def files(self) -> list[str]:
+    """Paths of the run files that exist, in `RUN_FILES` order."""
+    return [os.path.join(self.workdir, f) for f in RUN_FILES
+            if os.path.exists(os.path.join(self.workdir, f))]
+
+
+def _read_json(path: str) -> Any:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path} is not valid JSON: {e}") from None
+
+
+def load_run(workdir: str) -> Run:
+  """Reads the run in `workdir`.
+
+  Raises:
+    ValueError: `workdir` has no config.json, a file is not valid JSON, the epochs of
+      metrics.jsonl are not 0, 1, 2, ... or summary.json counts other epochs than it.
+  """
+  config_path = os.path.join(workdir, "config.json")
+  if not os.path.exists(config_path):
+    raise ValueError(f"{workdir!r} is not a run workdir: it has no config.json")
+  config = _read_json(config_path)
+  metrics_path = os.path.join(workdir, "metrics.jsonl")
+  try:
+    history = metrics.read_json_lines(metrics_path)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{metrics_path} has a line that is not valid JSON: {e}") from None
+  epochs = [record["epoch"] for record in history]
+  if epochs != list(range(len(history))):
+    raise ValueError(f"{metrics_path}: epochs must be 0, 1, 2, ... in order, got {epochs}")
+  summary_path = os.path.join(workdir, "summary.json")
+  summary = _read_json(summary_path) if os.path.exists(summary_path) else None
+  if summary is not None and summary.get("num_epochs") != len(history):
+    raise ValueError(f"{summary_path} counts {summary.get('num_epochs')} epochs but "
+                     f"{metrics_path} has {len(history)}")
+  return Run(workdir=workdir, config=config, history=history, summary=summary)
+
+
+def find_runs(patterns: Sequence[str]) -> list[Run]:
+  """The runs in the folders matched by the glob `patterns`, one per recipe name.
+
+  Folders without config.json are ignored.
+
+  Returns:
+    The runs in `recipe_order`.
+
+  Raises:
+    ValueError: a pattern matches no run, or two runs share a recipe name (the message
+      names their workdirs).
+  """
+  runs: dict[str, Run] = {}
+  for pattern in patterns:
+    folders = sorted(path for path in glob.glob(pattern)
+                     if os.path.exists(os.path.join(path, "config.json")))
+    if not folders:
+      raise ValueError(f"no run workdir (a folder with config.json) matches {pattern!r}")
+    for folder in folders:
+      run = load_run(folder)
+      if run.name in runs:
+        if os.path.samefile(runs[run.name].workdir, folder):
+          continue
+        raise ValueError(f"two runs of recipe {run.name!r}: {runs[run.name].workdir} and "
+                         f"{folder}; pass only one of them")
+      runs[run.name] = run
+  return sorted(runs.values(), key=lambda run: recipe_order(run.name))
+
+
+def recipe_order(name: str) -> tuple[int, int, str]:
+  """Sort key: ref1 .. ref5 (in write-up order), then `FLAGSHIP`, then other names."""
+  positions = {record.name: i for i, record in enumerate(published.all())}
+  experiment = name.split("_")[0]
+  if experiment in published.EXPERIMENTS:
+    return (published.EXPERIMENTS.index(experiment), positions.get(name, len(positions)), name)
+  if name == FLAGSHIP:
+    return (len(published.EXPERIMENTS), 0, name)
+  return (len(published.EXPERIMENTS) + 1, 0, name)
+
+
+def collect(workdir: str, runs_dir: str = "runs") -> str:
+  """Copies the small files of the run in `workdir` into ``runs_dir/<recipe name>/``.
+
+  Copies `RUN_FILES` and `PLOT_FILES` (not checkpoints, TensorBoard events or steps.jsonl);
+  a file the run lacks (summary.json while in progress) is removed from the copy, so the copy
+  always matches the run.
+
+  Returns:
+    The folder written.
+
+  Raises:
+    ValueError: as `load_run`.
+  """
+  run = load_run(workdir)
+  target = os.path.join(runs_dir, run.name)
+  os.makedirs(target, exist_ok=True)
+  if os.path.samefile(workdir, target):
+    return target
+  for file_name in RUN_FILES + PLOT_FILES:
+    source, destination = os.path.join(workdir, file_name), os.path.join(target, file_name)
+    if os.path.exists(source):
+      shutil.copyfile(source, destination)
+    elif os.path.exists(destination):
+      os.remove(destination)
+  return target
+
+
+def collect_all(patterns: Sequence[str], runs_dir: str = "runs") -> list[str]:
+  """`collect` for every run matched by `patterns`; checks them all before copying any.
+
+  Returns:
+    The folders written, in `recipe_order`.
+
+  Raises:
+    ValueError: as `find_runs`.
+  """
+  return [collect(run.workdir, runs_dir) for run in find_runs(patterns)]

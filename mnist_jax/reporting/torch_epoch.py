@@ -1,0 +1,133 @@
+"""The PyTorch side of the benchmark: the same network and optimizer trained by torch eager.
+
+`time_torch_epoch` times `torch_mirror.build(config.model)` (NCHW) with the same batch size and
+SGD (lr, momentum, and the same OneCycleLR schedule stepped per batch), data already in memory
+as normalised float tensors, a fresh shuffled index each epoch and the remainder batch kept
+(DataLoader drop_last=False), no augmentation; optionally under torch.compile, whose failure is
+reported, not raised. torch is imported only inside the functions, so this module imports
+without it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from mnist_jax import augment
+from mnist_jax.reporting import measurements
+
+TORCH_DEVICES = ("cpu", "cuda")
+
+
+def _torch_scheduler(config: ml_collections.ConfigDict, optimizer: Any, steps_per_epoch: int):
+  """The torch scheduler matching `config.schedule`, stepped per batch; None when constant."""
+  import torch  # pylint: disable=import-outside-toplevel
+  schedule = config.schedule
+  if schedule.name == "one_cycle":
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=schedule.max_lr, epochs=config.num_epochs,
+        steps_per_epoch=steps_per_epoch, pct_start=schedule.pct_start,
+        anneal_strategy=schedule.anneal_strategy, cycle_momentum=schedule.cycle_momentum,
+        base_momentum=schedule.base_momentum, max_momentum=schedule.max_momentum,
+        div_factor=schedule.div_factor, final_div_factor=schedule.final_div_factor,
+        three_phase=schedule.three_phase)
+  # StepLR steps per epoch and ReduceLROnPlateau per evaluation: nothing per batch.
+  return None
+
+
+def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
+                     num_epochs: int, threads: int | None = None, compile_model: bool = False,
+                     name: str | None = None, device: str = "cpu") -> measurements.Timing:
+  """Times the PyTorch mirror of `config.model` over `num_epochs` epochs (no augmentation).
+
+  Args:
+    config: model, batch_size, learning_rate, momentum, nesterov, weight_decay, schedule.
+    images: uint8 [N, 28, 28, 1]; labels: int32 [N].
+    num_epochs: timed epochs (median reported).
+    threads: `torch.set_num_threads` (default: the machine's cores); host threads only
+      when `device` is "cuda".
+    compile_model: wrap the module in `torch.compile`; its compile happens in one untimed
+      warm-up epoch, reported as `compile_seconds`. A failure is returned as
+      `measurements.Timing.error` (first line of the exception), not raised.
+    name: label of the contender.
+    device: "cpu" or "cuda" (one of `TORCH_DEVICES`). On "cuda" the model and the data live
+      on the GPU (shuffled index made on the CPU, as a DataLoader does, then moved), and each
+      timed epoch ends with `torch.cuda.synchronize()`.
+
+  Returns:
+    The `measurements.Timing`.
+
+  Raises:
+    ValueError: `device` not in `TORCH_DEVICES`, or "cuda" without a CUDA device.
+  """
+  import torch  # pylint: disable=import-outside-toplevel
+  import torch.nn.functional as F  # pylint: disable=import-outside-toplevel,invalid-name
+  from mnist_jax.models import torch_mirror  # pylint: disable=import-outside-toplevel
+
+  check_torch_device(device)
+  threads = threads or os.cpu_count()
+  where = "cuda" if device == "cuda" else f"{threads} thread{'s' * (threads > 1)}"
+  name = name or f"torch {'compile' if compile_model else 'eager'} ({where})"
+  num_examples = len(labels)
+  timing = measurements.Timing(name, num_examples, config.batch_size)
+  previous_threads = torch.get_num_threads()
+  torch.set_num_threads(threads)
+  try:
+    torch.manual_seed(config.seed)
+    model = torch_mirror.build(config.model, dropout_rate=config.dropout_rate).to(device)
+    model.train()
+    learning_rate = config.schedule.max_lr if config.schedule.name == "one_cycle" else config.learning_rate
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=config.momentum,
+                                nesterov=config.nesterov, weight_decay=config.weight_decay)
+    scheduler = _torch_scheduler(config, optimizer, math.ceil(num_examples / config.batch_size))
+    # ToTensor + Normalize once, up front: the data sit in memory as float tensors.
+    x_all = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255)
+    x_all = ((x_all - augment.MEAN) / augment.STD).to(device)
+    y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
+    generator = torch.Generator().manual_seed(config.seed)
+    step_model = model
+
+    def run_epoch():
+      permutation = torch.randperm(num_examples, generator=generator).to(device)
+      for start in range(0, num_examples, config.batch_size):
+        index = permutation[start:start + config.batch_size]
+        optimizer.zero_grad()
+        loss = F.nll_loss(step_model(x_all[index]), y_all[index])
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None and scheduler.last_epoch + 1 < scheduler.total_steps:
+          scheduler.step()
+      if device == "cuda":
+        torch.cuda.synchronize()  # kernels run asynchronously: the epoch ends when they do
+
+    if compile_model:
+      start = time.perf_counter()
+      try:
+        step_model = torch.compile(model)  # compiles lazily, during the first epoch
+        run_epoch()
+      except Exception as e:  # pylint: disable=broad-except  (reported, never fatal)
+        timing.error = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        return timing
+      timing.compile_seconds = time.perf_counter() - start
+    for _ in range(num_epochs):
+      start = time.perf_counter()
+      run_epoch()
+      timing.epoch_seconds.append(time.perf_counter() - start)
+  finally:
+    torch.set_num_threads(previous_threads)
+  return timing
+
+
+def check_torch_device(device: str) -> None:
+  """Raises ValueError unless torch can train on `device` ("cpu" or "cuda")."""
+  if device not in TORCH_DEVICES:
+    raise ValueError(f"torch device must be one of {', '.join(TORCH_DEVICES)}, got {device!r}")
+  if device == "cuda":
+    import torch  # pylint: disable=import-outside-toplevel
+    if not torch.cuda.is_available():
+      raise ValueError(f"torch device 'cuda' asked for, but torch {torch.__version__} sees no CUDA device")

@@ -1,0 +1,56 @@
+"""The files a run leaves in its workdir besides metrics and checkpoints: summary.json and the
+plots (matplotlib is imported only when plotting)."""
+
+import json
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from mnist_jax import metrics as metrics_lib
+from mnist_jax import steps
+
+
+def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list[dict[str, Any]],
+                  num_params: int, compile_seconds: float) -> dict[str, Any]:
+  """Writes workdir/summary.json: per-seed best and last-3 test accuracy, times, device."""
+  summary = {
+      "model": config.model,
+      "num_params": num_params,
+      "seeds": history[-1]["seeds"] if history else [config.seed + r for r in range(config.num_seeds)],
+      "num_epochs": len(history),
+      "device": f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind} x{jax.device_count()}",
+      "compile_seconds": compile_seconds,
+      "train_seconds": float(sum(r["epoch_seconds"] for r in history)),
+      "test_accuracy": metrics_lib.seed_statistics([r["test_accuracy"] for r in history]),
+  }
+  with open(os.path.join(workdir, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=2)
+  return summary
+
+
+def make_plots(workdir: str, states: steps.TrainState, history: list[dict[str, Any]],
+               test_images: jax.Array, test_labels: jax.Array) -> None:
+  """Writes curves.png (every replica), learning_rate.png (per step) and misclassified.png
+  (the first replica's wrong test predictions) to `workdir`.
+
+  Args:
+    states: the trained TrainState with a leading replica axis [R, ...].
+    history: the per-epoch records of metrics.jsonl; steps.jsonl is read from `workdir`.
+    test_images: uint8 [N, 28, 28, 1]; test_labels: int32 [N].
+  """
+  from mnist_jax import plots  # pylint: disable=g-import-not-at-top  (matplotlib only when plotting)
+
+  step_records = metrics_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
+  step_losses = np.concatenate([np.asarray(r["step_loss"]) for r in step_records], axis=1)
+  learning_rates = np.concatenate([np.asarray(r["learning_rate"]) for r in step_records], axis=1)
+  plots.plot_curves(history, os.path.join(workdir, "curves.png"), step_losses=step_losses)
+  plots.plot_learning_rate(learning_rates[0], os.path.join(workdir, "learning_rate.png"))
+  first = jax.tree.map(lambda x: x[0], states)
+  predictions = np.asarray(jax.jit(steps.predict_log_probs)(first, test_images).argmax(-1))
+  labels = np.asarray(test_labels)
+  wrong = np.flatnonzero(predictions != labels)
+  plots.plot_misclassified(np.asarray(test_images)[wrong], labels[wrong], predictions[wrong],
+                           os.path.join(workdir, "misclassified.png"))
