@@ -45,6 +45,13 @@ def get_config(**overrides) -> ml_collections.ConfigDict:
   config.data_source = "auto"  # "auto" | "idx" | "tfds"
   config.train_subset = 0  # first N training images; 0 = all 60,000
   config.test_subset = 0
+  # The last N of the 60,000 training images, held out of training and evaluated each epoch:
+  # what recipes are chosen on (never the test set). 0 = no validation split.
+  config.validation_size = 0
+
+  # A grid of recipe values trained as replicas of one program (mnist_jax.sweep), nested like
+  # the config, e.g. {"schedule": {"max_lr": [0.05, 0.1]}}; configs/sweeps.py has examples.
+  config.sweep = ml_collections.ConfigDict()
 
   config.keep_checkpoints = 3
   config.progress_bar = True

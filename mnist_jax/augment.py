@@ -86,6 +86,8 @@ def rotate(images: jax.Array, angles: jax.Array, fill: float = 0.0) -> jax.Array
 
 
 def _degree_range(degrees: Degrees) -> tuple[float, float]:
+  if isinstance(degrees, jax.Array):  # a swept d (one per replica of a sweep): (-d, d)
+    return -degrees, degrees
   if isinstance(degrees, (int, float)):
     if degrees < 0:
       raise ValueError(f"degrees must be non-negative when a single number, got {degrees}")
@@ -105,8 +107,8 @@ def sample_angles(key: jax.Array, batch_size: int, degrees: Degrees = (-7.0, 7.0
   Args:
     key: PRNG key.
     batch_size: number of angles B.
-    degrees: (min, max) in degrees, or a non-negative number d for (-d, d).
-      Python numbers, static under jit.
+    degrees: (min, max) in degrees, or a non-negative number d for (-d, d): Python numbers,
+      static under jit, or d as a float32 [] array (a swept value, not checked).
 
   Returns:
     float32 [B], angles in degrees.

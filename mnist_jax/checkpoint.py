@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any, Callable
 
+import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
@@ -35,27 +36,36 @@ class CheckpointError(ValueError):
 def create_checkpoint_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
   """Orbax manager in `workdir/checkpoints`: one step per epoch, the last `keep` and the best.
 
-  "Best" is the mean test accuracy over replicas (metric `test_accuracy`).
+  "Best" is the mean validation accuracy over replicas where the run has a validation split
+  (metric `validation_accuracy`), else the mean test accuracy, as the references keep it.
   """
+  best = lambda metrics: metrics.get("validation_accuracy", metrics["test_accuracy"])
   policy = ocp.checkpoint_managers.AnyPreservationPolicy([
       ocp.checkpoint_managers.LatestN(n=keep),
-      ocp.checkpoint_managers.BestN(get_metric_fn=lambda m: m["test_accuracy"], n=1),
+      ocp.checkpoint_managers.BestN(get_metric_fn=best, n=1),
   ])
   options = ocp.CheckpointManagerOptions(
-      best_fn=lambda m: m["test_accuracy"], best_mode="max",
+      best_fn=best, best_mode="max",
       preservation_policy=policy, create=True, enable_async_checkpointing=False)
-  return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")), options=options)
+  # Handlers named, so that `restore_arrays` can read the saved shapes (`item_metadata`).
+  return ocp.CheckpointManager(
+      os.path.abspath(os.path.join(workdir, "checkpoints")), options=options,
+      item_handlers={"state": ocp.StandardCheckpointHandler(), "history": ocp.JsonCheckpointHandler()})
 
 
 def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any,
-                    plateau_state: Any, history: list[dict[str, Any]], test_accuracy: float) -> None:
-  """Saves the state of all replicas after `epoch` (1-based count of finished epochs)."""
+                    plateau_state: Any, history: list[dict[str, Any]], metrics: dict[str, float]) -> None:
+  """Saves the state of all replicas after `epoch` (1-based count of finished epochs).
+
+  `metrics`: "test_accuracy" and, with a validation split, "validation_accuracy" (percent,
+  means over replicas), which choose the best checkpoint.
+  """
   manager.save(
       epoch,
       args=ocp.args.Composite(
           state=ocp.args.StandardSave({"train": states, "plateau": plateau_state}),
           history=ocp.args.JsonSave(history)),
-      metrics={"test_accuracy": float(test_accuracy)})
+      metrics={name: float(value) for name, value in metrics.items()})
   manager.wait_until_finished()
 
 
@@ -73,11 +83,16 @@ def restore_checkpoint(manager: ocp.CheckpointManager, step: int, states: Any,
 def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
   """The saved training state at `step` as nested dicts of numpy arrays, with no target.
 
-  Needs no model or optimizer to describe its structure: what evaluation restores.
+  Needs no model or optimizer to describe its structure: what evaluation restores. The arrays
+  come to the first local device, whatever devices the run was saved from.
   """
   try:
     with _quiet_failures():
-      restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+      saved = manager.item_metadata(step)["state"]
+      device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+      target = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
+                            getattr(saved, "tree", saved))
+      restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))
   except Exception as e:  # pylint: disable=broad-except  (Orbax and TensorStore raise many types)
     raise CheckpointError(
         f"checkpoint {step} in {manager.directory} cannot be restored ({_one_line(e)})") from e

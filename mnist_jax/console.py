@@ -11,7 +11,12 @@ from mnist_jax import epoch as epoch_lib
 
 def test_line(loss: float, correct: int, total: int) -> str:
   """The references' console line for a test-set evaluation."""
-  return (f"Test set: Average loss: {loss:.4f}, Accuracy: {correct}/{total} "
+  return eval_line("test", loss, correct, total)
+
+
+def eval_line(split: str, loss: float, correct: int, total: int) -> str:
+  """The references' line for an evaluation of `split` ("test" or "validation")."""
+  return (f"{split.capitalize()} set: Average loss: {loss:.4f}, Accuracy: {correct}/{total} "
           f"({100.0 * correct / total:.2f}%)")
 
 

@@ -12,13 +12,16 @@ import math
 from typing import Callable, NamedTuple
 
 import jax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.experimental import multihost_utils
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from mnist_jax import augment
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import steps
+from mnist_jax import sweep
 
 
 class EpochOutput(NamedTuple):
@@ -88,6 +91,55 @@ def empty_epoch_output(num_replicas: int, num_steps: int) -> EpochOutput:
                      jnp.zeros((num_replicas, num_steps), jnp.float32))
 
 
+def create_mesh(num_replicas: int) -> Mesh:
+  """The ("replica", "batch") mesh over every device (of every process).
+
+  Replicas (seeds, sweep cells) are split across the devices when they divide evenly: each
+  device trains its share, with nothing to exchange between them. Otherwise (one run on
+  several devices) the replica axis is 1 and each batch is split across the devices.
+  """
+  devices = jax.device_count()
+  shape = (devices, 1) if num_replicas % devices == 0 else (1, devices)
+  return jax.make_mesh(shape, ("replica", "batch"), axis_types=(AxisType.Auto, AxisType.Auto))
+
+
+def place(tree, sharding: NamedSharding):
+  """Host values (numpy or local JAX arrays, the same in every process) as global arrays.
+
+  `jax.make_array_from_callback`: each process supplies the shards its own devices hold, so
+  one code path serves one process and several (`jax.distributed`).
+  """
+  def one(value):
+    value = np.asarray(value)
+    return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+
+  return jax.tree.map(one, jax.device_get(tree))
+
+
+def to_host(tree):
+  """Global arrays as numpy arrays, in every process (a collective when several processes
+  hold parts of them: every process must call it)."""
+  def one(value):
+    if getattr(value, "is_fully_addressable", True):
+      return np.asarray(value)
+    return multihost_utils.process_allgather(value, tiled=True)
+
+  return jax.tree.map(one, tree)
+
+
+def split_replicas(fn: Callable, mesh: Mesh | None, replica_args: tuple[bool, ...]) -> Callable:
+  """`fn` run on each device with its share of the replicas (`jax.shard_map` over "replica").
+
+  `replica_args[i]` says whether argument i has the leading replica axis (else it is the same
+  on every device); every output has it. Without a mesh or with one replica device, `fn`.
+  """
+  if mesh is None or mesh.shape["replica"] == 1:
+    return fn
+  in_specs = tuple(PartitionSpec("replica") if split else PartitionSpec() for split in replica_args)
+  return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=PartitionSpec("replica"),
+                       axis_names={"replica"}, check_vma=False)
+
+
 def make_train_steps(config: ml_collections.ConfigDict, num_examples: int,
                      mesh: Mesh | None = None) -> Callable:
   """Builds `train_steps(states, partial, images, labels, epoch, start, stop)` (jit it).
@@ -107,26 +159,40 @@ def make_train_steps(config: ml_collections.ConfigDict, num_examples: int,
   """
   batch_size = config.batch_size
   num_full, remainder = divmod(num_examples, batch_size)
-  degrees = float(config.rotation_degrees)
-  batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("batch"))
+  num_steps = steps_per_epoch(num_examples, batch_size)
+  # Rotation is in the program when any replica rotates (a swept 0 then rotates by 0 degrees).
+  rotates = max(float(value) for value in [config.rotation_degrees] + list(
+      dict(sweep.fields(config)).get("rotation_degrees", ()))) > 0
+  splits_batches = mesh is not None and mesh.shape["batch"] > 1
+  batch_sharding = NamedSharding(mesh, PartitionSpec("batch")) if splits_batches else None
 
   def replica_step(state, images, labels, step_key):
     augment_key, dropout_key = jax.random.split(step_key)
+    recipe = state.recipe  # the replica's swept values, {} outside a sweep
     x = augment.to_float(images)
     if batch_sharding is not None:
       x = jax.lax.with_sharding_constraint(x, batch_sharding)
-    if degrees > 0:
-      x = augment.random_rotation(augment_key, x, (-degrees, degrees), fill=config.rotation_fill)
+    if rotates:
+      degrees = recipe.get("rotation_degrees", float(config.rotation_degrees))
+      x = augment.random_rotation(augment_key, x, degrees, fill=config.rotation_fill)
     x = augment.normalize(x)
     learning_rate = state.opt_state.hyperparams["learning_rate"]
-    state, loss, batch_metrics = steps.train_step(state, x, labels, dropout_key)
+    swept = {}  # a sweep replica steps with its own optimizer and dropout rate
+    if recipe:
+      swept = {"tx": sweep.create_optimizer(config, num_steps, recipe),
+               "keep_prob": recipe.get(sweep.KEEP_PROB)}
+    state, loss, batch_metrics = steps.train_step(state, x, labels, dropout_key, **swept)
     return state, (loss, learning_rate, batch_metrics)
 
   def train_steps(states, partial, images, labels, epoch, start, stop):
-    # Partitionable threefry (JAX's default) makes XLA:CPU spend ~15 s more compiling the
-    # dropout masks; the classic stream compiles in seconds and runs no slower.
+    # The one non-default JAX mode: the classic (non-partitionable) threefry stream. JAX's
+    # default compiled 3x slower (17.8 vs 6.0 s; the persistent cache hides that) and trained
+    # ~1.5x slower on XLA:CPU, and it would change every random draw of the committed runs
+    # (docs/measurements/refactor_2026-11-28). tests/test_fast_cpu.py and test_epoch.py fail
+    # if JAX changes this stream (they compare it with jax.random under this mode).
     with jax.threefry_partitionable(False):
-      return _train_steps(states, partial, images, labels, epoch, start, stop)
+      return split_replicas(_train_steps, mesh, (True, True) + (False,) * 5)(
+          states, partial, images, labels, epoch, start, stop)
 
   def _train_steps(states, partial, images, labels, epoch, start, stop):
     num_replicas = jax.tree.leaves(states)[0].shape[0]
@@ -178,7 +244,8 @@ def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
   return train_epoch
 
 
-def make_evaluate(config: ml_collections.ConfigDict, num_examples: int) -> Callable:
+def make_evaluate(config: ml_collections.ConfigDict, num_examples: int,
+                  mesh: Mesh | None = None) -> Callable:
   """Builds `evaluate(states, images, labels) -> Metrics [R]` over the whole set in one call.
 
   The set is cut into chunks of `config.eval_batch_size` under `lax.scan` (bounded memory);
@@ -189,6 +256,9 @@ def make_evaluate(config: ml_collections.ConfigDict, num_examples: int) -> Calla
   padded = num_chunks * chunk
 
   def evaluate(states, images, labels):
+    return split_replicas(_evaluate, mesh, (True, False, False))(states, images, labels)
+
+  def _evaluate(states, images, labels):
     pad = padded - num_examples
     images = jnp.pad(images, ((0, pad), (0, 0), (0, 0), (0, 0)))
     labels = jnp.pad(labels, (0, pad))

@@ -118,3 +118,23 @@ def to_builtin(value: Any) -> Any:
   if hasattr(value, "tolist"):
     return np.asarray(value).tolist()
   return value
+
+
+def write_epoch_summaries(summary_writer, record: dict[str, Any], step_losses: np.ndarray,
+                          first_step: int) -> None:
+  """TensorBoard scalars of one epoch (means over replicas), if there is a writer.
+
+  Args:
+    summary_writer: from `create_summary_writer`, or None.
+    record: the epoch's metrics.jsonl record.
+    step_losses: float32 [R, steps] of the epoch; `first_step`: its first global step.
+  """
+  if summary_writer is None:
+    return
+  for i in range(step_losses.shape[1]):
+    summary_writer.write_scalars(first_step + i, {"train_step_loss": float(step_losses[:, i].mean())})
+  keys = [key for key in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
+                          "test_loss", "test_accuracy", "learning_rate") if key in record]
+  summary_writer.write_scalars(first_step + step_losses.shape[1],
+                               {key: float(np.mean(record[key])) for key in keys})
+  summary_writer.flush()

@@ -2,8 +2,9 @@
 
 The references train with ``torch.optim.SGD`` and StepLR, OneCycleLR or ReduceLROnPlateau, and
 runs are compared with PyTorch runs. Per-step schedules are optax schedules of the 0-based step
-count (the value used by the update at that step) that run inside ``jit``; ReduceLROnPlateau
-depends on the test loss, so it is a per-epoch state machine (`mnist_jax.plateau`).
+count (the value used by the update at that step) that run inside ``jit`` (OneCycleLR in
+`mnist_jax.one_cycle`); ReduceLROnPlateau depends on the test loss, so it is a per-epoch state
+machine (`mnist_jax.plateau`).
 
 Typical use in a trainer::
 
@@ -16,8 +17,7 @@ Typical use in a trainer::
 
 from __future__ import annotations
 
-import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 from flax.training import train_state
 import jax
@@ -25,16 +25,11 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from mnist_jax import one_cycle as one_cycle_lib
 from mnist_jax import plateau as plateau_lib
 
-ANNEAL_STRATEGIES = ("cos", "linear")
-
 _require = plateau_lib.require
-
-
-def _require_positive_ints(**values: Any) -> None:
-  for field, value in values.items():
-    _require(plateau_lib.is_int(value) and value > 0, field, "a positive int", value)
+_require_positive_ints = plateau_lib.require_positive_ints
 
 
 # ------------------------------------------------------------------- StepLR
@@ -52,7 +47,7 @@ def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch:
     step_size: decay period in epochs, positive int.
     gamma: multiplicative decay per period, > 0.
     steps_per_epoch: optimizer steps (batches) per epoch, positive int.
-    num_epochs: epochs in the run, positive int (the decays within it are optax boundaries).
+    num_epochs: epochs in the run, positive int (no decay after its last epoch).
 
   Returns:
     Schedule mapping the 0-based step count (int scalar or array) to a float32 learning rate
@@ -65,135 +60,18 @@ def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch:
   _require(gamma > 0, "gamma", "> 0", gamma)
   _require_positive_ints(step_size=step_size, steps_per_epoch=steps_per_epoch,
                          num_epochs=num_epochs)
-  # piecewise_constant_schedule compares the int step count with int boundaries, so each decay
-  # lands on torch's epoch exactly. Not exponential_decay(staircase=True): it floors
-  # count / transition_steps in float32, and XLA's division gives e.g. 705 / 705 = 0.99999994,
-  # so the decay would land one step late at some epoch boundaries.
+  # Our own: optax.piecewise_constant_schedule would equal torch, but takes its boundaries as
+  # Python numbers, and a swept step_size is an array (mnist_jax.sweep); and
+  # exponential_decay(staircase=True) floors count / transition_steps in float32, where XLA's
+  # division gives e.g. 705 / 705 = 0.99999994, a decay one step late. Integer division is exact.
   period = step_size * steps_per_epoch
-  decays = {period * k: gamma for k in range(1, (num_epochs - 1) // step_size + 1)}
-  schedule = optax.piecewise_constant_schedule(learning_rate, decays)
-  # Without a boundary optax returns the Python float: the same array either way.
-  return lambda count: jnp.full(jnp.shape(count), schedule(count), jnp.result_type(float))
-
-
-# --------------------------------------------------------------- OneCycleLR
-#
-# Our own rather than optax.cosine_onecycle_schedule: optax ends the phases at
-# int(pct_start * total_steps) and total_steps, torch at float(pct_start * total_steps) - 1 and
-# total_steps - 1 (the peak and the minimum one step earlier, at fractional positions); optax
-# also has no linear annealing, no three-phase variant and no momentum cycle.
-
-
-def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int,
-                      pct_start: float, anneal_strategy: str,
-                      three_phase: bool) -> optax.Schedule:
-  """``start -> peak -> end`` (three_phase: ``-> start -> end``) as torch's OneCycleLR.get_lr.
-
-  Phases end at the float steps ``pct_start * total_steps - 1``, (three_phase:
-  ``2 * pct_start * total_steps - 2``,) ``total_steps - 1`` as in torch, which evaluates
-  ``end + (start - end) / 2 * (cos(pi * pct) + 1)`` (or ``(end - start) * pct + start``) in
-  float64. Here the same values are ``start * w(1 - pct) + end * w(pct)``, with
-  ``w(x) = sin(pi * x / 2) ** 2`` for cos and ``w(x) = x`` for linear: both terms are
-  non-negative, so float32 keeps ~1e-7 relative accuracy even near the final lr of
-  max_lr / (div_factor * final_div_factor), where the torch form cancels in float32.
-
-  Raises:
-    ValueError: for total_steps, pct_start or anneal_strategy out of range, or an empty phase.
-  """
-  _require_positive_ints(total_steps=total_steps)
-  _require(0.0 < pct_start < 1.0, "pct_start", "in (0, 1)", pct_start)
-  _require(anneal_strategy in ANNEAL_STRATEGIES, "anneal_strategy",
-           f"one of {ANNEAL_STRATEGIES}", anneal_strategy)
-  ends = [float(pct_start * total_steps) - 1, float(total_steps - 1)]
-  if three_phase:
-    ends.insert(1, float(2 * pct_start * total_steps) - 2)
-  starts = [0.0] + ends[:-1]
-  # torch divides by (end - start); a phase of zero or negative length breaks it.
-  if any(phase_end <= phase_start for phase_start, phase_end in zip(starts, ends)):
-    raise ValueError(
-        f"pct_start={pct_start} with total_steps={total_steps}"
-        f"{' and three_phase' if three_phase else ''} gives empty cycle phases "
-        f"(ends {ends}); need pct_start * total_steps > 1"
-        f"{' and pct_start < 0.5' if three_phase else ' and pct_start < 1'}")
-  values = [start, peak, start, end] if three_phase else [start, peak, end]
-  phases = list(zip(starts, ends, values[:-1], values[1:]))
-  if anneal_strategy == "cos":
-    weight = lambda x: jnp.square(jnp.sin((0.5 * math.pi) * x))
-  else:
-    weight = lambda x: x
+  last_decays = (num_epochs - 1) // step_size
 
   def schedule(count: jax.typing.ArrayLike) -> jax.Array:
-    # Torch raises past total_steps; holding the last value is safer in a jit.
-    step = jnp.clip(jnp.asarray(count), 0, total_steps - 1).astype(jnp.result_type(float))
-    # torch: the first phase with step <= its end, else the last phase.
-    value = None
-    for step_0, step_1, value_0, value_1 in reversed(phases):
-      length = step_1 - step_0
-      phase_value = (value_0 * weight((step_1 - step) / length)
-                     + value_1 * weight((step - step_0) / length))
-      value = phase_value if value is None else jnp.where(step <= step_1, phase_value, value)
-    return value
+    decays = jnp.minimum(jnp.maximum(jnp.asarray(count), 0) // period, last_decays)
+    return learning_rate * jnp.power(jnp.asarray(gamma, jnp.result_type(float)), decays)
 
   return schedule
-
-
-def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3,
-              anneal_strategy: str = "cos", div_factor: float = 25.0,
-              final_div_factor: float = 1e4, three_phase: bool = False) -> optax.Schedule:
-  """Learning rate of ``torch.optim.lr_scheduler.OneCycleLR``, stepped per batch.
-
-  Anneals from ``max_lr / div_factor`` up to ``max_lr``, then down to
-  ``max_lr / (div_factor * final_div_factor)`` (three_phase: back to the initial value first).
-  Arguments and defaults as in torch.
-
-  Args:
-    max_lr: peak learning rate, > 0.
-    total_steps: optimizer steps in the whole run (epochs * steps_per_epoch), positive int.
-    pct_start: fraction of the steps spent increasing, in (0, 1).
-    anneal_strategy: "cos" or "linear".
-    div_factor: initial lr = max_lr / div_factor, > 0.
-    final_div_factor: minimum lr = initial lr / final_div_factor, > 0.
-    three_phase: torch's three-phase variant.
-
-  Returns:
-    Schedule mapping the 0-based step count (int scalar or array) to a float32 learning rate;
-    steps past ``total_steps - 1`` hold the last value (torch raises there).
-
-  Raises:
-    ValueError: for values out of range or an empty phase (pct_start * total_steps <= 1).
-  """
-  _require(max_lr > 0, "max_lr", "> 0", max_lr)
-  _require(div_factor > 0, "div_factor", "> 0", div_factor)
-  _require(final_div_factor > 0, "final_div_factor", "> 0", final_div_factor)
-  initial_lr = max_lr / div_factor
-  return _one_cycle_anneal(initial_lr, max_lr, initial_lr / final_div_factor, total_steps,
-                           pct_start, anneal_strategy, three_phase)
-
-
-def one_cycle_momentum(total_steps: int, pct_start: float = 0.3, anneal_strategy: str = "cos",
-                       base_momentum: float = 0.85, max_momentum: float = 0.95,
-                       three_phase: bool = False) -> optax.Schedule:
-  """SGD momentum of ``OneCycleLR`` with ``cycle_momentum=True``, stepped per batch.
-
-  Moves inversely to the learning rate: ``max_momentum`` -> ``base_momentum`` while the lr
-  rises, back to ``max_momentum`` while it falls (three_phase: then stays there). Torch
-  overwrites the optimizer's own momentum with these values.
-
-  Args:
-    total_steps, pct_start, anneal_strategy, three_phase: as for `one_cycle`.
-    base_momentum: momentum at the lr peak, in [0, 1).
-    max_momentum: momentum at the start and end, in [0, 1).
-
-  Returns:
-    Schedule mapping the 0-based step count to a float32 momentum.
-
-  Raises:
-    ValueError: for values outside the ranges above or those of `one_cycle`.
-  """
-  _require(0.0 <= base_momentum < 1.0, "base_momentum", "in [0, 1)", base_momentum)
-  _require(0.0 <= max_momentum < 1.0, "max_momentum", "in [0, 1)", max_momentum)
-  return _one_cycle_anneal(max_momentum, base_momentum, max_momentum, total_steps, pct_start,
-                           anneal_strategy, three_phase)
 
 
 # ---------------------------------------------------------------------- SGD
@@ -214,13 +92,15 @@ class Schedules(NamedTuple):
   plateau: plateau_lib.Plateau | None
 
 
-def create_optimizer(config: ml_collections.ConfigDict,
-                     schedules: Schedules) -> optax.GradientTransformation:
+def create_optimizer(config: ml_collections.ConfigDict, schedules: Schedules,
+                     values: Mapping[str, jax.Array] | None = None) -> optax.GradientTransformation:
   """``torch.optim.SGD``: weight decay added to the gradient, then (Nesterov) momentum.
 
   Args:
     config: needs ``nesterov`` (bool) and ``weight_decay`` (float, L2 coefficient).
     schedules: from `create`; they drive the learning rate and momentum per step.
+    values: one replica's swept values by field path (`create`); "weight_decay" among them
+      replaces ``config.weight_decay``.
 
   Returns:
     An ``optax.inject_hyperparams`` transformation: its state's ``hyperparams`` dict holds
@@ -235,7 +115,7 @@ def create_optimizer(config: ml_collections.ConfigDict,
 
   return optax.inject_hyperparams(torch_sgd)(
       learning_rate=schedules.learning_rate, momentum=schedules.momentum,
-      weight_decay=config.weight_decay)
+      weight_decay=(values or {}).get("weight_decay", config.weight_decay))
 
 
 def set_learning_rate(state: train_state.TrainState,
@@ -261,8 +141,8 @@ def set_learning_rate(state: train_state.TrainState,
 
 class _Run(NamedTuple):
   """What `create` passes every schedule builder besides the schedule's own fields."""
-  learning_rate: float
-  momentum: float
+  learning_rate: float | jax.Array
+  momentum: float | jax.Array
   steps_per_epoch: int
   num_epochs: int
 
@@ -281,11 +161,11 @@ def _one_cycle(run: _Run, *, max_lr: float, div_factor: float, final_div_factor:
                **shape: Any) -> Schedules:
   # As torch's OneCycleLR(epochs=, steps_per_epoch=).
   total_steps = run.steps_per_epoch * run.num_epochs
-  lr = one_cycle(max_lr, total_steps, div_factor=div_factor,
+  lr = one_cycle_lib.one_cycle(max_lr, total_steps, div_factor=div_factor,
                  final_div_factor=final_div_factor, **shape)
   if not cycle_momentum:
     return Schedules(lr, run.momentum, None)
-  return Schedules(lr, one_cycle_momentum(total_steps, base_momentum=base_momentum,
+  return Schedules(lr, one_cycle_lib.one_cycle_momentum(total_steps, base_momentum=base_momentum,
                                           max_momentum=max_momentum, **shape), None)
 
 
@@ -309,8 +189,8 @@ SCHEDULES: dict[str, tuple[tuple[str, ...], Callable[..., Schedules]]] = {
 }
 
 
-def create(config: ml_collections.ConfigDict, steps_per_epoch: int,
-           num_epochs: int) -> Schedules:
+def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: int,
+           values: Mapping[str, jax.Array] | None = None) -> Schedules:
   """Builds the schedules named by ``config.schedule.name``.
 
   Args:
@@ -321,6 +201,9 @@ def create(config: ml_collections.ConfigDict, steps_per_epoch: int,
       `one_cycle_momentum`, `plateau.reduce_on_plateau`; step_size and patience in epochs).
     steps_per_epoch: optimizer steps (batches) per epoch, positive int.
     num_epochs: epochs in the run, positive int.
+    values: one replica's swept values (`mnist_jax.sweep`), scalar arrays by field path
+      ("learning_rate", "momentum", "schedule.max_lr", ...), replacing the config's; they
+      are not range-checked here (each sweep cell is checked as a config first).
 
   Returns:
     The `Schedules`.
@@ -333,8 +216,11 @@ def create(config: ml_collections.ConfigDict, steps_per_epoch: int,
   for field in ("learning_rate", "momentum", "schedule"):
     if field not in config:
       raise ValueError(f"config.{field} is missing")
-  _require(config.learning_rate > 0, "config.learning_rate", "> 0", config.learning_rate)
-  _require(0.0 <= config.momentum < 1.0, "config.momentum", "in [0, 1)", config.momentum)
+  values = values or {}
+  learning_rate = values.get("learning_rate", config.learning_rate)
+  momentum = values.get("momentum", config.momentum)
+  _require(learning_rate > 0, "config.learning_rate", "> 0", learning_rate)
+  _require((0.0 <= momentum) & (momentum < 1.0), "config.momentum", "in [0, 1)", momentum)
   schedule = config.schedule
   name = schedule.get("name")
   _require(name in SCHEDULES, "config.schedule.name", f"one of {tuple(SCHEDULES)}", name)
@@ -343,8 +229,10 @@ def create(config: ml_collections.ConfigDict, steps_per_epoch: int,
     if field not in schedule:
       raise ValueError(f"config.schedule.{field} is missing (needed by the "
                        f"{name!r} schedule: {', '.join(fields)})")
-  run = _Run(float(config.learning_rate), float(config.momentum), steps_per_epoch, num_epochs)
+  run = _Run(plateau_lib.as_float(learning_rate), plateau_lib.as_float(momentum),
+             steps_per_epoch, num_epochs)
   try:
-    return build(run, **{field: schedule[field] for field in fields})
+    return build(run, **{field: values.get(f"schedule.{field}", schedule[field])
+                         for field in fields})
   except ValueError as error:
     raise ValueError(f"config.schedule.{error}") from None

@@ -27,10 +27,25 @@ def require(ok: bool, field: str, valid: str, value: Any) -> None:
   """Raises ``ValueError("<field> must be <valid>, got <value>")`` unless `ok`.
 
   One line naming the argument, so that `optim.create` can prefix ``config.schedule.``; the
-  schedule builders of `mnist_jax.optim` share it.
+  schedule builders of `mnist_jax.optim` share it. A `value` that is a JAX array (a swept
+  value inside the training program, `mnist_jax.sweep`) is not checked here: each cell of a
+  sweep was checked with Python numbers before training.
   """
+  if isinstance(value, jax.Array):
+    return
   if not ok:
     raise ValueError(f"{field} must be {valid}, got {value!r}")
+
+
+def require_positive_ints(**values: Any) -> None:
+  """`require` for each keyword: a positive int (or a swept array, not checked here)."""
+  for field, value in values.items():
+    require(is_int(value) and value > 0, field, "a positive int", value)
+
+
+def as_float(value: Any) -> float | jax.Array:
+  """`float(value)`, or `value` itself when it is a JAX array (a swept value, see `require`)."""
+  return value if isinstance(value, jax.Array) else float(value)
 
 
 def is_int(value: Any) -> bool:
@@ -175,7 +190,7 @@ def reduce_on_plateau(
   """
   require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
   require(mode in ("min", "max"), "mode", "one of ('min', 'max')", mode)
-  require(0.0 < factor < 1.0, "factor", "in (0, 1)", factor)
+  require((0.0 < factor) & (factor < 1.0), "factor", "in (0, 1)", factor)
   require(is_int(patience) and patience >= 0, "patience", "an int >= 0 (epochs)", patience)
   require(threshold >= 0, "threshold", ">= 0", threshold)
   require(threshold_mode in ("rel", "abs"), "threshold_mode", "one of ('rel', 'abs')",
@@ -184,6 +199,6 @@ def reduce_on_plateau(
   require(min_lr >= 0, "min_lr", ">= 0", min_lr)
   require(eps >= 0, "eps", ">= 0", eps)
   return Plateau(
-      initial_learning_rate=float(learning_rate), mode=mode, factor=float(factor),
-      patience=patience, threshold=float(threshold), threshold_mode=threshold_mode,
-      cooldown=cooldown, min_lr=float(min_lr), eps=float(eps))
+      initial_learning_rate=as_float(learning_rate), mode=mode, factor=as_float(factor),
+      patience=patience, threshold=as_float(threshold), threshold_mode=threshold_mode,
+      cooldown=cooldown, min_lr=as_float(min_lr), eps=as_float(eps))

@@ -26,13 +26,15 @@ _SEED_STYLE = dict(linewidth=0.8, alpha=0.45)
 _MEAN_STYLE = dict(linewidth=2.0, color="black")
 
 
-def _new_figure(width: float, height: float) -> figure_lib.Figure:
+def new_figure(width: float, height: float) -> figure_lib.Figure:
+  """A matplotlib Figure (width x height inches, 100 dpi) on the Agg canvas, no pyplot state."""
   figure = figure_lib.Figure(figsize=(width, height), dpi=100, layout="constrained")
   backend_agg.FigureCanvasAgg(figure)
   return figure
 
 
-def _save(figure: figure_lib.Figure, path: str | os.PathLike[str]) -> pathlib.Path:
+def save_figure(figure: figure_lib.Figure, path: str | os.PathLike[str]) -> pathlib.Path:
+  """Writes `figure` as a PNG to `path` (creating its folder); returns the path."""
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   figure.savefig(path, format="png")
@@ -142,7 +144,7 @@ def plot_curves(
     raise ValueError("history values must all be scalars or all have the same "
                      f"number of seeds, got seed counts {sorted(seeds)}")
 
-  figure = _new_figure(12, 9)
+  figure = new_figure(12, 9)
   grid = figure.subplots(2, 2)
   panels = [
       (grid[0, 0], "train_loss", "Training Loss", "loss"),
@@ -166,7 +168,7 @@ def plot_curves(
       _draw(axes, epochs, series[key])
   if title:
     figure.suptitle(title)
-  return _save(figure, path)
+  return save_figure(figure, path)
 
 
 def plot_learning_rate(
@@ -197,7 +199,7 @@ def plot_learning_rate(
                                       or steps_per_epoch <= 0):
     raise ValueError(f"steps_per_epoch must be a positive int or None, got "
                      f"{steps_per_epoch!r}")
-  figure = _new_figure(9, 4)
+  figure = new_figure(9, 4)
   axes = figure.subplots()
   if steps_per_epoch is not None:
     for boundary in range(steps_per_epoch, rates.size, steps_per_epoch):
@@ -208,7 +210,7 @@ def plot_learning_rate(
   axes.set_ylabel("learning rate")
   axes.set_title(title or "Learning rate")
   axes.grid(True, axis="y", alpha=0.3)
-  return _save(figure, path)
+  return save_figure(figure, path)
 
 
 def plot_misclassified(
@@ -252,13 +254,13 @@ def plot_misclassified(
 
   wrong = np.flatnonzero(labels != predictions)[:max_images]
   if wrong.size == 0:
-    figure = _new_figure(4, 2)
+    figure = new_figure(4, 2)
     figure.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
   columns = min(wrong.size, math.ceil(math.sqrt(max_images)))
   rows = math.ceil(wrong.size / columns)
-  figure = _new_figure(1.9 * columns, 2.1 * rows)
+  figure = new_figure(1.9 * columns, 2.1 * rows)
   grid = np.asarray(figure.subplots(rows, columns, squeeze=False))
   scale = dict(vmin=0, vmax=255) if images.dtype == np.uint8 else {}
   for axes, index in zip(grid.flat, wrong):
@@ -266,4 +268,4 @@ def plot_misclassified(
     axes.set_title(f"true: {labels[index]} / pred: {predictions[index]}", fontsize=9)
   for axes in grid.flat:
     axes.axis("off")
-  return _save(figure, path)
+  return save_figure(figure, path)

@@ -9,8 +9,10 @@ import jax
 import ml_collections
 import numpy as np
 
+from mnist_jax import epoch as epoch_lib
 from mnist_jax import metrics as metrics_lib
 from mnist_jax import steps
+from mnist_jax import sweep
 
 
 def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list[dict[str, Any]],
@@ -54,3 +56,27 @@ def make_plots(workdir: str, states: steps.TrainState, history: list[dict[str, A
   wrong = np.flatnonzero(predictions != labels)
   plots.plot_misclassified(np.asarray(test_images)[wrong], labels[wrong], predictions[wrong],
                            os.path.join(workdir, "misclassified.png"))
+
+
+def epoch_record(config: ml_collections.ConfigDict, epoch: int, out: epoch_lib.EpochOutput,
+                  evaluations: dict[str, Any], learning_rates: np.ndarray) -> dict[str, Any]:
+  """One line of metrics.jsonl: every per-replica value a list over replicas.
+
+  Args:
+    out: the epoch's `EpochOutput` [R]; evaluations: {"validation"?, "test"} -> Metrics [R];
+    learning_rates: float32 [R, steps] on the host. Every process must call it (`to_host`).
+  """
+  train_result = epoch_lib.to_host(epoch_lib.compute_per_replica(out.metrics))
+  record = {"epoch": epoch, "seeds": sweep.replica_seeds(config),
+            "sweep": {path: [cell[path] for _, cell in sweep.replicas(config)]
+                      for path, _ in sweep.fields(config)},
+            "train_loss": train_result["loss"], "train_accuracy": 100.0 * train_result["accuracy"]}
+  for name, metrics in evaluations.items():
+    result = epoch_lib.to_host(epoch_lib.compute_per_replica(metrics))
+    record[f"{name}_loss"] = result["loss"]
+    record[f"{name}_accuracy"] = 100.0 * result["accuracy"]
+    total, count = epoch_lib.to_host((metrics.accuracy.total, metrics.accuracy.count))
+    record[f"{name}_correct"] = np.rint(total).astype(int)
+    record[f"{name}_total"] = int(count[0])
+  record["learning_rate"] = learning_rates[:, 0]
+  return metrics_lib.to_builtin(record)

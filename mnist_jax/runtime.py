@@ -90,3 +90,23 @@ def enable_compilation_cache(folder: str) -> None:
   import jax  # pylint: disable=import-outside-toplevel
   jax.config.update("jax_compilation_cache_dir", folder)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+def initialize_distributed(coordinator_address: str | None, num_processes: int,
+                           process_id: int) -> None:
+  """Joins a run of `num_processes` processes through `jax.distributed.initialize`.
+
+  JAX's own multi-controller runtime: every process runs the same program on its devices
+  and the global arrays span them all; on the CPU the collectives are JAX's (gloo).
+
+  Raises:
+    ValueError: no coordinator address, or a process id outside [0, num_processes).
+  """
+  if not coordinator_address:
+    raise ValueError("--coordinator_address (host:port of process 0) is needed with "
+                     f"--num_processes={num_processes}")
+  if not 0 <= process_id < num_processes:
+    raise ValueError(f"--process_id must be in [0, {num_processes}), got {process_id}")
+  import jax  # pylint: disable=import-outside-toplevel
+  jax.distributed.initialize(coordinator_address, num_processes=num_processes,
+                             process_id=process_id)

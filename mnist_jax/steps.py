@@ -26,10 +26,14 @@ class TrainState(train_state.TrainState):
   epoch e uses `fold_in(key, e)` for its permutation and `fold_in(., step)` for each step's
   rotation angles and dropout masks, so a resumed run draws exactly what an uninterrupted
   one would.
+
+  `recipe` holds the replica's swept values (`mnist_jax.sweep.replica_values`): scalar arrays
+  by config field path, empty outside a sweep. Being data, one program trains a whole grid.
   """
 
   batch_stats: Any
   key: jax.Array
+  recipe: Any = flax.struct.field(default_factory=dict)
 
 
 @flax.struct.dataclass
@@ -51,13 +55,14 @@ def create_model(config: ml_collections.ConfigDict):
   return models.create(config.model, fast_path=config.get("fast_path", "auto"), **overrides)
 
 
-def create_train_state(key: jax.Array, model, tx: optax.GradientTransformation) -> TrainState:
-  """Initialises one replica from a raw PRNG key (uint32 [2])."""
+def create_train_state(key: jax.Array, model, tx: optax.GradientTransformation,
+                       recipe: dict[str, jax.Array] | None = None) -> TrainState:
+  """Initialises one replica from a raw PRNG key (uint32 [2]), with its swept values, if any."""
   init_key, data_key = jax.random.split(key)
   variables = model.init({"params": init_key}, jnp.zeros((1, 28, 28, 1), jnp.float32), train=False)
   state = TrainState.create(
       apply_fn=model.apply, params=variables["params"], tx=tx,
-      batch_stats=variables.get("batch_stats", {}), key=data_key)
+      batch_stats=variables.get("batch_stats", {}), key=data_key, recipe=recipe or {})
   # A strongly typed step, as a restored checkpoint has: the same program either way, so a
   # resumed run finds the fresh run's entry in the persistent compilation cache.
   return state.replace(step=jnp.zeros((), jnp.int32))
@@ -68,8 +73,9 @@ def nll_loss(log_probs: jax.Array, labels: jax.Array) -> jax.Array:
   return -jnp.take_along_axis(log_probs, labels[:, None], axis=-1)[:, 0]
 
 
-def train_step(state: TrainState, images: jax.Array, labels: jax.Array,
-               dropout_key: jax.Array) -> tuple[TrainState, jax.Array, metrics_lib.Metrics]:
+def train_step(state: TrainState, images: jax.Array, labels: jax.Array, dropout_key: jax.Array,
+               tx: optax.GradientTransformation | None = None,
+               keep_prob: jax.Array | None = None) -> tuple[TrainState, jax.Array, metrics_lib.Metrics]:
   """One SGD step on a normalised batch.
 
   Args:
@@ -77,20 +83,30 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array,
     images: float32 [B, 28, 28, 1], normalised (mean 0.1307, std 0.3081).
     labels: int32 [B].
     dropout_key: raw PRNG key for this step's dropout masks.
+    tx: the optimizer to step with instead of ``state.tx`` (the same structure): a sweep
+      replica's, built from its swept values (`mnist_jax.epoch`).
+    keep_prob: float32 [], a swept dropout rate as 1 - rate (see `network.Network`).
 
   Returns:
     (new state, mean loss float32 [], training metrics of this batch).
   """
+  extra = {} if keep_prob is None else {"keep_prob": keep_prob}
 
   def loss_fn(params):
     log_probs, updates = state.apply_fn(
         {"params": params, "batch_stats": state.batch_stats}, images, train=True,
-        rngs={"dropout": dropout_key}, mutable=["batch_stats"])
+        rngs={"dropout": dropout_key}, mutable=["batch_stats"], **extra)
     per_example = nll_loss(log_probs, labels)
     return per_example.mean(), (per_example, log_probs, updates)
 
   grads, (per_example, log_probs, updates) = jax.grad(loss_fn, has_aux=True)(state.params)
-  state = state.apply_gradients(grads=grads, batch_stats=updates.get("batch_stats", state.batch_stats))
+  batch_stats = updates.get("batch_stats", state.batch_stats)
+  if tx is None:
+    state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+  else:  # what apply_gradients does, with the replica's own optimizer
+    step_updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, step_updates),
+                          opt_state=opt_state, batch_stats=batch_stats)
   batch_metrics = metrics_lib.Metrics.single_from_model_output(
       loss=per_example, logits=log_probs, labels=labels)
   return state, per_example.mean(), batch_metrics

@@ -9,6 +9,11 @@ resumes from its latest checkpoint. Compiled programs are kept in JAX's persiste
 compilation cache (see mnist_jax/runtime.py; --nocompilation_cache or
 MNIST_JAX_COMPILATION_CACHE=0 turn it off). Bad input ends with one line on stderr and exit
 status 1.
+
+Several processes (hosts, or processes on one machine) train one run together through JAX's
+multi-controller runtime: start the same command in each with --num_processes, --process_id
+and --coordinator_address (host:port of process 0); the replicas are split across all their
+devices, and process 0 writes the metrics, summary and plots.
 """
 
 import os
@@ -31,6 +36,10 @@ flags.DEFINE_string("workdir", None,
                     "Directory for checkpoints, metrics and plots (default: workdirs/<config.name>).")
 flags.DEFINE_bool("compilation_cache", True,
                   "Keep compiled programs in JAX's persistent cache (mnist_jax/runtime.py).")
+flags.DEFINE_string("coordinator_address", None,
+                    "host:port of process 0 for a run across processes (jax.distributed.initialize).")
+flags.DEFINE_integer("num_processes", 1, "Processes training this run together.")
+flags.DEFINE_integer("process_id", 0, "This process's index in [0, num_processes).")
 config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=True)
 flags.mark_flags_as_required(["config"])
 
@@ -40,6 +49,11 @@ def main(argv):
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)  # keep the console to the references' lines
   runtime.configure(FLAGS.compilation_cache)  # before the first computation and TensorFlow
+  if FLAGS.num_processes > 1:
+    try:
+      runtime.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+    except ValueError as e:
+      cli.fail(str(e))
   workdir = FLAGS.workdir or os.path.join("workdirs", FLAGS.config.name)
   try:
     train.train_and_evaluate(FLAGS.config, workdir)

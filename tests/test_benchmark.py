@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from configs import base
 from configs import final
 from mnist_jax.reporting import benchmark
 from mnist_jax.reporting import benchmark_report
@@ -35,7 +36,7 @@ def test_run_times_every_contender_and_formats_them():
   for timing in report.timings[:2] + report.seed_timings:
     assert timing.compile_seconds > 0
   assert report.timings[2].compile_seconds is None
-  assert [t.num_seeds for t in report.seed_timings] == [1]
+  assert [t.num_replicas for t in report.seed_timings] == [1]
   assert {"date", "commit", "jax device", "cpu", "cores", "jax", "torch", "XLA_FLAGS"} <= set(report.machine)
 
   text = benchmark_report.format_report(report,
@@ -51,6 +52,46 @@ def test_run_times_every_contender_and_formats_them():
   assert report.num_epochs == 4
   full_run = f"- ours (no rotation): {4 * report.timings[1].median_epoch_seconds:.1f} s"
   assert full_run in text
+
+
+def test_run_sweep_times_a_real_sweep_per_replica_count():
+  report = benchmark.run_sweep(_tiny_config(), replicas=(2,), num_examples=256, num_epochs=1,
+                               synthetic=True, log=lambda line: None)
+
+  assert report.timings == [] and report.seed_timings == []
+  plain, swept = report.sweep_timings
+  assert [plain.num_replicas, swept.num_replicas] == [1, 2]  # the plain run always, first
+  assert plain.swept == {}  # no sweep: the single run as training runs it
+  # Read back from the timed states: the 2 replicas carried 2 distinct max_lr values.
+  assert swept.swept == {"schedule.max_lr": pytest.approx(list(benchmark.SWEEP_MAX_LR))}
+  for timing in (plain, swept):
+    assert timing.error is None and timing.num_examples == 256 and timing.compile_seconds > 0
+    assert len(timing.epoch_seconds) == 1 and timing.epoch_seconds[0] > 0
+    assert timing.seconds_per_replica == timing.median_epoch_seconds / timing.num_replicas
+    assert timing.images_per_second == pytest.approx(timing.num_replicas * 256 / timing.epoch_seconds[0])
+  ratio = measurements.per_replica_ratio(swept, plain)
+  assert ratio == pytest.approx(swept.epoch_seconds[0] / 2 / plain.epoch_seconds[0])
+
+  text = benchmark_report.format_report(report, command="python scripts/benchmark.py --sweep")
+  assert "Sweep program" in text and "| replicas | max_lr | ms/epoch (all replicas) |" in text
+  assert (f"| 2 | 0.02–0.2 (2 values) | {1000 * swept.median_epoch_seconds:,.0f} | "
+          f"{1000 * swept.seconds_per_replica:,.1f} | {swept.images_per_second:,.0f} | "
+          f"{ratio:.2f} | {1 / ratio:.2f}x |") in text
+  assert "| 1 | as configured |" in text and "| 1.00 | 1.00x |" in text
+  assert f"| cpu | {report.machine['cpu']} |" in text
+  assert "| contender |" not in text and "Multi-seed" not in text
+
+
+def test_sweep_config_spans_distinct_max_lr_values():
+  config = _tiny_config()
+  assert benchmark.sweep_config(config, 1).sweep.to_dict() == {}
+  values = benchmark.sweep_config(config, 64).sweep.schedule.max_lr
+  assert len(set(values)) == 64 and min(values) == 0.02 and max(values) == 0.2
+  with pytest.raises(ValueError, match="replica counts must be >= 1"):
+    benchmark.run_sweep(config, replicas=(0, 2), num_examples=128, synthetic=True)
+  config.schedule = base.constant()
+  with pytest.raises(ValueError, match="config.sweep.schedule.max_lr"):
+    benchmark.sweep_config(config, 2)
 
 
 def test_torch_compile_failure_is_reported_not_raised(monkeypatch):

@@ -9,6 +9,7 @@ from mnist_jax import augment
 from mnist_jax import epoch
 from mnist_jax import optim
 from mnist_jax import steps
+from mnist_jax import sweep
 from mnist_jax import train
 from mnist_jax.models import fast_cpu
 from mnist_jax.models import network
@@ -78,8 +79,7 @@ def test_epoch_in_segments_equals_one_call(mnist_dir):
   # The progress bar runs an epoch's steps in segments; the remainder step ends the last one.
   config = small_config(mnist_dir, num_epochs=1, num_seeds=2)
   (images, labels), _ = train.load_datasets(config)
-  schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
-  states, _ = train.create_replica_states(config, schedule)
+  states, _ = sweep.create_replica_states(config, steps_per_epoch=4)
   train_steps = jax.jit(epoch.make_train_steps(config, len(labels)))
   whole = train_steps(states, epoch.empty_epoch_output(2, 4), images, labels, jnp.int32(0),
                       jnp.int32(0), jnp.int32(4))
@@ -110,12 +110,11 @@ def test_fast_path_on_and_off_end_an_epoch_with_equal_parameters(mnist_dir, mode
   config = small_config(mnist_dir, model=model, num_epochs=1, num_seeds=2, dropout_rate=0.1,
                         rotation_degrees=0.0)
   (images, labels), _ = train.load_datasets(config)
-  schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
   results = {}
   for fast_path, network_type in (("on", fast_cpu.FastCpuNetwork), ("off", network.Network)):
     config.fast_path = fast_path
     assert type(steps.create_model(config)) is network_type
-    states, _ = train.create_replica_states(config, schedule)
+    states, _ = sweep.create_replica_states(config, steps_per_epoch=4)
     train_epoch = jax.jit(epoch.make_train_epoch(config, len(labels)))
     results[fast_path] = jax.device_get(train_epoch(states, images, labels, jnp.int32(0)))
   (fast_states, fast_out), (plain_states, plain_out) = results["on"], results["off"]

@@ -13,6 +13,7 @@ import optax
 import pytest
 import torch
 
+from mnist_jax import one_cycle as one_cycle_lib
 from mnist_jax import optim
 from mnist_jax import plateau as plateau_lib
 
@@ -110,10 +111,10 @@ def test_one_cycle_matches_torch(case):
 
   kwargs = {k: v for k, v in case.items() if k != "total_steps"}
   max_lr = kwargs.pop("max_lr")
-  lr_schedule = optim.one_cycle(max_lr, total_steps, **kwargs)
+  lr_schedule = one_cycle_lib.one_cycle(max_lr, total_steps, **kwargs)
   kwargs.pop("div_factor", None)
   kwargs.pop("final_div_factor", None)
-  momentum_schedule = optim.one_cycle_momentum(
+  momentum_schedule = one_cycle_lib.one_cycle_momentum(
       total_steps, base_momentum=base_momentum, max_momentum=max_momentum, **kwargs)
 
   steps = jnp.arange(total_steps)
@@ -134,8 +135,8 @@ def test_one_cycle_differs_from_optax_onecycle():
 
 def test_schedules_work_in_jit_and_inject_hyperparams():
   total_steps = 50
-  lr_schedule = optim.one_cycle(0.1, total_steps, pct_start=0.3)
-  momentum_schedule = optim.one_cycle_momentum(total_steps, pct_start=0.3)
+  lr_schedule = one_cycle_lib.one_cycle(0.1, total_steps, pct_start=0.3)
+  momentum_schedule = one_cycle_lib.one_cycle_momentum(total_steps, pct_start=0.3)
   tx = optax.inject_hyperparams(optax.sgd)(learning_rate=lr_schedule,
                                            momentum=momentum_schedule)
   params = {"w": jnp.ones(3)}
@@ -317,7 +318,7 @@ def test_create_rejects_bad_base_values_and_missing_fields():
 
 def test_one_cycle_rejects_empty_phase():
   with pytest.raises(ValueError, match="pct_start"):
-    optim.one_cycle(0.1, total_steps=4, pct_start=0.2)  # first phase ends at -0.2
+    one_cycle_lib.one_cycle(0.1, total_steps=4, pct_start=0.2)  # first phase ends at -0.2
 
 
 def test_no_tensorflow_import():

@@ -10,7 +10,6 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
 from configs import base
@@ -35,12 +34,10 @@ def small_config(mnist_dir, **overrides):
 
 
 def final_params(workdir) -> dict:
-  """Params and batch_stats of the latest checkpoint, as numpy arrays."""
-  manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
-  step = manager.latest_step()
-  restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+  """Params and batch_stats of the latest checkpoint, as numpy arrays (from any devices)."""
+  manager = checkpoint.create_checkpoint_manager(str(workdir), keep=3)
+  train_state = jax.device_get(checkpoint.restore_arrays(manager, manager.latest_step()))
   manager.close()
-  train_state = jax.device_get(restored.state["train"])
   return {"params": train_state["params"], "batch_stats": train_state["batch_stats"]}
 
 

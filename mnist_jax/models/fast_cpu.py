@@ -96,12 +96,12 @@ class DropoutMask(nn.Module):
   Lets `FastCpuNetwork` fuse a Dropout layer into `ReluBatchNorm` while keeping its random
   stream: same ``dropout`` rng stream, same module name, hence same key and mask.
   """
-  rate: float
+  rate: float | None
 
   @nn.compact
-  def __call__(self, shape: tuple[int, ...]) -> jax.Array:
-    """Returns bool `shape`, True where the value is kept."""
-    return fast_cpu_ops.dropout_keep_mask(self.make_rng("dropout"), self.rate, shape)
+  def __call__(self, shape: tuple[int, ...], keep_prob: jax.Array | None = None) -> jax.Array:
+    """Returns bool `shape`, True where the value is kept (keep_prob: a swept 1 - rate)."""
+    return fast_cpu_ops.dropout_keep_mask(self.make_rng("dropout"), self.rate, shape, keep_prob)
 
 
 class ReluBatchNorm(network.TorchBatchNorm):
@@ -131,28 +131,30 @@ class FastCpuNetwork(network.Network):
   `fast_cpu_ops.max_pool_2x2`. Every other layer is the plain network's.
   """
 
-  def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array,
-                   train: bool) -> tuple[jax.Array, int]:
+  def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array, train: bool,
+                   keep_prob: jax.Array | None = None) -> tuple[jax.Array, int]:
     """As `network.Network.apply_layers`; may consume a ReLU -> BatchNorm (-> Dropout) run."""
     layer, name = layers[index], f"layers_{index}"
     following = layers[index + 1:index + 3]
     if train and isinstance(layer, ReLU) and following and isinstance(following[0], BatchNorm):
-      return self._relu_batch_norm(following[1:], index, x)
+      return self._relu_batch_norm(following[1:], index, x, keep_prob)
     match layer:
       case Conv():
         return Conv2d(layer, name=name)(x), 1
       case MaxPool() if (layer.window == stride_of(layer) == 2
                          and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0):
         return fast_cpu_ops.max_pool_2x2(x), 1
-    return super().apply_layers(layers, index, x, train)
+    return super().apply_layers(layers, index, x, train, keep_prob)
 
-  def _relu_batch_norm(self, rest: tuple[Layer, ...], index: int,
-                       x: jax.Array) -> tuple[jax.Array, int]:
+  def _relu_batch_norm(self, rest: tuple[Layer, ...], index: int, x: jax.Array,
+                       swept_keep_prob: jax.Array | None) -> tuple[jax.Array, int]:
     """ReLU at `index`, BatchNorm after it, and `rest[0]` if it is an element-wise Dropout."""
     keep_mask, keep_prob, consumed = None, 1.0, 2
     if rest and isinstance(rest[0], Dropout) and not (rest[0].channelwise and x.ndim == 4):
       consumed = 3
-      if self.dropout_rate > 0:
-        keep_prob = 1.0 - self.dropout_rate
-        keep_mask = DropoutMask(self.dropout_rate, name=f"layers_{index + 2}")(x.shape)
+      mask = DropoutMask(self.dropout_rate, name=f"layers_{index + 2}")
+      if swept_keep_prob is not None:
+        keep_prob, keep_mask = swept_keep_prob, mask(x.shape, swept_keep_prob)
+      elif self.dropout_rate > 0:
+        keep_prob, keep_mask = 1.0 - self.dropout_rate, mask(x.shape)
     return ReluBatchNorm(name=f"layers_{index + 1}")(x, keep_mask, keep_prob), consumed

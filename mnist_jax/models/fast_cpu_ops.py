@@ -121,9 +121,9 @@ max_pool_2x2.defvjp(_pool_forward, _pool_backward)
 # ---------------------------------------------------------------------------------------------
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
 def relu_batch_norm_dropout(z: jax.Array, scale: jax.Array, bias: jax.Array,
-                            keep_mask: jax.Array | None, keep_prob: float,
+                            keep_mask: jax.Array | None, keep_prob: float | jax.Array,
                             epsilon: float) -> tuple[jax.Array, jax.Array, jax.Array]:
   """dropout(batch_norm(relu(z))) in train mode, normalising by the batch statistics.
 
@@ -131,7 +131,8 @@ def relu_batch_norm_dropout(z: jax.Array, scale: jax.Array, bias: jax.Array,
     z: float32 [..., C] (channels last).
     scale, bias: float32 [C], BatchNorm's affine parameters.
     keep_mask: bool, z's shape (True = keep), or None for no dropout.
-    keep_prob: 1 - dropout rate; kept values are divided by it, as torch and Flax do.
+    keep_prob: 1 - dropout rate (a float, or float32 [] when swept); kept values are divided
+      by it, as torch and Flax do.
     epsilon: BatchNorm's epsilon (torch: 1e-5).
 
   Returns:
@@ -160,13 +161,13 @@ def _rbd_forward_values(z, scale, bias, keep_mask, keep_prob, epsilon):
 
 def _rbd_forward(z, scale, bias, keep_mask, keep_prob, epsilon):
   y, mean, var, inverse_std = _rbd_forward_values(z, scale, bias, keep_mask, keep_prob, epsilon)
-  return (y, mean, var), (z, keep_mask, mean, inverse_std, scale)
+  return (y, mean, var), (z, keep_mask, keep_prob, mean, inverse_std, scale)
 
 
-def _rbd_backward(keep_prob, epsilon, residuals, cotangents):
+def _rbd_backward(epsilon, residuals, cotangents):
   del epsilon
   g = cotangents[0]  # mean and var only feed the running statistics
-  z, keep_mask, mean, inverse_std, scale = residuals
+  z, keep_mask, keep_prob, mean, inverse_std, scale = residuals
   axes = tuple(range(z.ndim - 1))
   count = z.size // z.shape[-1]
   if keep_mask is not None:
@@ -175,7 +176,7 @@ def _rbd_backward(keep_prob, epsilon, residuals, cotangents):
   dbias = jnp.sum(g, axis=axes)
   dscale = jnp.sum(g * normalized, axis=axes)
   da = (scale * inverse_std) * (g - dbias / count - normalized * (dscale / count))
-  return jnp.where(z > 0, da, 0.0), dscale, dbias, None
+  return jnp.where(z > 0, da, 0.0), dscale, dbias, None, None
 
 
 relu_batch_norm_dropout.defvjp(_rbd_forward, _rbd_backward)
@@ -228,20 +229,31 @@ def threefry_random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
   return jnp.concatenate([x0, x1])[:size].reshape(shape)
 
 
-def dropout_keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array:
+def dropout_keep_mask(key: jax.Array, rate: float | None, shape: tuple[int, ...],
+                      keep_prob: jax.Array | None = None) -> jax.Array:
   """bool `shape`: the keep mask `flax.linen.Dropout(rate)` draws from `key`.
 
   Under `jax.threefry_partitionable(False)` (as the training epoch is traced,
   epoch.make_train_steps) the bits come from `threefry_random_bits`, else from
   `jax.random.bits`; either way the mask equals Flax's.
 
+  Args:
+    key: the layer's dropout key.
+    rate: the dropout rate, a Python float in [0, 1); None when `keep_prob` is given.
+    shape: the mask's shape.
+    keep_prob: float32 [], 1 - rate as Flax computes it, for a swept rate (an array).
+
   Raises:
     ValueError: rate outside [0, 1).
   """
-  if not 0.0 <= rate < 1.0:
+  if keep_prob is None and not 0.0 <= rate < 1.0:
     raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
   if jax.config.jax_threefry_partitionable:
     bits = jax.random.bits(key, shape, jnp.uint32)
   else:
     bits = threefry_random_bits(key, shape)
-  return bits < jnp.uint32(keep_threshold(1.0 - rate))
+  if keep_prob is None:
+    return bits < jnp.uint32(keep_threshold(1.0 - rate))
+  # keep_threshold in float32 (exact: a power-of-two scaling and a ceil), compared before the
+  # shift so that keep_prob = 1 (threshold 2**32) keeps everything.
+  return (bits >> 9) < jnp.ceil(keep_prob.astype(jnp.float32) * 2.0 ** 23).astype(jnp.uint32)

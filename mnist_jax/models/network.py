@@ -66,6 +66,23 @@ class TorchBatchNorm(nn.Module):
     return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
 
 
+class SweptDropout(nn.Module):
+  """`flax.linen.Dropout` in train mode with the keep probability as an array: the same mask
+  (same ``dropout`` stream and module name) and scaling.
+
+  Our own because Flax's Dropout takes its rate as a Python number, and a swept rate is one
+  value per replica of one program. At keep_prob 1 the mask keeps everything, as no dropout.
+  """
+  broadcast_dims: Sequence[int] = ()
+
+  @nn.compact
+  def __call__(self, x: jax.Array, keep_prob: jax.Array) -> jax.Array:
+    """x: float32 [...]; keep_prob: float32 [] -> float32 like x."""
+    shape = tuple(1 if axis in self.broadcast_dims else size for axis, size in enumerate(x.shape))
+    keep = jax.random.bernoulli(self.make_rng("dropout"), keep_prob, shape)
+    return jax.lax.select(jnp.broadcast_to(keep, x.shape), x / keep_prob, jnp.zeros_like(x))
+
+
 class Network(nn.Module):
   """Flax interpreter of a layer-spec tuple (see `mnist_jax.models.layers.ModelSpec`).
 
@@ -82,13 +99,16 @@ class Network(nn.Module):
   dropout_rate: float = 0.0
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool = False,
+               keep_prob: jax.Array | None = None) -> jax.Array:
     """Runs the network.
 
     Args:
       x: float32 [N, 28, 28, 1] normalised images (NHWC).
       train: batch statistics and dropout on (needs ``rngs={'dropout': key}`` when the
         model has dropout with a rate > 0, and ``mutable=['batch_stats']``).
+      keep_prob: float32 [], replaces ``1 - dropout_rate`` when the rate is swept
+        (`mnist_jax.sweep`; computed on the host as Flax does, so masks are Flax's).
 
     Returns:
       float32 [N, num_classes] log-probabilities when the spec ends with `LogSoftmax`.
@@ -96,12 +116,12 @@ class Network(nn.Module):
     layers = tuple(self.layers)
     index = 0
     while index < len(layers):
-      x, consumed = self.apply_layers(layers, index, x, train)
+      x, consumed = self.apply_layers(layers, index, x, train, keep_prob)
       index += consumed
     return x
 
-  def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array,
-                   train: bool) -> tuple[jax.Array, int]:
+  def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array, train: bool,
+                   keep_prob: jax.Array | None = None) -> tuple[jax.Array, int]:
     """Applies ``layers[index]`` to x; returns the output and how many layers it consumed (1).
 
     The seam for `mnist_jax.models.fast_cpu.FastCpuNetwork`, which may compute a run of
@@ -121,8 +141,11 @@ class Network(nn.Module):
       case Dropout():
         # NHWC: broadcasting the mask over H and W drops whole channels like Dropout2d.
         broadcast_dims = (1, 2) if layer.channelwise and x.ndim == 4 else ()
-        x = nn.Dropout(self.dropout_rate, broadcast_dims=broadcast_dims,
-                       deterministic=not train, name=name)(x)
+        if keep_prob is None:
+          x = nn.Dropout(self.dropout_rate, broadcast_dims=broadcast_dims,
+                         deterministic=not train, name=name)(x)
+        elif train:
+          x = SweptDropout(broadcast_dims, name=name)(x, keep_prob)
       case MaxPool():
         s = stride_of(layer)
         x = nn.max_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")

@@ -103,7 +103,7 @@ def _accuracy(history: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
   return accuracy, accuracy >= TARGET - 1e-4
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
   """Mean and sample std (ddof=1); std is None for a single value."""
   values = np.asarray(values, np.float64)
   return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else None
@@ -155,12 +155,12 @@ class RunResult:
   @property
   def best(self) -> tuple[float, float | None]:
     """Mean and std over seeds of the best accuracy."""
-    return _mean_std([s.best for s in self.seeds])
+    return mean_std([s.best for s in self.seeds])
 
   @property
   def last_mean(self) -> tuple[float, float | None]:
     """Mean and std over seeds of the last-3 mean."""
-    return _mean_std([s.last_mean for s in self.seeds])
+    return mean_std([s.last_mean for s in self.seeds])
 
   @property
   def seeds_holding_target(self) -> int:

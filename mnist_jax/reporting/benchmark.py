@@ -7,9 +7,11 @@ What is timed (docs/PERFORMANCE.md explains the numbers):
   ahead of time so compile time is reported apart; with and without rotation.
 - torch eager, and optionally torch.compile, of the same network (`torch_epoch`).
 - the multi-seed program (`config.num_seeds` replicas in one jitted epoch), time per seed.
+- the sweep program (`run_sweep`): R recipes of the config, each its own max_lr, as replicas
+  of one jitted epoch, time per replica against one separate run.
 
-`run` times them all in one process and returns a `measurements.Report`, with the machine
-(`machine`); `benchmark_report` turns it into Markdown. Timings never go into tests.
+`run` times all but the sweep, `run_sweep` the sweep, each in one process; each returns a
+`measurements.Report`, with the machine (`machine`); `benchmark_report` turns it into Markdown. Timings never go into tests.
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ import time
 from typing import Callable, Sequence
 
 import jax
-import jax.numpy as jnp
+from jax.sharding import NamedSharding, PartitionSpec
 import ml_collections
 import numpy as np
 
 from mnist_jax import data
 from mnist_jax import epoch as epoch_lib
-from mnist_jax import optim
-from mnist_jax import train
+from mnist_jax import sweep
 from mnist_jax.reporting import machine
 from mnist_jax.reporting import measurements
 from mnist_jax.reporting import torch_epoch
+
+# The max_lr range `run_sweep`'s sweeps span (the flagship's 0.1 lies inside).
+SWEEP_MAX_LR = (0.02, 0.2)
 
 
 def load_images(num_examples: int, synthetic: bool = False,
@@ -64,8 +68,10 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
                    num_epochs: int, name: str = "ours") -> measurements.Timing:
   """Times `epoch.make_train_epoch` (AOT-compiled) over `num_epochs` epochs.
 
-  Uses `config.num_seeds` replicas, seeds `config.seed + r`, and `config.rotation_degrees`.
-  The schedule spans `config.num_epochs` epochs as in a real run.
+  Trains the replicas of `config` as training does: `config.num_seeds` seeds times the cells
+  of `config.sweep` (`sweep.replicas`), states from `sweep.create_replica_states`, split
+  across the devices by `epoch.create_mesh`. The schedule spans `config.num_epochs` epochs as
+  in a real run; rotation is `config.rotation_degrees`.
 
   Args:
     config: the training config.
@@ -74,25 +80,90 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
     name: label of the contender.
 
   Returns:
-    The `measurements.Timing`, compile time apart.
+    The `measurements.Timing`, compile time apart, with the replica count and the swept
+    values read back from the timed states.
   """
   num_examples = len(labels)
+  num_replicas = len(sweep.replicas(config))
   steps_per_epoch = epoch_lib.steps_per_epoch(num_examples, config.batch_size)
-  schedule = optim.create(config, steps_per_epoch=steps_per_epoch, num_epochs=config.num_epochs)
-  states, _ = train.create_replica_states(config, schedule)
-  device_images, device_labels = jax.device_put((images, labels))
-  epoch_fn = jax.jit(epoch_lib.make_train_epoch(config, num_examples), donate_argnums=0)
+  states, _ = sweep.create_replica_states(config, steps_per_epoch)
+  mesh = epoch_lib.create_mesh(num_replicas)
+  states = epoch_lib.place(states, NamedSharding(mesh, PartitionSpec("replica")))
+  device_images, device_labels = epoch_lib.place((images, labels), NamedSharding(mesh, PartitionSpec()))
+  epoch_fn = jax.jit(epoch_lib.make_train_epoch(config, num_examples, mesh), donate_argnums=0)
   start = time.perf_counter()
-  compiled = epoch_fn.lower(states, device_images, device_labels, jnp.int32(0)).compile()
+  compiled = epoch_fn.lower(states, device_images, device_labels, np.int32(0)).compile()
   compile_seconds = time.perf_counter() - start
   timing = measurements.Timing(name, num_examples, config.batch_size,
-                               compile_seconds=compile_seconds, num_seeds=config.num_seeds)
+                               compile_seconds=compile_seconds, num_replicas=num_replicas)
   for epoch in range(num_epochs):
     start = time.perf_counter()
-    states, out = compiled(states, device_images, device_labels, jnp.int32(epoch))
+    states, out = compiled(states, device_images, device_labels, np.int32(epoch))
     jax.block_until_ready(out)
     timing.epoch_seconds.append(time.perf_counter() - start)
+  timing.swept = {path: [float(v) for v in values]
+                  for path, values in epoch_lib.to_host(states.recipe).items()}
   return timing
+
+
+def sweep_config(config: ml_collections.ConfigDict, num_replicas: int) -> ml_collections.ConfigDict:
+  """`config` as a sweep of `num_replicas` recipes, one seed each, each its own max_lr.
+
+  1 replica is the plain single run (no sweep). More: `config.sweep` is
+  {"schedule": {"max_lr": R values}}, geometric from `SWEEP_MAX_LR[0]` to `SWEEP_MAX_LR[1]`
+  rounded to 4 significant digits, so the replicas are the R cells of a real grid.
+
+  Raises:
+    ValueError: num_replicas < 1, a schedule without max_lr (`sweep.fields`'s message), or
+      more replicas than 4 significant digits keep distinct.
+  """
+  if num_replicas < 1:
+    raise ValueError(f"replica counts must be >= 1, got {num_replicas}")
+  swept = ml_collections.ConfigDict(config.to_dict())
+  swept.num_seeds = 1
+  swept.sweep = ml_collections.ConfigDict()
+  if num_replicas > 1:
+    values = sorted({float(f"{v:.4g}") for v in np.geomspace(*SWEEP_MAX_LR, num_replicas)})
+    if len(values) != num_replicas:
+      raise ValueError(f"{num_replicas} replicas: too many for distinct max_lr values in {SWEEP_MAX_LR}")
+    swept.sweep = ml_collections.ConfigDict({"schedule": {"max_lr": values}})
+    sweep.fields(swept)  # a schedule without max_lr fails here, in one line
+  return swept
+
+
+def _check_counts(num_epochs: int, counts: Sequence[int], what: str) -> None:
+  if num_epochs < 1:
+    raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
+  if any(c < 1 for c in counts):
+    raise ValueError(f"{what} counts must be >= 1, got {list(counts)}")
+
+
+def _single_seed(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  single = ml_collections.ConfigDict(config.to_dict())
+  single.num_seeds = 1
+  return single
+
+
+def _add(timing: measurements.Timing, into: list[measurements.Timing],
+         log: Callable[[str], None]) -> None:
+  into.append(timing)
+  if timing.error:
+    log(f"{timing.name}: failed: {timing.error}")
+  elif timing.num_replicas > 1:
+    log(f"{timing.name}: {timing.median_epoch_seconds:.2f} s/epoch, "
+        f"{1000 * timing.seconds_per_replica:.0f} ms per replica-epoch")
+  else:
+    log(f"{timing.name}: {timing.ms_per_step:.1f} ms/step, {timing.median_epoch_seconds:.2f} s/epoch")
+
+
+def _report(config: ml_collections.ConfigDict, torch_device: str, synthetic: bool,
+            load_before: str, **timings: list[measurements.Timing]) -> measurements.Report:
+  return measurements.Report(
+      config_name=config.get("name", "?"), model=config.model,
+      machine=machine.machine_info(torch_device), timings=timings.get("timings", []),
+      seed_timings=timings.get("seed_timings", []), synthetic=synthetic, load_before=load_before,
+      load_after=machine.load_average(), num_epochs=config.num_epochs,
+      sweep_timings=timings.get("sweep_timings", []))
 
 
 def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs: int = 3,
@@ -113,7 +184,7 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
     torch_compile: also time `torch.compile` (with the first thread count).
     torch_device: where torch trains, "cpu" or "cuda"; on "cuda" one eager contender runs
       (the thread counts after the first are skipped: they set host threads only).
-    synthetic: random images instead of real MNIST.
+    synthetic: random images instead of MNIST.
     data_dir: IDX folder (default MNIST_DIR).
     log: progress lines (one per contender).
 
@@ -122,38 +193,27 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
       that is unknown or absent.
   """
   torch_epoch.check_torch_device(torch_device)
-  if num_epochs < 1:
-    raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
-  if any(s < 1 for s in seeds):
-    raise ValueError(f"seed counts must be >= 1, got {list(seeds)}")
+  _check_counts(num_epochs, seeds, "seed")
   torch_threads = list(torch_threads or [os.cpu_count()])
   if torch_device == "cuda":
     torch_threads = torch_threads[:1]
   load_before = machine.load_average()
   images, labels = load_images(num_examples, synthetic, data_dir)
-  base = ml_collections.ConfigDict(config.to_dict())
-  base.num_seeds = 1
+  base = _single_seed(config)
   rotation = float(base.rotation_degrees)
   timings = []
-
-  def add(timing: measurements.Timing, into: list[measurements.Timing]):
-    into.append(timing)
-    if timing.error:
-      log(f"{timing.name}: failed: {timing.error}")
-    else:
-      log(f"{timing.name}: {timing.ms_per_step:.1f} ms/step, {timing.median_epoch_seconds:.2f} s/epoch")
-
   if rotation > 0:
-    add(time_jax_epoch(base, images, labels, num_epochs, name=f"ours (rotation ±{rotation:g}°)"), timings)
+    _add(time_jax_epoch(base, images, labels, num_epochs, name=f"ours (rotation ±{rotation:g}°)"),
+         timings, log)
   no_rotation = ml_collections.ConfigDict(base.to_dict())
   no_rotation.rotation_degrees = 0.0
-  add(time_jax_epoch(no_rotation, images, labels, num_epochs, name="ours (no rotation)"), timings)
+  _add(time_jax_epoch(no_rotation, images, labels, num_epochs, name="ours (no rotation)"), timings, log)
   for threads in torch_threads:
-    add(torch_epoch.time_torch_epoch(base, images, labels, num_epochs, threads=threads,
-                                     device=torch_device), timings)
+    _add(torch_epoch.time_torch_epoch(base, images, labels, num_epochs, threads=threads,
+                                      device=torch_device), timings, log)
   if torch_compile:
-    add(torch_epoch.time_torch_epoch(base, images, labels, num_epochs, threads=torch_threads[0],
-                                     compile_model=True, device=torch_device), timings)
+    _add(torch_epoch.time_torch_epoch(base, images, labels, num_epochs, threads=torch_threads[0],
+                                      compile_model=True, device=torch_device), timings, log)
 
   seed_timings = []
   seeds_num_examples = seeds_num_examples or min(num_examples, 6400)
@@ -162,14 +222,51 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
     name = f"ours, {num_seeds} seed{'s' * (num_seeds > 1)}"
     if num_seeds == 1 and seeds_num_examples == num_examples:
       # The very program timed above (timings[0] has the configured rotation): reuse it.
-      add(dataclasses.replace(timings[0], name=name, epoch_seconds=list(timings[0].epoch_seconds)),
-          seed_timings)
+      _add(dataclasses.replace(timings[0], name=name, epoch_seconds=list(timings[0].epoch_seconds)),
+           seed_timings, log)
       continue
     seeded = ml_collections.ConfigDict(base.to_dict())
     seeded.num_seeds = num_seeds
-    add(time_jax_epoch(seeded, seed_images, seed_labels, num_epochs, name=name), seed_timings)
-  return measurements.Report(config_name=base.get("name", "?"), model=base.model,
-                             machine=machine.machine_info(torch_device),
-                             timings=timings, seed_timings=seed_timings, synthetic=synthetic,
-                             load_before=load_before, load_after=machine.load_average(),
-                             num_epochs=base.num_epochs)
+    _add(time_jax_epoch(seeded, seed_images, seed_labels, num_epochs, name=name), seed_timings, log)
+  return _report(base, torch_device, synthetic, load_before, timings=timings,
+                 seed_timings=seed_timings)
+
+
+def run_sweep(config: ml_collections.ConfigDict, replicas: Sequence[int] = (1, 8, 32, 64),
+              num_examples: int = 6400, num_epochs: int = 3, synthetic: bool = False,
+              data_dir: str | None = None,
+              log: Callable[[str], None] = print) -> measurements.Report:
+  """Times `config`'s epoch program as a sweep of R recipes (`sweep_config`) for each R.
+
+  The plain single run (R = 1) is always timed, first: it is the separate run that every
+  sweep's time per replica is compared with (`measurements.per_replica_ratio`). Rotation is
+  as configured; every R trains on the same `num_examples` images per replica.
+
+  Args:
+    config: the training config (e.g. `configs/final.py`); its `num_seeds` and `sweep` are
+      replaced.
+    replicas: replica counts R to time (each >= 1).
+    num_examples: training images per epoch per replica (1..60000).
+    num_epochs: timed epochs per R (>= 1; >= 3 for a meaningful median).
+    synthetic: random images instead of MNIST.
+    data_dir: IDX folder (default MNIST_DIR).
+    log: progress lines (one per R).
+
+  Returns:
+    A `measurements.Report` whose `sweep_timings` hold one Timing per R, ascending.
+
+  Raises:
+    ValueError: num_epochs < 1, a replica count < 1, a bad num_examples, or a config whose
+      schedule has no max_lr.
+    data.DataError: real data requested and not found.
+  """
+  _check_counts(num_epochs, replicas, "replica")
+  load_before = machine.load_average()
+  base = _single_seed(config)
+  configs = {count: sweep_config(base, count) for count in sorted(set(replicas) | {1})}
+  images, labels = load_images(num_examples, synthetic, data_dir)
+  sweep_timings = []
+  for count, swept in configs.items():
+    name = "plain run" if count == 1 else f"sweep, {count} replicas"
+    _add(time_jax_epoch(swept, images, labels, num_epochs, name=name), sweep_timings, log)
+  return _report(base, "cpu", synthetic, load_before, sweep_timings=sweep_timings)

@@ -7,6 +7,7 @@ did, is written by hand and left untouched.
 
 from __future__ import annotations
 
+import math
 import os
 
 from mnist_jax.reporting import measurements
@@ -22,11 +23,21 @@ def _ratio(a: measurements.Timing, b: measurements.Timing) -> str:
 
 
 def format_report(report: measurements.Report, command: str | None = None) -> str:
-  """The report as Markdown: machine, the comparison table, ratios, the multi-seed table."""
-  lines = []
-  if command:
-    lines += [f"Command: `{command}`", ""]
-  first = report.timings[0] if report.timings else None
+  """The report as Markdown: machine, then each part it holds (the comparison table with its
+  ratios, the multi-seed table, the sweep table)."""
+  lines = _header(report, command)
+  if report.timings:
+    lines += _comparison(report)
+  if report.seed_timings:
+    lines += _seeds_table(report.seed_timings)
+  if report.sweep_timings:
+    lines += _sweep_table(report.sweep_timings)
+  return "\n".join(lines) + "\n"
+
+
+def _header(report: measurements.Report, command: str | None) -> list[str]:
+  lines = [f"Command: `{command}`", ""] if command else []
+  first = (report.timings or report.seed_timings or report.sweep_timings or [None])[0]
   data_line = "random uint8 images (--synthetic)" if report.synthetic else "real MNIST training images"
   if first is not None:
     lines += [f"Config `{report.config_name}` (model `{report.model}`), batch {first.batch_size}, "
@@ -34,9 +45,12 @@ def format_report(report: measurements.Report, command: str | None = None) -> st
               f"epoch(s) per contender (median)."]
   lines += [f"Load average (1/5/15 min) before: {report.load_before}; after: {report.load_after}.", ""]
   lines += ["| machine | |", "|---|---|"]
-  lines += [f"| {key} | {value} |" for key, value in report.machine.items()]
-  lines += ["", "| contender | ms/step | s/epoch | images/s | compile s | epochs (s) |",
-            "|---|---|---|---|---|---|"]
+  return lines + [f"| {key} | {value} |" for key, value in report.machine.items()]
+
+
+def _comparison(report: measurements.Report) -> list[str]:
+  lines = ["", "| contender | ms/step | s/epoch | images/s | compile s | epochs (s) |",
+           "|---|---|---|---|---|---|"]
   for t in report.timings:
     if t.error:
       lines.append(f"| {t.name} | failed: {t.error.replace('|', '/')} | | | | |")
@@ -53,19 +67,52 @@ def format_report(report: measurements.Report, command: str | None = None) -> st
       for e in eager:
         lines.append(f"- {o.name} / {e.name}: **{_ratio(o, e)}**")
   if ours and report.num_epochs:
-    lines += ["", f"{report.num_epochs} epochs (a full run of the config) of {first.num_examples} images "
-              "at these medians (training only, without the per-epoch test-set evaluation and "
-              "compile):", ""]
+    lines += ["", f"{report.num_epochs} epochs (a full run of the config) of "
+              f"{report.timings[0].num_examples} images at these medians (training only, without "
+              "the per-epoch test-set evaluation and compile):", ""]
     lines += [f"- {t.name}: {report.num_epochs * t.median_epoch_seconds:.1f} s" for t in ours]
-  if report.seed_timings:
-    lines += ["", f"Multi-seed program ({report.seed_timings[0].num_examples} images per epoch "
-              f"per seed, rotation as configured):", "",
-              "| seeds | ms/step (all seeds) | s/epoch | s/epoch per seed | images/s (all seeds) | compile s |",
-              "|---|---|---|---|---|---|"]
-    for t in report.seed_timings:
-      lines.append(f"| {t.num_seeds} | {t.ms_per_step:.1f} | {t.median_epoch_seconds:.2f} | "
-                   f"{t.seconds_per_seed:.2f} | {t.images_per_second:,.0f} | {t.compile_seconds:.1f} |")
-  return "\n".join(lines) + "\n"
+  return lines
+
+
+def _seeds_table(timings: list[measurements.Timing]) -> list[str]:
+  lines = ["", f"Multi-seed program ({timings[0].num_examples} images per epoch per seed, rotation "
+           "as configured):", "",
+           "| seeds | ms/step (all seeds) | s/epoch | s/epoch per seed | images/s (all seeds) | compile s |",
+           "|---|---|---|---|---|---|"]
+  for t in timings:
+    lines.append(f"| {t.num_replicas} | {t.ms_per_step:.1f} | {t.median_epoch_seconds:.2f} | "
+                 f"{t.seconds_per_replica:.2f} | {t.images_per_second:,.0f} | {t.compile_seconds:.1f} |")
+  return lines
+
+
+def _swept_range(values: list[float]) -> str:
+  if not values:
+    return "as configured"
+  return f"{min(values):g}–{max(values):g} ({len(set(values))} values)"
+
+
+def _sweep_table(timings: list[measurements.Timing]) -> list[str]:
+  """The sweep table; the ratio column compares each row with the 1-replica row (the plain run)."""
+  separate = next((t for t in timings if t.num_replicas == 1), None)
+  lines = ["", f"Sweep program: R recipes of the config, one seed each, each its own "
+           f"schedule.max_lr, trained as the replicas of one program (split across the devices "
+           f"when they divide evenly); {timings[0].num_examples} images per epoch per replica, "
+           "rotation as configured. 1 replica is the plain run, trained alone. Ratio: time per "
+           "replica-epoch / epoch time of the plain run (<= 1: the sweep is no slower per replica "
+           "than separate runs); speed-up: its inverse.", "",
+           "| replicas | max_lr | ms/epoch (all replicas) | ms per replica-epoch | images/s (all replicas) "
+           "| per replica / separate run | speed-up | compile s |",
+           "|---|---|---|---|---|---|---|---|"]
+  for t in timings:
+    if t.error:
+      lines.append(f"| {t.num_replicas} | failed: {t.error.replace('|', '/')} | | | | | | |")
+      continue
+    ratio = math.nan if separate is None else measurements.per_replica_ratio(t, separate)
+    ratio_s, speedup_s = ("n/a", "n/a") if math.isnan(ratio) else (f"{ratio:.2f}", f"{1 / ratio:.2f}x")
+    lines.append(f"| {t.num_replicas} | {_swept_range(t.swept.get('schedule.max_lr', []))} | "
+                 f"{1000 * t.median_epoch_seconds:,.0f} | {1000 * t.seconds_per_replica:,.1f} | "
+                 f"{t.images_per_second:,.0f} | {ratio_s} | {speedup_s} | {t.compile_seconds:.1f} |")
+  return lines
 
 
 _DOC_HEADER = """# Performance

@@ -22,7 +22,10 @@ class Timing:
     epoch_seconds: one entry per timed epoch, seconds.
     compile_seconds: ahead-of-time compile (ours) or first-epoch warm-up (torch.compile);
       None where nothing is compiled.
-    num_seeds: replicas trained together (ours, multi-seed program); 1 otherwise.
+    num_replicas: replicas trained together in one program (ours: seeds times sweep cells);
+      1 otherwise.
+    swept: the swept values the timed program's states carried, {field path: [R] values}
+      ({} outside a sweep).
     error: the first line of the failure when the contender could not run; the times are
       then empty.
   """
@@ -32,7 +35,8 @@ class Timing:
   batch_size: int
   epoch_seconds: list[float] = dataclasses.field(default_factory=list)
   compile_seconds: float | None = None
-  num_seeds: int = 1
+  num_replicas: int = 1
+  swept: dict[str, list[float]] = dataclasses.field(default_factory=dict)
   error: str | None = None
 
   @property
@@ -46,18 +50,29 @@ class Timing:
 
   @property
   def ms_per_step(self) -> float:
-    """Median epoch time divided by its optimizer steps, milliseconds (all seeds together)."""
+    """Median epoch time divided by its optimizer steps, milliseconds (all replicas together)."""
     return 1000.0 * self.median_epoch_seconds / self.steps_per_epoch
 
   @property
   def images_per_second(self) -> float:
-    """Training images per second, all seeds together."""
-    return self.num_seeds * self.num_examples / self.median_epoch_seconds
+    """Training images per second, all replicas together."""
+    return self.num_replicas * self.num_examples / self.median_epoch_seconds
 
   @property
-  def seconds_per_seed(self) -> float:
-    """Median epoch time per replica, seconds."""
-    return self.median_epoch_seconds / self.num_seeds
+  def seconds_per_replica(self) -> float:
+    """Median epoch time divided by the replicas, seconds: one replica-epoch's share."""
+    return self.median_epoch_seconds / self.num_replicas
+
+
+def per_replica_ratio(timing: Timing, separate: Timing) -> float:
+  """`timing`'s time per replica over the epoch time of one separate run (`separate`).
+
+  <= 1: training the replicas together is no slower per replica than one run after another.
+  nan when either has no times.
+  """
+  if timing.error or separate.error or not timing.epoch_seconds or not separate.epoch_seconds:
+    return math.nan
+  return timing.seconds_per_replica / separate.median_epoch_seconds
 
 
 @dataclasses.dataclass
@@ -74,6 +89,8 @@ class Report:
     load_before: `machine.load_average` before the first contender.
     load_after: the same after the last.
     num_epochs: epochs of a full run of the config (its `num_epochs`), or None.
+    sweep_timings: the sweep program (`benchmark.run_sweep`), one entry per replica count,
+      the plain run (1 replica) first.
   """
 
   config_name: str
@@ -85,3 +102,4 @@ class Report:
   load_before: str
   load_after: str
   num_epochs: int | None = None
+  sweep_timings: list[Timing] = dataclasses.field(default_factory=list)

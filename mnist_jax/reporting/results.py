@@ -25,7 +25,8 @@ def _percent(value: float) -> str:
   return f"{value:.2f}"
 
 
-def _stat(mean_std: tuple[float, float | None]) -> str:
+def format_mean_std(mean_std: tuple[float, float | None]) -> str:
+  """"99.45 ± 0.05" (percent, 2 decimals), or the mean alone when there is no std."""
   mean, std = mean_std
   return _percent(mean) if std is None else f"{mean:.2f} ± {std:.2f}"
 
@@ -65,9 +66,9 @@ def table_row(result: analysis.RunResult) -> list[str]:
       published_best += f" ({record.name})"
   if result.seeds:
     n = len(result.seeds)
-    best = (f"{_stat(result.best)} ({_percent(min(s.best for s in result.seeds))}–"
+    best = (f"{format_mean_std(result.best)} ({_percent(min(s.best for s in result.seeds))}–"
             f"{_percent(max(s.best for s in result.seeds))})")
-    last = _stat(result.last_mean)
+    last = format_mean_std(result.last_mean)
     holding = f"{result.seeds_holding_target}/{n}"
     reaching = sum(s.first_epoch_at_target is not None for s in result.seeds)
     first = f"{_epoch(result.first_epoch_at_target)} ({reaching}/{n} seeds reach it)"
@@ -81,7 +82,8 @@ def table_row(result: analysis.RunResult) -> list[str]:
           result.device or "—", "; ".join(result.notes) or "—"]
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+  """The lines of a Markdown table with `header` and `rows` (cells as strings)."""
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
@@ -94,7 +96,7 @@ def seed_table(result: analysis.RunResult) -> list[str]:
         str(s.seed), f"{_percent(s.best)} (epoch {s.best_epoch})", _percent(s.last_mean),
         ", ".join(_percent(a) for a in s.last), "yes" if s.holds_target else "no",
         _epoch(s.first_epoch_at_target)])
-  return _markdown_table(
+  return markdown_table(
       ["seed", "best % (epoch)", "last-3 mean %", "last 3 epochs %",
        f"≥ {analysis.TARGET:.2f} % in each", f"first epoch ≥ {analysis.TARGET:.2f} %"], rows)
 
@@ -139,7 +141,7 @@ def render(results: Sequence[analysis.RunResult], command: str,
       "## All runs",
       "",
   ]
-  lines += _markdown_table(TABLE_HEADER, [table_row(r) for r in results])
+  lines += markdown_table(TABLE_HEADER, [table_row(r) for r in results])
   flagship = [r for r in results if r.name == runs_lib.FLAGSHIP]
   if flagship:
     result = flagship[0]

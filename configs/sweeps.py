@@ -1,0 +1,45 @@
+"""Worked sweep examples: grids of recipe values x seeds, each trained as one program.
+
+Select with `--config=configs/sweeps.py:final_one_cycle`; report with
+`python scripts/sweep_report.py --workdir workdirs/<name>`. Every sweep holds out 5,000
+training images as a validation split and ranks its cells on them, never on the test set.
+
+- final_one_cycle: the flagship (configs/final.py) over OneCycle's max_lr x pct_start.
+- final_regularisation: the flagship over dropout_rate x rotation_degrees.
+- ref3_step_lr: ref3 Step 3's network and rotation with StepLR over lr x step_size x gamma.
+"""
+
+from configs import base
+from configs import final
+from configs import ref3
+
+_VALIDATION = 5000
+
+SWEEPS = {
+    "final_one_cycle": (final.get_config, {"schedule": {"max_lr": [0.05, 0.1, 0.2],
+                                                        "pct_start": [0.2, 0.3]}}),
+    "final_regularisation": (final.get_config, {"dropout_rate": [0.0, 0.05, 0.1],
+                                                "rotation_degrees": [0.0, 7.0, 15.0]}),
+    "ref3_step_lr": (lambda: ref3.get_config("step3"), {"learning_rate": [0.01, 0.05],
+                                                        "schedule": {"step_size": [4, 6],
+                                                                     "gamma": [0.1, 0.5]}}),
+}
+
+
+def get_config(name: str = "final_one_cycle"):
+  """The sweep `name` (a key of `SWEEPS`): its recipe, 3 seeds a cell, a validation split.
+
+  Raises:
+    ValueError: unknown name (the message lists the valid ones).
+  """
+  if name not in SWEEPS:
+    raise ValueError(f"unknown sweep {name!r}; valid sweeps: {', '.join(SWEEPS)}")
+  recipe, grid = SWEEPS[name]
+  config = recipe()
+  config.name = f"sweep_{name}"
+  config.num_seeds = 3
+  config.validation_size = _VALIDATION
+  if name == "ref3_step_lr":
+    config.schedule = base.step_lr(step_size=6, gamma=0.1)
+  config.sweep = grid
+  return config

@@ -1,0 +1,137 @@
+"""``torch.optim.lr_scheduler.OneCycleLR``: learning rate and momentum, stepped per batch.
+
+Our own rather than optax.cosine_onecycle_schedule: optax ends the phases at
+int(pct_start * total_steps) and total_steps, torch at float(pct_start * total_steps) - 1 and
+total_steps - 1 (the peak and the minimum one step earlier, at fractional positions); optax
+also has no linear annealing, no three-phase variant and no momentum cycle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from mnist_jax import plateau as plateau_lib
+
+ANNEAL_STRATEGIES = ("cos", "linear")
+
+_require = plateau_lib.require
+
+
+def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int,
+                      pct_start: float, anneal_strategy: str,
+                      three_phase: bool) -> optax.Schedule:
+  """``start -> peak -> end`` (three_phase: ``-> start -> end``) as torch's OneCycleLR.get_lr.
+
+  Phases end at the float steps ``pct_start * total_steps - 1``, (three_phase:
+  ``2 * pct_start * total_steps - 2``,) ``total_steps - 1`` as in torch, which evaluates
+  ``end + (start - end) / 2 * (cos(pi * pct) + 1)`` (or ``(end - start) * pct + start``) in
+  float64. Here the same values are ``start * w(1 - pct) + end * w(pct)``, with
+  ``w(x) = sin(pi * x / 2) ** 2`` for cos and ``w(x) = x`` for linear: both terms are
+  non-negative, so float32 keeps ~1e-7 relative accuracy even near the final lr of
+  max_lr / (div_factor * final_div_factor), where the torch form cancels in float32.
+
+  Raises:
+    ValueError: for total_steps, pct_start or anneal_strategy out of range, or an empty phase.
+  """
+  plateau_lib.require_positive_ints(total_steps=total_steps)
+  _require((0.0 < pct_start) & (pct_start < 1.0), "pct_start", "in (0, 1)", pct_start)
+  _require(anneal_strategy in ANNEAL_STRATEGIES, "anneal_strategy",
+           f"one of {ANNEAL_STRATEGIES}", anneal_strategy)
+  # Floats as in torch (an array when pct_start is swept).
+  ends = [pct_start * total_steps - 1, float(total_steps - 1)]
+  if three_phase:
+    ends.insert(1, 2 * pct_start * total_steps - 2)
+  starts = [0.0] + ends[:-1]
+  # torch divides by (end - start); a phase of zero or negative length breaks it.
+  if not isinstance(pct_start, jax.Array) and any(
+      phase_end <= phase_start for phase_start, phase_end in zip(starts, ends)):
+    raise ValueError(
+        f"pct_start={pct_start} with total_steps={total_steps}"
+        f"{' and three_phase' if three_phase else ''} gives empty cycle phases "
+        f"(ends {ends}); need pct_start * total_steps > 1"
+        f"{' and pct_start < 0.5' if three_phase else ' and pct_start < 1'}")
+  values = [start, peak, start, end] if three_phase else [start, peak, end]
+  phases = list(zip(starts, ends, values[:-1], values[1:]))
+  if anneal_strategy == "cos":
+    weight = lambda x: jnp.square(jnp.sin((0.5 * math.pi) * x))
+  else:
+    weight = lambda x: x
+
+  def schedule(count: jax.typing.ArrayLike) -> jax.Array:
+    # Torch raises past total_steps; holding the last value is safer in a jit.
+    step = jnp.clip(jnp.asarray(count), 0, total_steps - 1).astype(jnp.result_type(float))
+    # torch: the first phase with step <= its end, else the last phase.
+    value = None
+    for step_0, step_1, value_0, value_1 in reversed(phases):
+      length = step_1 - step_0
+      phase_value = (value_0 * weight((step_1 - step) / length)
+                     + value_1 * weight((step - step_0) / length))
+      value = phase_value if value is None else jnp.where(step <= step_1, phase_value, value)
+    return value
+
+  return schedule
+
+
+def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3,
+              anneal_strategy: str = "cos", div_factor: float = 25.0,
+              final_div_factor: float = 1e4, three_phase: bool = False) -> optax.Schedule:
+  """Learning rate of ``torch.optim.lr_scheduler.OneCycleLR``, stepped per batch.
+
+  Anneals from ``max_lr / div_factor`` up to ``max_lr``, then down to
+  ``max_lr / (div_factor * final_div_factor)`` (three_phase: back to the initial value first).
+  Arguments and defaults as in torch.
+
+  Args:
+    max_lr: peak learning rate, > 0.
+    total_steps: optimizer steps in the whole run (epochs * steps_per_epoch), positive int.
+    pct_start: fraction of the steps spent increasing, in (0, 1).
+    anneal_strategy: "cos" or "linear".
+    div_factor: initial lr = max_lr / div_factor, > 0.
+    final_div_factor: minimum lr = initial lr / final_div_factor, > 0.
+    three_phase: torch's three-phase variant.
+
+  Returns:
+    Schedule mapping the 0-based step count (int scalar or array) to a float32 learning rate;
+    steps past ``total_steps - 1`` hold the last value (torch raises there).
+
+  Raises:
+    ValueError: for values out of range or an empty phase (pct_start * total_steps <= 1).
+  """
+  _require(max_lr > 0, "max_lr", "> 0", max_lr)
+  _require(div_factor > 0, "div_factor", "> 0", div_factor)
+  _require(final_div_factor > 0, "final_div_factor", "> 0", final_div_factor)
+  initial_lr = max_lr / div_factor
+  return _one_cycle_anneal(initial_lr, max_lr, initial_lr / final_div_factor, total_steps,
+                           pct_start, anneal_strategy, three_phase)
+
+
+def one_cycle_momentum(total_steps: int, pct_start: float = 0.3, anneal_strategy: str = "cos",
+                       base_momentum: float = 0.85, max_momentum: float = 0.95,
+                       three_phase: bool = False) -> optax.Schedule:
+  """SGD momentum of ``OneCycleLR`` with ``cycle_momentum=True``, stepped per batch.
+
+  Moves inversely to the learning rate: ``max_momentum`` -> ``base_momentum`` while the lr
+  rises, back to ``max_momentum`` while it falls (three_phase: then stays there). Torch
+  overwrites the optimizer's own momentum with these values.
+
+  Args:
+    total_steps, pct_start, anneal_strategy, three_phase: as for `one_cycle`.
+    base_momentum: momentum at the lr peak, in [0, 1).
+    max_momentum: momentum at the start and end, in [0, 1).
+
+  Returns:
+    Schedule mapping the 0-based step count to a float32 momentum.
+
+  Raises:
+    ValueError: for values outside the ranges above or those of `one_cycle`.
+  """
+  _require((0.0 <= base_momentum) & (base_momentum < 1.0), "base_momentum", "in [0, 1)",
+           base_momentum)
+  _require((0.0 <= max_momentum) & (max_momentum < 1.0), "max_momentum", "in [0, 1)",
+           max_momentum)
+  return _one_cycle_anneal(max_momentum, base_momentum, max_momentum, total_steps, pct_start,
+                           anneal_strategy, three_phase)

@@ -1,0 +1,311 @@
+"""Sweeps (issue 16): the cells of a grid of recipe values x seeds, ranked on validation.
+
+A sweep workdir is a run workdir (`runs_lib.load_run`) whose metrics.jsonl records carry
+``"sweep"``: {flat field path: [one value per replica]} (``{}`` for a plain run), with the
+replicas cell-major (replica r = cell * num_seeds + seed index). A cell is the tuple of swept
+values; its replicas are its seeds.
+
+Definitions (as in docs/RESULTS.md): accuracy in percent, from the correct / total counts
+where logged; a seed's best and last-3 mean as `metrics.seed_statistics`; mean ± std over a
+cell's seeds with the sample std (ddof=1), none for a single seed. Cells are ranked by the
+mean last-3 validation accuracy (ties: the mean best validation accuracy); the test split
+never chooses, it only reports.
+
+Example::
+
+  sweep = sweeps.load_sweep("workdirs/sweep")
+  print(sweeps.render(sweep))
+  sweeps.plot(sweep, "workdirs/sweep/sweep.png")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from mnist_jax import metrics
+# The figure and Markdown helpers of the other reports, so the sweep looks the same.
+from mnist_jax import plots
+from mnist_jax.reporting import analysis
+from mnist_jax.reporting import results
+from mnist_jax.reporting import runs as runs_lib
+
+LAST_EPOCHS = 3
+SPLITS = ("validation", "test")
+NO_VALIDATION = ("the sweep's cells are ranked on a validation split; "
+                 "train with --config.validation_size=N (e.g. 5000)")
+
+MeanStd = tuple[float, float | None]  # percent; std None for a single seed
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+  """One point of the grid: the replicas sharing the same swept values.
+
+  Attributes:
+    values: one value per grouping field (`Sweep.fields`, or those given to `Sweep.group`).
+    replicas: the cell's replica indices (positions in metrics.jsonl's per-replica lists).
+    seeds: their seeds.
+    validation_best, validation_last3, test_best, test_last3: (mean, std) over the replicas
+      of each replica's best / last-3 mean accuracy, percent.
+    rank: 1 for the best cell on validation (see the module docstring), 2, 3, ...
+  """
+  values: tuple[Any, ...]
+  replicas: tuple[int, ...]
+  seeds: tuple[int, ...]
+  validation_best: MeanStd
+  validation_last3: MeanStd
+  test_best: MeanStd
+  test_last3: MeanStd
+  rank: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+  """A sweep run, its per-replica numbers and its cells.
+
+  Attributes:
+    run: the run's files.
+    fields: the swept field paths, e.g. ("schedule.max_lr", "schedule.pct_start"); () for a
+      plain run (one cell of seeds).
+    values: {field: [one value per replica]}, as in metrics.jsonl.
+    seeds: one seed per replica.
+    statistics: {"validation_best" | "validation_last3" | "test_best" | "test_last3":
+      float [replicas]}, percent.
+    cells: grouped by all of `fields`, in grid order (first appearance among the replicas).
+  """
+  run: runs_lib.Run
+  fields: tuple[str, ...]
+  values: Mapping[str, Sequence[Any]]
+  seeds: tuple[int, ...]
+  statistics: Mapping[str, np.ndarray]
+  cells: tuple[Cell, ...] = ()
+
+  @property
+  def chosen(self) -> Cell:
+    """The rank-1 cell."""
+    return next(cell for cell in self.cells if cell.rank == 1)
+
+  def group(self, fields: Sequence[str]) -> tuple[Cell, ...]:
+    """Cells grouped by `fields` only (a subset of `self.fields`), ranked among themselves.
+
+    The other fields are averaged over: each cell's mean ± std is over all of its replicas
+    (seeds and the values of the other fields).
+    """
+    members: dict[str, list[int]] = {}
+    for replica in range(len(self.seeds)):
+      # JSON text as the key: a swept value may be a list (unhashable).
+      key = json.dumps([self.values[field][replica] for field in fields])
+      members.setdefault(key, []).append(replica)
+    cells = []
+    for replicas in members.values():
+      numbers = {name: analysis.mean_std(values[replicas])
+                 for name, values in self.statistics.items()}
+      cells.append(Cell(values=tuple(self.values[field][replicas[0]] for field in fields),
+                        replicas=tuple(replicas), seeds=tuple(self.seeds[r] for r in replicas),
+                        **numbers))
+    order = sorted(range(len(cells)), key=lambda i: (
+        -cells[i].validation_last3[0], -cells[i].validation_best[0], i))
+    ranks = {i: rank for rank, i in enumerate(order, start=1)}
+    return tuple(dataclasses.replace(cell, rank=ranks[i]) for i, cell in enumerate(cells))
+
+
+def _accuracy(history: Sequence[Mapping[str, Any]], split: str, replicas: int) -> np.ndarray:
+  """float64 [epochs, replicas] percent; from the counts where logged (the percentages went
+  through float32)."""
+  try:
+    if all(f"{split}_correct" in record and f"{split}_total" in record for record in history):
+      correct = np.array([record[f"{split}_correct"] for record in history], np.float64)
+      total = np.array([record[f"{split}_total"] for record in history], np.float64)
+      accuracy = 100.0 * correct / (total[:, None] if total.ndim == 1 else total)
+    else:
+      accuracy = np.array([record[f"{split}_accuracy"] for record in history], np.float64)
+  except ValueError:
+    accuracy = np.zeros(0)
+  if accuracy.shape != (len(history), replicas):
+    raise ValueError(f"metrics.jsonl: every epoch's {split} accuracy must hold one value per "
+                     f"replica ({replicas}), got shape {accuracy.shape}")
+  return accuracy
+
+
+def load_sweep(workdir: str) -> Sweep:
+  """Reads the sweep run in `workdir` and groups its replicas into ranked cells.
+
+  Raises:
+    ValueError: `workdir` is missing or not a run workdir (as `runs_lib.load_run`), has no
+      finished epoch, has no validation split (`NO_VALIDATION`), or its per-replica lists
+      differ in length.
+  """
+  if not os.path.isdir(workdir):
+    raise ValueError(f"no workdir {workdir!r}: the folder does not exist")
+  run = runs_lib.load_run(workdir)
+  if not run.history:
+    raise ValueError(f"{workdir!r} has no finished epoch yet (metrics.jsonl is empty or absent)")
+  if (not run.config.get("validation_size", 0)
+      or any("validation_accuracy" not in record for record in run.history)):
+    raise ValueError(f"{workdir!r} has no validation split, but {NO_VALIDATION}")
+  last = run.history[-1]
+  seeds = tuple(last["seeds"])
+  values = dict(last.get("sweep") or {})
+  for field, per_replica in values.items():
+    if len(per_replica) != len(seeds):
+      raise ValueError(f"metrics.jsonl: sweep field {field!r} has {len(per_replica)} values "
+                       f"but there are {len(seeds)} replicas (seeds)")
+  statistics = {}
+  for split in SPLITS:
+    numbers = metrics.seed_statistics(_accuracy(run.history, split, len(seeds)), LAST_EPOCHS)
+    statistics[f"{split}_best"] = np.asarray(numbers["best"])
+    statistics[f"{split}_last3"] = np.asarray(numbers[f"last{LAST_EPOCHS}_mean"])
+  sweep = Sweep(run=run, fields=tuple(values), values=values, seeds=seeds, statistics=statistics)
+  return dataclasses.replace(sweep, cells=sweep.group(sweep.fields))
+
+
+def format_value(value: Any) -> str:
+  """A swept value as shown: numbers with `:g` (0.05, 1e-05), others as JSON or text."""
+  if isinstance(value, float):
+    return f"{value:g}"
+  return value if isinstance(value, str) else json.dumps(value)
+
+
+def _assignments(fields: Sequence[str], values: Sequence[Any]) -> str:
+  return ", ".join(f"{field}={format_value(value)}" for field, value in zip(fields, values))
+
+
+def chosen_line(sweep: Sweep) -> str:
+  """One line naming the rank-1 cell, its values and its validation and test numbers."""
+  cell = sweep.chosen
+  where = (f"cell {sweep.cells.index(cell) + 1} of {len(sweep.cells)} "
+           f"({_assignments(sweep.fields, cell.values)})" if sweep.fields
+           else "the only cell (no swept fields)")
+  stat = results.format_mean_std
+  return (f"Chosen: {where}, validation last-3 mean {stat(cell.validation_last3)} % over "
+          f"{len(cell.seeds)} seed(s); its test last-3 mean: {stat(cell.test_last3)} %.")
+
+
+def render(sweep: Sweep) -> str:
+  """The Markdown report: a line on the ranking, the table (one row per cell in grid order:
+  each swept field, seeds, validation best / last-3, test best / last-3, rank) and
+  `chosen_line`."""
+  stat = results.format_mean_std
+  header = [*(f"`{field}`" for field in sweep.fields), "seeds", "validation best %",
+            "validation last-3 %", "test best %", "test last-3 %", "rank"]
+  rows = [[*(format_value(value) for value in cell.values), str(len(cell.seeds)),
+           stat(cell.validation_best), stat(cell.validation_last3), stat(cell.test_best),
+           stat(cell.test_last3), str(cell.rank)] for cell in sweep.cells]
+  epochs = len(sweep.run.history)
+  intro = (f"Sweep `{sweep.run.name}` ({sweep.run.workdir}): {len(sweep.cells)} cell(s), "
+           f"{len(sweep.seeds)} replica(s), {epochs} epoch(s). Percent, mean ± std over seeds "
+           "(ddof = 1); ranked by the validation last-3 mean (ties: validation best), never "
+           "by test.")
+  table = results.markdown_table(header, rows)
+  return "\n".join([intro, "", *table, "", chosen_line(sweep)]) + "\n"
+
+
+def plot_fields(sweep: Sweep, requested: Sequence[str] | None = None) -> tuple[str, ...] | None:
+  """The fields to plot: `requested` (checked), else all swept fields when one or two.
+
+  Returns:
+    One or two field paths, or None when nothing was requested and the sweep has zero or
+    more than two fields (see `no_plot_line`).
+
+  Raises:
+    ValueError: `requested` names a field that is not swept, repeats one, or has not one or
+      two entries.
+  """
+  if not requested:
+    return sweep.fields if 1 <= len(sweep.fields) <= 2 else None
+  choices = ", ".join(sweep.fields) or "none (a plain run)"
+  for field in requested:
+    if field not in sweep.fields:
+      raise ValueError(f"--plot_fields: {field!r} is not a swept field; swept fields: {choices}")
+  if len(set(requested)) != len(requested) or len(requested) > 2:
+    raise ValueError(f"--plot_fields picks one or two different swept fields ({choices}), "
+                     f"got {','.join(requested)}")
+  return tuple(requested)
+
+
+def no_plot_line(sweep: Sweep) -> str:
+  """The line said instead of a plot for zero or more than two swept fields."""
+  fields = f" ({', '.join(sweep.fields)})" if sweep.fields else ""
+  return (f"no plot for {len(sweep.fields)} swept fields{fields}: pick one or two with "
+          "--plot_fields a,b (the others are averaged over)")
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+  return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _plot_one(axes, field: str, cells: Sequence[Cell]) -> None:
+  """Mean ± std of the last-3 validation and test accuracy against the field's value."""
+  values = [cell.values[0] for cell in cells]
+  if _numeric(values):
+    order = np.argsort(values, kind="stable")
+    x = np.asarray(values, np.float64)[order]
+    if x.min() > 0 and x.max() > 10 * x.min():
+      axes.set_xscale("log")
+  else:  # e.g. schedule names: one position each
+    order = np.arange(len(cells))
+    x = order.astype(np.float64)
+    axes.set_xticks(x, [format_value(v) for v in values])
+  for split, marker in zip(SPLITS, ("o", "s")):
+    mean_std = [getattr(cells[i], f"{split}_last3") for i in order]
+    axes.errorbar(x, [m for m, _ in mean_std], yerr=[s or 0.0 for _, s in mean_std],
+                  fmt=f"{marker}-", capsize=4, label=f"{split} (last-3 mean)")
+  axes.set_xlabel(field)
+  axes.set_ylabel("accuracy (%)")
+  axes.grid(True, alpha=0.3)
+  axes.legend(fontsize=8)
+
+
+def _plot_two(figure, axes, fields: Sequence[str], cells: Sequence[Cell]) -> None:
+  """Heatmap of the mean last-3 validation accuracy: rows field 0, columns field 1."""
+  keys = [[json.dumps(cell.values[i]) for cell in cells] for i in range(2)]
+  rows, columns = (list(dict.fromkeys(k)) for k in keys)
+  grid = np.full((len(rows), len(columns)), np.nan)
+  for cell, row, column in zip(cells, *keys):
+    grid[rows.index(row), columns.index(column)] = cell.validation_last3[0]
+  image = axes.imshow(grid, cmap="viridis", aspect="auto")
+  figure.colorbar(image, ax=axes, label="validation last-3 mean accuracy (%)")
+  middle = np.nanmin(grid) + 0.5 * (np.nanmax(grid) - np.nanmin(grid))
+  for (i, j), value in np.ndenumerate(grid):
+    if not np.isnan(value):  # a combination the grid lacks stays blank
+      axes.text(j, i, f"{value:.2f}", ha="center", va="center",
+                color="black" if value > middle else "white")
+  axes.set_yticks(range(len(rows)), [format_value(json.loads(k)) for k in rows])
+  axes.set_xticks(range(len(columns)), [format_value(json.loads(k)) for k in columns])
+  axes.set_ylabel(fields[0])
+  axes.set_xlabel(fields[1])
+
+
+def plot(sweep: Sweep, path: str | os.PathLike[str],
+         fields: Sequence[str] | None = None) -> pathlib.Path | None:
+  """Writes the sweep's plot as a PNG (see `plot_fields` for which fields).
+
+  One field: mean ± std over seeds of the last-3 validation and test accuracy against the
+  value (log axis when all values are positive and span more than 10x). Two fields: a heatmap
+  of the mean last-3 validation accuracy, annotated. Fields left out are averaged over.
+
+  Returns:
+    The path written, or None when there is no plot (`no_plot_line` says why).
+
+  Raises:
+    ValueError: as `plot_fields`.
+  """
+  chosen = plot_fields(sweep, fields)
+  if chosen is None:
+    return None
+  cells = sweep.group(chosen)
+  over = "seeds" if chosen == sweep.fields else "seeds and the other swept fields"
+  figure = plots.new_figure(7, 4.5)
+  axes = figure.subplots()
+  if len(chosen) == 1:
+    _plot_one(axes, chosen[0], cells)
+  else:
+    _plot_two(figure, axes, chosen, cells)
+  axes.set_title(f"{sweep.run.name}: mean over {over}")
+  return plots.save_figure(figure, path)

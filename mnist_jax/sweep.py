@@ -1,0 +1,192 @@
+"""The replica axis: seeds times the cells of a sweep grid, trained as replicas of one program.
+
+``config.sweep`` maps config fields to lists of values, nested like the config::
+
+  config.sweep = {"schedule": {"max_lr": [0.05, 0.1], "pct_start": [0.2, 0.3]}}
+
+The grid is the product of the lists (fields in path order, "learning_rate" before
+"schedule.max_lr" before "schedule.pct_start"); each cell trains with the seeds
+``config.seed .. config.seed + num_seeds - 1``, and replica ``r = cell * num_seeds + s``. A
+replica's values are data in its TrainState (``recipe``), so the whole grid is one compiled
+program; only fields that leave every array shape and the program's structure alone can be
+swept (`SWEEPABLE`, and the numeric fields of the config's schedule). Without ``config.sweep``
+the replicas are the seeds, as before.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from mnist_jax import optim
+from mnist_jax import plateau as plateau_lib
+from mnist_jax import steps
+
+# Fields outside `config.schedule` that can be swept: their values enter the program as data.
+SWEEPABLE = ("learning_rate", "momentum", "weight_decay", "dropout_rate", "rotation_degrees")
+# Fields that set array shapes; a different value is a different program.
+SHAPE_FIELDS = ("model", "batch_size", "eval_batch_size", "num_epochs", "num_seeds",
+                "train_subset", "test_subset", "validation_size")
+# In the program a swept dropout rate is its keep probability, 1 - rate as Flax computes it.
+KEEP_PROB = "dropout_keep_prob"
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+  if isinstance(tree, (dict, ml_collections.ConfigDict)):
+    items = tree.items()
+    return {path: value for key, subtree in items
+            for path, value in _flatten(subtree, f"{prefix}{key}.").items()}
+  return {prefix[:-1]: tree}
+
+
+def sweepable_fields(config: ml_collections.ConfigDict) -> list[str]:
+  """The field paths `config.sweep` accepts: `SWEEPABLE` and the numeric schedule fields."""
+  schedule_fields = optim.SCHEDULES.get(config.schedule.get("name"), ((), None))[0]
+  numeric = [f"schedule.{field}" for field in schedule_fields
+             if isinstance(config.schedule[field], (int, float))
+             and not isinstance(config.schedule[field], bool)]
+  return list(SWEEPABLE) + numeric
+
+
+def fields(config: ml_collections.ConfigDict) -> list[tuple[str, tuple]]:
+  """The swept fields in path order, each with its values: [(path, (value, ...)), ...].
+
+  Raises:
+    ValueError: one line for a path that is not a config field, a field that cannot be swept
+      (naming why and the sweepable ones), or a value list that is empty or not numbers.
+  """
+  sweep = config.get("sweep") or {}
+  result = []
+  valid = sweepable_fields(config)
+  for path, values in sorted(_flatten(sweep).items()):
+    if path not in _flatten(config) or path.startswith("sweep."):
+      raise ValueError(f"config.sweep.{path}: no such config field; sweepable: {', '.join(valid)}")
+    if path in SHAPE_FIELDS:
+      raise ValueError(f"config.sweep.{path} cannot be swept: it changes the shapes of the "
+                       f"compiled program (train one run per value); sweepable: {', '.join(valid)}")
+    if path not in valid:
+      raise ValueError(f"config.sweep.{path} cannot be swept: it changes the compiled program, "
+                       f"not only the values it computes with; sweepable: {', '.join(valid)}")
+    values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+      raise ValueError(f"config.sweep.{path} must be a non-empty list of numbers, got {values!r}")
+    result.append((path, values))
+  return result
+
+
+def cells(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
+  """The grid's cells in order, each {path: value}; [{}] without a sweep."""
+  swept = fields(config)
+  return [dict(zip([path for path, _ in swept], combination))
+          for combination in itertools.product(*[values for _, values in swept])]
+
+
+def cell_config(config: ml_collections.ConfigDict, cell: dict[str, Any]) -> ml_collections.ConfigDict:
+  """The plain run of one cell: `config` with the cell's values and no sweep."""
+  single = ml_collections.ConfigDict(config.to_dict())
+  single.sweep = ml_collections.ConfigDict()
+  for path, value in cell.items():
+    *parents, name = path.split(".")
+    target = single
+    for parent in parents:
+      target = target[parent]
+    # A swept int field (step_size, patience) stays an int; a float field takes ints as floats.
+    target[name] = int(value) if plateau_lib.is_int(target[name]) else float(value)
+  return single
+
+
+def replicas(config: ml_collections.ConfigDict) -> list[tuple[int, dict[str, Any]]]:
+  """(seed, cell) of every replica, cell-major: replica r = cell * num_seeds + s."""
+  return [(config.seed + s, cell) for cell in cells(config) for s in range(config.num_seeds)]
+
+
+def replica_seeds(config: ml_collections.ConfigDict) -> list[int]:
+  """Seed of each replica (`replicas`)."""
+  return [seed for seed, _ in replicas(config)]
+
+
+def replica_values(config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+  """The swept values as the program reads them: {key: [R] array}, {} without a sweep.
+
+  Keys are field paths (int32 for int fields, float32 otherwise), except a swept
+  "dropout_rate", which is `KEEP_PROB`: float32(1 - rate) computed in float64 as Flax does.
+  """
+  layout = replicas(config)
+  values = {}
+  for path, _ in fields(config):
+    column = [cell_value(cell_config(config, cell), path) for _, cell in layout]
+    if path == "dropout_rate":
+      values[KEEP_PROB] = np.asarray([1.0 - v for v in column], np.float32)
+    else:
+      values[path] = np.asarray(column, np.int32 if plateau_lib.is_int(column[0]) else np.float32)
+  return values
+
+
+def cell_value(config: ml_collections.ConfigDict, path: str) -> Any:
+  """The value at a dotted field path of `config`."""
+  value = config
+  for name in path.split("."):
+    value = value[name]
+  return value
+
+
+def check(config: ml_collections.ConfigDict, check_cell: Callable[[ml_collections.ConfigDict], Any]) -> None:
+  """Runs `check_cell` on every cell's plain config (`cell_config`).
+
+  Raises:
+    ValueError: the first cell's error, prefixed with the cell's values.
+  """
+  for cell in cells(config):
+    try:
+      check_cell(cell_config(config, cell))
+    except ValueError as error:
+      where = " ".join(f"{path}={value}" for path, value in cell.items())
+      raise ValueError(f"sweep cell {where}: {error}" if cell else str(error)) from None
+
+
+def replica_label(config: ml_collections.ConfigDict, replica: int) -> str:
+  """E.g. "schedule.max_lr=0.05 seed 1" (just "seed 1" without a sweep)."""
+  seed, cell = replicas(config)[replica]
+  return " ".join([f"{path}={value}" for path, value in cell.items()] + [f"seed {seed}"])
+
+
+def create_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int,
+                     recipe: dict[str, jax.Array]):
+  """One replica's optimizer from its swept values (`optim.create_optimizer` with them)."""
+  schedule = optim.create(config, steps_per_epoch, config.num_epochs, values=recipe)
+  return optim.create_optimizer(config, schedule, values=recipe)
+
+
+def create_replica_states(config: ml_collections.ConfigDict, steps_per_epoch: int):
+  """Fresh states of all replicas: (steps.TrainState [R, ...], plateau state [R, ...] or None).
+
+  Replica r is initialised from `jax.random.PRNGKey(seed)` of its seed (`replicas`), with its
+  swept values in ``recipe`` (and in its optimizer's hyperparameters and plateau state).
+  """
+  schedule = optim.create(config, steps_per_epoch, config.num_epochs)
+  model = steps.create_model(config)
+  template = optim.create_optimizer(config, schedule)  # the static tx all replicas share
+  keys = jnp.stack([jax.random.PRNGKey(seed) for seed in replica_seeds(config)])
+  recipes = {key: jnp.asarray(value) for key, value in replica_values(config).items()}
+
+  def init(key, recipe):
+    tx = create_optimizer(config, steps_per_epoch, recipe) if recipe else template
+    return steps.create_train_state(key, model, tx, recipe).replace(tx=template)
+
+  states = jax.jit(jax.vmap(init))(keys, recipes)
+  plateau_state = None
+  if schedule.plateau is not None:
+    plateau_state = jax.vmap(lambda recipe, _: plateau_for(config, steps_per_epoch, recipe).init())(
+        recipes, keys)
+  return states, plateau_state
+
+
+def plateau_for(config: ml_collections.ConfigDict, steps_per_epoch: int,
+                recipe: dict[str, jax.Array]) -> plateau_lib.Plateau:
+  """One replica's ReduceLROnPlateau, with its swept values (config.schedule.name "plateau")."""
+  return optim.create(config, steps_per_epoch, config.num_epochs, values=recipe).plateau

@@ -1,0 +1,49 @@
+"""Reports a sweep run: its cells ranked on the validation split, a table and a plot.
+
+  python scripts/sweep_report.py --workdir workdirs/sweep [--output docs/SWEEP.md]
+  python scripts/sweep_report.py --workdir workdirs/sweep --plot_fields schedule.max_lr
+
+Prints the Markdown table (one row per cell) and the line naming the chosen cell, and writes
+the plot (--plot, default WORKDIR/sweep.png) for one or two swept fields, or for the one or two
+picked by --plot_fields (the others averaged over). Bad input ends with one line on stderr and
+exit status 1.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+
+import _paths  # noqa: F401  pylint: disable=unused-import
+
+from mnist_jax import cli
+from mnist_jax.reporting import sweeps
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Sweep workdir (config.json, metrics.jsonl).")
+_OUTPUT = flags.DEFINE_string("output", None, "Markdown file to write the report to as well.")
+_PLOT = flags.DEFINE_string("plot", None, "PNG file of the plot. Default: WORKDIR/sweep.png.")
+_PLOT_FIELDS = flags.DEFINE_list(
+    "plot_fields", [], "One or two swept fields to plot (comma-separated); others averaged over.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  try:
+    sweep = sweeps.load_sweep(_WORKDIR.value)
+    text = sweeps.render(sweep)
+    plot_path = _PLOT.value or os.path.join(_WORKDIR.value, "sweep.png")
+    written = sweeps.plot(sweep, plot_path, _PLOT_FIELDS.value)
+    if _OUTPUT.value:
+      os.makedirs(os.path.dirname(_OUTPUT.value) or ".", exist_ok=True)
+      with open(_OUTPUT.value, "w") as f:
+        f.write(text)
+  except (ValueError, OSError) as e:
+    cli.fail(str(e))
+  print(text, end="")
+  print(f"plot: {written}" if written else sweeps.no_plot_line(sweep))
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=cli.parse_flags)

@@ -1,0 +1,197 @@
+"""Sweeps: a grid of recipes x seeds as one program equals the single runs it stands for."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from configs import base
+from mnist_jax import optim
+from mnist_jax import sweep
+from mnist_jax import train
+from tests.test_train import REPO_ROOT, assert_trees_close, final_params, small_config
+
+GRID = {"schedule": {"max_lr": [0.05, 0.1]}, "dropout_rate": [0.0, 0.1]}
+
+
+def grid_config(mnist_dir, **overrides):
+  # Rotation off: lax.map over 8 replicas and the squeezed single run may round a sampling
+  # coordinate differently (tests/test_epoch.py); it is not what is swept here.
+  config = small_config(mnist_dir, num_epochs=2, num_seeds=2, rotation_degrees=0.0,
+                        validation_size=100, schedule=base.one_cycle(max_lr=0.1, pct_start=0.3),
+                        **overrides)
+  config.sweep = GRID
+  return config
+
+
+@pytest.fixture(scope="module")
+def grid_run(mnist_dir, tmp_path_factory):
+  """The 2 x 2 grid x 2 seeds trained once in this process: (config, workdir, compile count)."""
+  config = grid_config(mnist_dir)
+  workdir = tmp_path_factory.mktemp("grid")
+  compiled = []
+  original = jax.stages.Lowered.compile
+
+  def counting_compile(self, *args, **kwargs):
+    compiled.append(self)
+    return original(self, *args, **kwargs)
+
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(jax.stages.Lowered, "compile", counting_compile)
+    train.train_and_evaluate(config, str(workdir))
+  return config, workdir, len(compiled)
+
+
+def test_grid_layout_is_cell_major_with_each_cells_seeds(mnist_dir):
+  config = grid_config(mnist_dir)
+  assert [path for path, _ in sweep.fields(config)] == ["dropout_rate", "schedule.max_lr"]
+  assert sweep.replicas(config) == [
+      (0, {"dropout_rate": 0.0, "schedule.max_lr": 0.05}), (1, {"dropout_rate": 0.0, "schedule.max_lr": 0.05}),
+      (0, {"dropout_rate": 0.0, "schedule.max_lr": 0.1}), (1, {"dropout_rate": 0.0, "schedule.max_lr": 0.1}),
+      (0, {"dropout_rate": 0.1, "schedule.max_lr": 0.05}), (1, {"dropout_rate": 0.1, "schedule.max_lr": 0.05}),
+      (0, {"dropout_rate": 0.1, "schedule.max_lr": 0.1}), (1, {"dropout_rate": 0.1, "schedule.max_lr": 0.1})]
+  values = sweep.replica_values(config)
+  np.testing.assert_array_equal(values["schedule.max_lr"], np.float32([0.05, 0.05, 0.1, 0.1] * 2))
+  # Flax's keep probability: float32 of 1 - rate computed in float64.
+  np.testing.assert_array_equal(values[sweep.KEEP_PROB], np.float32([1.0] * 4 + [1.0 - 0.1] * 4))
+
+
+def test_each_replica_of_the_grid_equals_its_single_run(grid_run, mnist_dir, tmp_path):
+  config, workdir, num_compiled = grid_run
+  # One compiled training program for the whole grid, plus the validation and test evaluations:
+  # what a single run compiles.
+  assert num_compiled == 3
+  grid = final_params(workdir)
+  grid_history = [json.loads(line) for line in open(workdir / "metrics.jsonl")]
+  assert grid_history[0]["sweep"] == {"dropout_rate": [0.0] * 4 + [0.1] * 4,
+                                      "schedule.max_lr": [0.05, 0.05, 0.1, 0.1] * 2}
+  for replica, (seed, cell) in enumerate(sweep.replicas(config)):
+    single = sweep.cell_config(config, cell)
+    single.seed, single.num_seeds = seed, 1
+    history = train.train_and_evaluate(single, str(tmp_path / f"single_{replica}"))
+    ours = final_params(tmp_path / f"single_{replica}")
+    assert_trees_close(jax.tree.map(lambda x: x[replica], grid), jax.tree.map(lambda x: x[0], ours),
+                       atol=1e-5)
+    for key in ("validation_correct", "test_correct"):
+      assert [r[key][replica] for r in grid_history] == [r[key][0] for r in history]
+  # The cells differ from each other: equal parameters above are not equal by construction.
+  assert not np.allclose(jax.tree.leaves(grid)[0][0], jax.tree.leaves(grid)[0][2])
+
+
+def test_grid_on_two_devices_equals_one_device(grid_run, tmp_path):
+  config, workdir, _ = grid_run
+  config_path = tmp_path / "grid_config.json"
+  config_path.write_text(config.to_json())
+  code = ("import json, sys; from ml_collections import ConfigDict; from mnist_jax import train; "
+          "import jax; assert jax.device_count() == 2, jax.devices(); "
+          f"train.train_and_evaluate(ConfigDict(json.load(open({str(config_path)!r}))), sys.argv[1])")
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "two")], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "device cpu x2" in result.stdout
+  assert_trees_close(final_params(tmp_path / "two"), final_params(workdir), atol=1e-5)
+
+
+def test_validation_images_are_held_out_of_training(mnist_dir):
+  config = small_config(mnist_dir, train_subset=0, validation_size=5000)
+  splits = train.load_splits(config)
+  full = train.load_splits(small_config(mnist_dir, train_subset=0))["train"]
+  assert len(splits["train"][1]) == 55000 and len(splits["validation"][1]) == 5000
+  # The validation images are the last 5,000 training images, the training ones the first 55,000.
+  np.testing.assert_array_equal(splits["validation"][0], full[0][55000:])
+  np.testing.assert_array_equal(splits["train"][0], full[0][:55000])
+  # A train subset cuts what is left, never reaching into the validation images.
+  config.train_subset = 59000
+  assert len(train.load_splits(config)["train"][1]) == 55000
+
+
+def test_report_ranks_the_grid_on_validation(grid_run, tmp_path):
+  _, workdir, _ = grid_run
+  result = subprocess.run([sys.executable, "scripts/sweep_report.py", "--workdir", str(workdir),
+                           "--plot", str(tmp_path / "sweep.png")], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 0, result.stderr
+  history = [json.loads(line) for line in open(workdir / "metrics.jsonl")]
+  validation = np.asarray([r["validation_correct"] for r in history], np.float64)[-3:].mean(0)
+  cell_means = validation.reshape(4, 2).mean(1)  # cells x seeds
+  best = int(np.argmax(cell_means))
+  dropout, max_lr = [(d, m) for d in (0.0, 0.1) for m in (0.05, 0.1)][best]
+  chosen = [line for line in result.stdout.splitlines() if "chosen" in line.lower()]
+  assert chosen and f"{dropout}" in chosen[0] and f"{max_lr}" in chosen[0], result.stdout
+  assert (tmp_path / "sweep.png").exists()
+
+
+@pytest.mark.parametrize("field, why", [
+    ("batch_size", "changes the shapes of the compiled program"),
+    ("nesterov", "changes the compiled program, not only the values"),
+    ("schedule.anneal_strategy", "changes the compiled program, not only the values"),
+    ("no_such_field", "no such config field")])
+def test_a_field_that_cannot_be_swept_is_one_line(mnist_dir, field, why):
+  config = small_config(mnist_dir, schedule=base.one_cycle(max_lr=0.1))
+  *parents, name = field.split(".")
+  config.sweep = {parents[0]: {name: [1, 2]}} if parents else {name: [1, 2]}
+  with pytest.raises(ValueError, match=f"config.sweep.{field}.*{why}.*sweepable: learning_rate"):
+    train.validate_config(config)
+
+
+def test_a_bad_value_in_one_cell_names_the_cell(mnist_dir, tmp_path):
+  config = small_config(mnist_dir, schedule=base.one_cycle(max_lr=0.1))
+  config.sweep = {"schedule": {"max_lr": [0.1, -1.0]}}
+  with pytest.raises(ValueError, match=r"^sweep cell schedule.max_lr=-1.0: config.schedule.max_lr must be > 0"):
+    train.train_and_evaluate(config, str(tmp_path / "bad"))
+
+
+def _free_port() -> int:
+  with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    return probe.getsockname()[1]
+
+
+def test_two_processes_train_the_grid_like_one(mnist_dir, tmp_path):
+  # jax.distributed on 127.0.0.1 with JAX's CPU collectives: one device per process, the 8
+  # replicas split 4 and 4, process 0 writing metrics. The real script for both runs (it also
+  # sets the XLA:CPU flags, which round differently from this test process's defaults).
+  (tmp_path / "grid.json").write_text(grid_config(mnist_dir).to_json())
+  (tmp_path / "grid_config.py").write_text(
+      "import json\nimport ml_collections\n\n\ndef get_config():\n"
+      f"  return ml_collections.ConfigDict(json.load(open({str(tmp_path / 'grid.json')!r})))\n")
+  command = [sys.executable, "scripts/train.py", "--config", str(tmp_path / "grid_config.py")]
+  one = subprocess.run(command + ["--workdir", str(tmp_path / "one_process")], cwd=REPO_ROOT,
+                       capture_output=True, text=True, timeout=600, check=False)
+  assert one.returncode == 0, one.stderr[-3000:]
+  address = f"127.0.0.1:{_free_port()}"
+  processes = [subprocess.Popen(
+      command + ["--workdir", str(tmp_path / "two_processes"), "--num_processes", "2",
+                 "--process_id", str(index), "--coordinator_address", address],
+      cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      for index in range(2)]
+  outputs = [process.communicate(timeout=600) for process in processes]
+  for process, (stdout, stderr) in zip(processes, outputs):
+    assert process.returncode == 0, stderr[-3000:]
+  # Process 0 reports; process 1 prints none of the references' lines (only JAX's own).
+  assert "device cpu x2" in outputs[0][0] and "EPOCH" not in outputs[1][0]
+  assert "Model" not in outputs[1][0] and "set:" not in outputs[1][0]
+  single = [json.loads(line) for line in open(tmp_path / "one_process" / "metrics.jsonl")]
+  double = [json.loads(line) for line in open(tmp_path / "two_processes" / "metrics.jsonl")]
+  for key in ("validation_correct", "test_correct", "sweep", "seeds"):
+    assert [r[key] for r in double] == [r[key] for r in single]
+  assert_trees_close(final_params(tmp_path / "two_processes"), final_params(tmp_path / "one_process"),
+                     atol=1e-5)
+
+
+def test_sweep_configs_are_valid(mnist_dir):
+  from configs import sweeps  # pylint: disable=import-outside-toplevel
+  for name in sweeps.SWEEPS:
+    config = sweeps.get_config(name)
+    assert config.validation_size > 0 and config.num_seeds >= 2
+    assert len(sweep.cells(config)) >= 4
+    train.validate_config(config)
+    sweep.check(config, lambda cell: (train.validate_config(cell), optim.create(cell, 860, cell.num_epochs)))
+  with pytest.raises(ValueError, match="unknown sweep 'nope'; valid sweeps: final_one_cycle"):
+    sweeps.get_config("nope")
