@@ -6,6 +6,8 @@ write-ups state them; where a write-up is silent, the choice is named in that st
 and the runs that decided it are in docs/EXPERIMENTS.md.
 """
 
+import copy
+
 import ml_collections
 
 
@@ -58,7 +60,9 @@ def get_config(**overrides) -> ml_collections.ConfigDict:
   config.plots = True
 
   for key, value in overrides.items():
-    config[key] = value
+    # A copy: recipe tables hold one schedule ConfigDict that every config made from them
+    # would otherwise share (and a change to one would change the others).
+    config[key] = copy.deepcopy(value)
   return config
 
 

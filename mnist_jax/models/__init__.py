@@ -1,4 +1,4 @@
-"""Model registry: every reference network by name, ``ref<k>_<step>``.
+"""Model registry: every reference network by name, ``ref<k>_<step>``, and ours (``frontier_*``).
 
 Usage::
 
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import jax
 
-from mnist_jax.models import ref1, ref2, ref3, ref4, ref5
+from mnist_jax.models import frontier, ref1, ref2, ref3, ref4, ref5
 from mnist_jax.models.fast_cpu import FastCpuNetwork
 from mnist_jax.models.layers import ModelSpec
 from mnist_jax.models.network import Network
 
-_ALL_SPECS = [spec for module in (ref1, ref2, ref3, ref4, ref5) for spec in module.SPECS]
+_ALL_SPECS = [spec for module in (ref1, ref2, ref3, ref4, ref5, frontier) for spec in module.SPECS]
 _SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _ALL_SPECS}
 if len(_SPECS) != len(_ALL_SPECS):
   raise ImportError("two model specs share a name")

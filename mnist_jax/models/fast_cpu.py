@@ -127,7 +127,7 @@ class FastCpuNetwork(network.Network):
   """`network.Network` with the XLA:CPU fast path (same attributes, variables and outputs).
 
   In train mode a ReLU -> BatchNorm (-> element-wise Dropout) run is one `ReluBatchNorm`
-  op; convolutions are `Conv2d`; 2x2/2 max-pools on even maps are
+  op; dense convolutions (groups 1) are `Conv2d`; 2x2/2 max-pools on even maps are
   `fast_cpu_ops.max_pool_2x2`. Every other layer is the plain network's.
   """
 
@@ -139,7 +139,7 @@ class FastCpuNetwork(network.Network):
     if train and isinstance(layer, ReLU) and following and isinstance(following[0], BatchNorm):
       return self._relu_batch_norm(following[1:], index, x, keep_prob)
     match layer:
-      case Conv():
+      case Conv() if layer.groups == 1:  # im2col is for dense convolutions.
         return Conv2d(layer, name=name)(x), 1
       case MaxPool() if (layer.window == stride_of(layer) == 2
                          and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0):

@@ -33,13 +33,19 @@ class Op:
 
 @dataclasses.dataclass(frozen=True)
 class Conv:
-  """``nn.Conv2d(in, features, kernel_size, stride, padding, dilation, bias=use_bias)``."""
+  """``nn.Conv2d(in, features, kernel_size, stride, padding, dilation, groups, bias=use_bias)``.
+
+  ``groups`` splits input and output channels into that many groups, each convolved on its
+  own (kernel [k, k, in / groups, features]); groups == in == features is a depthwise
+  convolution, which a 1x1 Conv after it makes depthwise-separable (two spec layers).
+  """
   features: int
   kernel_size: int
   padding: int = 0
   stride: int = 1
   dilation: int = 1
   use_bias: bool = True
+  groups: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,10 +120,10 @@ class ModelSpec:
   """One registered network.
 
   Attributes:
-    name: registry name, ``ref<k>_<step>``.
+    name: registry name, ``ref<k>_<step>`` for the write-ups, e.g. ``frontier_4k`` for ours.
     layers: the layer specs in call order.
     dropout_rate: default rate of every `Dropout` layer (0 where the model has none).
-    source: where the architecture comes from (write-up file and step).
+    source: where the architecture comes from (write-up file and step, or "ours").
   """
   name: str
   layers: tuple[Layer, ...]
@@ -134,11 +140,15 @@ def output_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
   """Shape after `layer` for one example: ``(H, W, C)`` for maps, ``(F,)`` after a flatten.
 
   Raises:
-    ValueError: if the layer does not fit the input (e.g. a kernel larger than the map).
+    ValueError: if the layer does not fit the input (e.g. a kernel larger than the map, or
+      conv groups that do not divide its input channels and features).
   """
   match layer:
-    case Conv(features=features, kernel_size=k, padding=p, stride=s, dilation=d):
-      height, width, _ = shape
+    case Conv(features=features, kernel_size=k, padding=p, stride=s, dilation=d, groups=g):
+      height, width, channels = shape
+      if g < 1 or channels % g or features % g:
+        raise ValueError(f"{layer} needs groups >= 1 dividing its {channels} input channels "
+                         f"and {features} features")
       size = lambda n: (n + 2 * p - d * (k - 1) - 1) // s + 1
       out = (size(height), size(width), features)
     case MaxPool() | AvgPool():

@@ -88,7 +88,7 @@ class Network(nn.Module):
 
   Submodule names are ``layers_<i>`` with ``i`` the index in `layers`, matching the keys of
   the ``torch.nn.Sequential`` mirror built by `mnist_jax.models.torch_mirror.build`.
-  Convolution variables are ``kernel`` float32 [k, k, C_in, C_out] (HWIO) and ``bias``
+  Convolution variables are ``kernel`` float32 [k, k, C_in / groups, C_out] (HWIO) and ``bias``
   float32 [C_out]; Dense ``kernel`` [F_in, F_out] and ``bias`` [F_out].
 
   Attributes:
@@ -133,7 +133,7 @@ class Network(nn.Module):
         p, d = layer.padding, layer.dilation
         x = nn.Conv(layer.features, (layer.kernel_size, layer.kernel_size),
                     strides=layer.stride, padding=((p, p), (p, p)), kernel_dilation=(d, d),
-                    use_bias=layer.use_bias, name=name)(x)
+                    feature_group_count=layer.groups, use_bias=layer.use_bias, name=name)(x)
       case ReLU():
         x = nn.relu(x)
       case BatchNorm():

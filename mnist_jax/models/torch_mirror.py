@@ -7,11 +7,19 @@ so ``mnist_jax`` itself never needs it.
 its state_dict keys ``"<i>.weight"`` map onto the Flax submodule ``layers_<i>``. Functional
 ops of the reference (``F.relu``, ``x.view``, ...) become their module forms here: same
 numbers, and the indices stay aligned.
+
+`to_flax_variables` and its inverse `to_state_dict` convert between the two sets of
+variables; both read one walk over the spec (`_tensors`), which places every state_dict
+tensor in the Flax tree with its layout change.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+import operator
+from typing import Any, Callable, Mapping
+
+from flax import traverse_util
 
 import jax.numpy as jnp
 import numpy as np
@@ -45,7 +53,8 @@ def build(name: str, dropout_rate: float | None = None) -> Any:
     match layer:
       case layers.Conv():
         module = nn.Conv2d(shape[-1], layer.features, layer.kernel_size, stride=layer.stride,
-                           padding=layer.padding, dilation=layer.dilation, bias=layer.use_bias)
+                           padding=layer.padding, dilation=layer.dilation, groups=layer.groups,
+                           bias=layer.use_bias)
       case layers.ReLU():
         module = nn.ReLU()
       case layers.BatchNorm():
@@ -74,13 +83,15 @@ def build(name: str, dropout_rate: float | None = None) -> Any:
 def to_flax_variables(state_dict: Mapping[str, Any], name: str) -> dict[str, dict]:
   """Converts a `build(name)` state_dict into Flax variables for ``models.create(name)``.
 
-  Conv weights OIHW -> HWIO; Linear (out, in) -> (in, out), with the input rows of a Linear
-  after a flatten reordered from torch's (C, H, W) flatten order to Flax's (H, W, C);
-  BatchNorm weight/bias -> scale/bias, running_mean/running_var -> batch_stats mean/var
-  (``num_batches_tracked`` is dropped: with momentum 0.1 torch never reads it).
+  Conv weights OIHW -> HWIO (I = input channels / groups); Linear (out, in) -> (in, out),
+  with the input rows of a Linear after a flatten reordered from torch's (C, H, W) flatten
+  order to Flax's (H, W, C); BatchNorm weight/bias -> scale/bias, running_mean/running_var ->
+  batch_stats mean/var (``num_batches_tracked`` is dropped: with momentum 0.1 torch never
+  reads it).
 
   Args:
-    state_dict: ``module.state_dict()`` of `build(name)` (torch tensors or numpy arrays).
+    state_dict: ``module.state_dict()`` of `build(name)` (torch tensors of any float dtype,
+      or numpy arrays); ``num_batches_tracked`` may be absent.
     name: the registered model it was built for.
 
   Returns:
@@ -88,46 +99,168 @@ def to_flax_variables(state_dict: Mapping[str, Any], name: str) -> dict[str, dic
     model has no BatchNorm).
 
   Raises:
-    ValueError: unknown model name, or a state_dict that does not fit the model.
+    ValueError: unknown model name, or a state_dict that does not fit the model (a missing
+      or unexpected key, or a tensor of another shape; the message names the first).
   """
-  def get(key: str) -> np.ndarray:
-    if key not in state_dict:
-      raise ValueError(f"state_dict has no {key!r}; is it from build({name!r})?")
-    value = state_dict[key]
-    value = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-    return value.astype(np.float32)
+  tensors = _tensors(name)
+  _check_names(state_dict, [t.key for t in tensors if t.path], [t.key for t in tensors],
+               "state_dict has", f"build({name!r})")
+  flat = {}
+  for tensor in tensors:
+    if tensor.path is None:
+      continue
+    value = state_dict[tensor.key]
+    value = value.detach().cpu().float().numpy() if hasattr(value, "detach") else np.asarray(value)
+    _check_shape(f"state_dict[{tensor.key!r}]", value.shape, tensor.torch_shape, f"build({name!r})")
+    flat[tensor.path] = tensor.to_flax(value).astype(np.float32)
+  return _to_jax(traverse_util.unflatten_dict(flat))
 
-  params, batch_stats = {}, {}
+
+def to_state_dict(variables: Mapping[str, Any], name: str,
+                  num_batches_tracked: int = 0) -> dict[str, Any]:
+  """Converts Flax variables of ``models.create(name)`` into a `build(name)` state_dict.
+
+  The exact inverse of `to_flax_variables`: Conv kernels HWIO -> OIHW; Dense kernels
+  (in, out) -> Linear weights (out, in), with the input rows of a Dense after a flatten
+  reordered from Flax's (H, W, C) flatten order to torch's (C, H, W); BatchNorm scale/bias ->
+  weight/bias, batch_stats mean/var -> running_mean/running_var.
+
+  Args:
+    variables: ``{'params': ..., 'batch_stats': ...}`` of one network (no replica axis; numpy
+      or JAX arrays; ``batch_stats`` may be absent or empty for a model without BatchNorm).
+    name: the registered model they belong to.
+    num_batches_tracked: every BatchNorm's ``num_batches_tracked``: the train-mode forward
+      passes it has seen, i.e. the optimizer steps taken (int >= 0).
+
+  Returns:
+    A ``dict`` in ``build(name).state_dict()`` order: float32 CPU tensors, and int64 scalar
+    tensors for ``num_batches_tracked``; ``load_state_dict(strict=True)`` accepts it.
+
+  Raises:
+    ValueError: unknown model name, a negative `num_batches_tracked`, or variables that do not
+      fit the model (a missing or unexpected variable, or one of another shape).
+  """
+  import torch  # pylint: disable=import-outside-toplevel
+
+  try:
+    count = operator.index(num_batches_tracked)
+  except TypeError:
+    count = -1
+  if count < 0:
+    raise ValueError(f"num_batches_tracked must be an integer >= 0, got {num_batches_tracked!r}")
+  tensors = _tensors(name)
+  flat = traverse_util.flatten_dict(dict(variables), sep="/")
+  paths = ["/".join(t.path) for t in tensors if t.path]
+  _check_names(flat, paths, paths, "variables have", f"models.create({name!r})")
+  state_dict = {}
+  for tensor in tensors:
+    if tensor.path is None:
+      state_dict[tensor.key] = torch.tensor(count, dtype=torch.int64)
+      continue
+    path = "/".join(tensor.path)
+    value = np.asarray(flat[path], np.float32)
+    _check_shape(f"variables {path!r}", value.shape, tensor.flax_shape, f"models.create({name!r})")
+    state_dict[tensor.key] = torch.from_numpy(np.array(tensor.to_torch(value), order="C"))
+  return state_dict
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tensor:
+  """One state_dict tensor of `build(name)` and the Flax variable it is.
+
+  Attributes:
+    key: the state_dict key, e.g. "3.weight".
+    path: (collection, module, name) of the Flax variable, e.g. ("params", "layers_3",
+      "kernel"); None for ``num_batches_tracked``, which Flax does not keep.
+    torch_shape, flax_shape: the tensor's shape on either side.
+    to_flax, to_torch: the layout change each way (numpy array -> numpy array).
+  """
+  key: str
+  path: tuple[str, str, str] | None
+  torch_shape: tuple[int, ...]
+  flax_shape: tuple[int, ...]
+  to_flax: Callable[[np.ndarray], np.ndarray] = lambda x: x
+  to_torch: Callable[[np.ndarray], np.ndarray] = lambda x: x
+
+
+# BatchNorm: (torch name, Flax collection, Flax name); num_batches_tracked follows them.
+_BATCH_NORM = (("weight", "params", "scale"), ("bias", "params", "bias"),
+               ("running_mean", "batch_stats", "mean"), ("running_var", "batch_stats", "var"))
+
+
+def _tensors(name: str) -> list[_Tensor]:
+  """The state_dict tensors of `build(name)` in its order, each with its Flax place and layout.
+
+  Raises:
+    ValueError: unknown model name.
+  """
+  result = []
   shape = layers.INPUT_SHAPE
   flattened_from = None  # (H, W, C) of the map the next Linear reads flattened.
   for index, layer in enumerate(models.spec(name).layers):
-    key = f"layers_{index}"
+    module = f"layers_{index}"
     match layer:
-      case layers.Conv():
-        params[key] = {"kernel": get(f"{index}.weight").transpose(2, 3, 1, 0)}
-        if layer.use_bias:
-          params[key]["bias"] = get(f"{index}.bias")
+      case layers.Conv(features=features, kernel_size=k, groups=groups):
+        # Grouped: torch (out, in / groups, k, k), Flax (k, k, in / groups, out); same transpose.
+        fan_in = shape[-1] // groups
+        result.append(_Tensor(f"{index}.weight", ("params", module, "kernel"),
+                              (features, fan_in, k, k), (k, k, fan_in, features),
+                              lambda w: w.transpose(2, 3, 1, 0), lambda w: w.transpose(3, 2, 0, 1)))
       case layers.BatchNorm():
-        params[key] = {"scale": get(f"{index}.weight"), "bias": get(f"{index}.bias")}
-        batch_stats[key] = {"mean": get(f"{index}.running_mean"),
-                            "var": get(f"{index}.running_var")}
+        result += [_Tensor(f"{index}.{torch_name}", (collection, module, flax_name),
+                           shape[-1:], shape[-1:]) for torch_name, collection, flax_name in _BATCH_NORM]
+        result.append(_Tensor(f"{index}.num_batches_tracked", None, (), ()))
       case layers.Flatten() if len(shape) == 3:
         flattened_from = shape
-      case layers.Dense():
-        weight = get(f"{index}.weight")  # (out, in)
-        if flattened_from is not None:
-          height, width, channels = flattened_from
-          weight = weight.reshape(-1, channels, height, width).transpose(0, 2, 3, 1)
-          weight = weight.reshape(weight.shape[0], -1)
-          flattened_from = None
-        params[key] = {"kernel": weight.T}
-        if layer.use_bias:
-          params[key]["bias"] = get(f"{index}.bias")
+      case layers.Dense(features=features):
+        result.append(_Tensor(f"{index}.weight", ("params", module, "kernel"),
+                              (features, shape[0]), (shape[0], features),
+                              *_linear_layouts(flattened_from)))
+        flattened_from = None
+    if isinstance(layer, (layers.Conv, layers.Dense)) and layer.use_bias:
+      result.append(_Tensor(f"{index}.bias", ("params", module, "bias"),
+                            (layer.features,), (layer.features,)))
     shape = layers.output_shape(layer, shape)
-  variables = {"params": params}
-  if batch_stats:
-    variables["batch_stats"] = batch_stats
-  return _to_jax(variables)
+  return result
+
+
+def _linear_layouts(flattened_from: tuple[int, int, int] | None) -> tuple[Callable, Callable]:
+  """(to_flax, to_torch) of a Linear weight [out, in] <-> Dense kernel [in, out].
+
+  After a flatten of an (H, W, C) map, `in` runs over (C, H, W) in torch and over (H, W, C)
+  in Flax: the rows are permuted on the way.
+  """
+  if flattened_from is None:
+    return (lambda weight: weight.T), (lambda kernel: kernel.T)
+  height, width, channels = flattened_from
+
+  def to_flax(weight):
+    chw = weight.reshape(weight.shape[0], channels, height, width)
+    return chw.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1).T
+
+  def to_torch(kernel):
+    hwc = kernel.T.reshape(kernel.shape[1], height, width, channels)
+    return hwc.transpose(0, 3, 1, 2).reshape(kernel.shape[1], -1)
+
+  return to_flax, to_torch
+
+
+def _check_names(given: Mapping[str, Any], required: list[str], allowed: list[str],
+                 subject: str, source: str) -> None:
+  """Raises ValueError naming the first of `required` missing from `given`, else the first key
+  of `given` not in `allowed` (with how many more there are), e.g. "state_dict has no
+  '0.bias' (and 5 more); is it from build('ref2_model_init')?"."""
+  missing = [key for key in required if key not in given]
+  unexpected = sorted(set(given) - set(allowed))
+  for problem, keys in (("no", missing), ("unexpected", unexpected)):
+    if keys:
+      more = f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
+      raise ValueError(f"{subject} {problem} {keys[0]!r}{more}; is it from {source}?")
+
+
+def _check_shape(what: str, shape: tuple[int, ...], expected: tuple[int, ...], source: str) -> None:
+  if tuple(shape) != tuple(expected):
+    raise ValueError(f"{what} has shape {tuple(shape)}, but {source} needs {tuple(expected)}")
 
 
 def _to_jax(tree: Mapping[str, Any]) -> dict:

@@ -1,0 +1,176 @@
+"""PyTorch checkpoints of our networks: a trained replica out as a state_dict, and a torch
+state_dict of a mirrored network scored by our evaluation.
+
+The torch side is `mnist_jax.models.torch_mirror.build(name)`; torch is imported inside the
+functions that need it, so ``mnist_jax`` itself never does.
+
+Example::
+
+  state_dict, info = torch_checkpoint.export_replica("workdirs/final", seed=1)
+  torch.save(state_dict, "model.pt")
+  result = torch_checkpoint.evaluate("model.pt", base.get_config(model="ref3_step4"))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from mnist_jax import checkpoint
+from mnist_jax import epoch as epoch_lib
+from mnist_jax import models
+from mnist_jax import steps
+from mnist_jax import sweep
+from mnist_jax import train
+from mnist_jax.models import torch_mirror
+
+
+def export_replica(workdir: str, step: int | None = None, seed: int | None = None,
+                   replica: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+  """One replica of a training checkpoint as a state_dict of its torch mirror.
+
+  Args:
+    workdir: a training workdir (config.json and checkpoints/).
+    step: the checkpoint (epochs finished); None = the best, as `train.evaluate_checkpoint`.
+    seed: the replica trained from this seed; with a sweep, only if one cell has it.
+    replica: the replica index (`sweep.replicas` order), instead of `seed`. Neither: replica 0.
+
+  Returns:
+    (state_dict for ``torch_mirror.build(model).load_state_dict(strict=True)``: float32
+    tensors, int64 ``num_batches_tracked`` = the replica's optimizer steps;
+    {"model", "step" (epochs finished), "replica", "label" (e.g. "seed 1"),
+    "num_batches_tracked"}).
+
+  Raises:
+    ValueError: no run in `workdir`, no checkpoint (at `step`), a seed or replica the run does
+      not have, a seed several sweep cells share, or both `seed` and `replica`.
+    checkpoint.CheckpointError: the checkpoint cannot be restored.
+  """
+  config = _read_config(workdir)
+  index = _replica_index(config, seed, replica)
+  manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
+  try:
+    chosen = _checkpoint_step(manager, step)
+    arrays = jax.device_get(checkpoint.restore_arrays(manager, chosen))
+  finally:
+    manager.close()
+  variables = {collection: jax.tree.map(lambda x: np.asarray(x[index]), arrays[collection])
+               for collection in ("params", "batch_stats") if arrays.get(collection)}
+  num_steps = int(np.asarray(arrays["step"])[index])
+  state_dict = torch_mirror.to_state_dict(variables, config.model, num_batches_tracked=num_steps)
+  return state_dict, {"model": config.model, "step": chosen, "replica": index,
+                      "label": sweep.replica_label(config, index), "num_batches_tracked": num_steps}
+
+
+def load_variables(path: str, name: str) -> dict[str, Any]:
+  """Flax variables of model `name` from a torch state_dict file of its mirror.
+
+  Args:
+    path: a file written by ``torch.save(module.state_dict(), path)``; read with
+      ``torch.load(path, map_location="cpu", weights_only=True)``.
+    name: the registered model whose mirror wrote it.
+
+  Returns:
+    ``{'params': ..., 'batch_stats': ...}`` of float32 arrays, as `torch_mirror.to_flax_variables`.
+
+  Raises:
+    ValueError: unknown model name, a missing file, a file torch cannot load safely, an
+      object that is not a state_dict, or one whose keys or shapes do not fit `name`.
+  """
+  import torch  # pylint: disable=import-outside-toplevel
+
+  models.spec(name)  # an unknown name in its own words, before the file
+  if not os.path.isfile(path):
+    raise ValueError(f"no file {path!r}")
+  try:
+    loaded = torch.load(path, map_location="cpu", weights_only=True)
+  except Exception as e:  # pylint: disable=broad-except  (pickle, zip and torch errors alike)
+    reason = " ".join(str(e).split())[:200]
+    raise ValueError(f"{path!r} is not a PyTorch file that torch.load can read with "
+                     f"weights_only=True ({type(e).__name__}: {reason})") from None
+  if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+    raise ValueError(f"{path!r} holds a {type(loaded).__name__} that is not a state_dict "
+                     "(a dict of tensors, as module.state_dict() returns)")
+  try:
+    return torch_mirror.to_flax_variables(loaded, name)
+  except ValueError as e:
+    raise ValueError(f"{path!r} does not fit model {name!r}: {e}") from None
+
+
+def evaluate(path: str, config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """Scores a torch state_dict file of `config.model`'s mirror on the configured test set.
+
+  Our evaluation (`epoch.make_evaluate`, eval mode) on `train.load_splits(config)["test"]`,
+  with the converted variables as a single replica.
+
+  Returns:
+    {"loss": mean test NLL (float), "correct": int, "total": int (test images)}.
+
+  Raises:
+    ValueError: what `load_variables` raises, or an unknown model.
+    data.DataError: missing or corrupt MNIST files.
+  """
+  variables = load_variables(path, config.model)
+  test_images, test_labels = train.load_splits(config)["test"]
+  one_replica = lambda tree: jax.tree.map(lambda x: x[None], tree)
+  state = steps.InferenceState(steps.create_model(config).apply, one_replica(variables["params"]),
+                               one_replica(variables.get("batch_stats", {})))
+  evaluate_fn = jax.jit(epoch_lib.make_evaluate(config, len(test_labels)))
+  totals = evaluate_fn(state, test_images, test_labels)
+  loss = jax.device_get(epoch_lib.compute_per_replica(totals))["loss"][0]
+  return {"loss": float(loss), "correct": int(np.rint(np.asarray(totals.accuracy.total)[0])),
+          "total": len(test_labels)}
+
+
+def _read_config(workdir: str) -> ml_collections.ConfigDict:
+  """The run's config.json; ValueError (one line) if `workdir` holds no run."""
+  try:
+    with open(os.path.join(workdir, "config.json")) as f:
+      return ml_collections.ConfigDict(json.load(f))
+  except FileNotFoundError:
+    raise ValueError(f"no run in workdir {workdir!r}: config.json is missing") from None
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{workdir!r}: config.json is not valid JSON ({e})") from None
+
+
+def _checkpoint_step(manager, step: int | None) -> int:
+  """`step`, or the best step when None; ValueError naming the saved steps if there is none."""
+  saved = sorted(manager.all_steps())
+  chosen = manager.best_step() if step is None else step
+  if chosen in saved:
+    return chosen
+  what = "no checkpoint" if chosen is None else f"no checkpoint {chosen}"
+  listed = f"; saved: {', '.join(map(str, saved))}" if saved else ""
+  raise ValueError(f"{what} in {manager.directory}{listed}")
+
+
+def _replica_index(config: ml_collections.ConfigDict, seed: int | None, replica: int | None) -> int:
+  """The replica asked for by `seed` or `replica` (`sweep.replicas` order); 0 for neither.
+
+  Raises:
+    ValueError: both given, a replica out of range, a seed no replica has, or a seed that
+      several sweep cells share (the message lists their replica indices).
+  """
+  layout = sweep.replicas(config)
+  labels = [f"{r} ({sweep.replica_label(config, r)})" for r in range(len(layout))]
+  if seed is not None and replica is not None:
+    raise ValueError(f"choose a replica by seed or by index, not both (seed {seed}, replica {replica})")
+  if replica is not None:
+    if not 0 <= replica < len(layout):
+      raise ValueError(f"no replica {replica} in this run; replicas: {', '.join(labels)}")
+    return replica
+  if seed is None:
+    return 0
+  matches = [r for r, (replica_seed, _) in enumerate(layout) if replica_seed == seed]
+  if not matches:
+    seeds = sorted({replica_seed for replica_seed, _ in layout})
+    raise ValueError(f"no replica with seed {seed} in this run; seeds: {', '.join(map(str, seeds))}")
+  if len(matches) > 1:
+    raise ValueError(f"seed {seed} trained {len(matches)} sweep cells; choose one by replica: "
+                     f"{', '.join(labels[r] for r in matches)}")
+  return matches[0]
