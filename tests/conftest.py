@@ -9,6 +9,7 @@ looked at the data.
 import os
 import pathlib
 
+import numpy as np
 import pytest
 
 from mnist_jax import data
@@ -37,3 +38,11 @@ def compilation_cache(tmp_path_factory) -> pathlib.Path:
   os.environ[runtime.CACHE_VARIABLE] = str(folder)
   runtime.enable_compilation_cache(str(folder))
   return folder
+
+
+@pytest.fixture(scope="module")
+def images(mnist_dir) -> np.ndarray:
+  """First 256 MNIST test images, normalised as every write-up does (mean 0.1307, std 0.3081),
+  float32 [256, 28, 28, 1]: the inputs of the parity tests (test_parity, test_frontier)."""
+  x, _ = data.load("test", mnist_dir, source="idx")
+  return ((x[:256].astype(np.float32) / 255.0 - 0.1307) / 0.3081).astype(np.float32)

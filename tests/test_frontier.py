@@ -18,7 +18,6 @@ from mnist_jax import summary
 from mnist_jax.models import layers
 from mnist_jax.models import torch_mirror
 import test_parity
-from test_parity import images  # pylint: disable=unused-import  (fixture)
 
 # (name, parameters worked by hand, budget the name promises).
 FRONTIER = [

@@ -11,24 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_jax import data
 from mnist_jax import models
 from mnist_jax.models import torch_mirror
 from mnist_jax.models import layers
 
-MEAN, STD = 0.1307, 0.3081  # Normalisation of every reference write-up.
 TOLERANCE = 1e-5  # Max abs difference of float32 log-probs / running statistics.
 
 # One name per distinct network (steps sharing layers run identical code, see
 # test_models.test_steps_sharing_a_network); keeps the suite fast on a shared CPU.
 DISTINCT_NETWORKS = list({models.spec(name).layers: name for name in models.names()}.values())
-
-
-@pytest.fixture(scope="module")
-def images(mnist_dir) -> np.ndarray:
-  """First 256 MNIST test images, normalised, float32 [256, 28, 28, 1]."""
-  x, _ = data.load("test", mnist_dir, source="idx")
-  return ((x[:256].astype(np.float32) / 255.0 - MEAN) / STD).astype(np.float32)
 
 
 def randomised_torch_model(name: str, dropout_rate: float | None = None) -> torch.nn.Module:
