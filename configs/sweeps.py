@@ -7,10 +7,13 @@ training images as a validation split and ranks its cells on them, never on the 
 - final_one_cycle: the flagship (configs/final.py) over OneCycle's max_lr x pct_start.
 - final_regularisation: the flagship over dropout_rate x rotation_degrees.
 - ref3_step_lr: ref3 Step 3's network and rotation with StepLR over lr x step_size x gamma.
+- frontier_<budget>_max_lr: a frontier network (configs/frontier.py) over OneCycle's max_lr,
+  2 seeds a cell (issue 17's searches; their tables are in docs/EXPERIMENTS.md).
 """
 
 from configs import base
 from configs import final
+from configs import frontier
 from configs import ref3
 
 _VALIDATION = 5000
@@ -23,7 +26,17 @@ SWEEPS = {
     "ref3_step_lr": (lambda: ref3.get_config("step3"), {"learning_rate": [0.01, 0.05],
                                                         "schedule": {"step_size": [4, 6],
                                                                      "gamma": [0.1, 0.5]}}),
+    "frontier_4k_max_lr": (lambda: frontier.get_config("4k"),
+                           {"schedule": {"max_lr": [0.05, 0.1, 0.2, 0.4]}}),
+    "frontier_2k_separable_max_lr": (lambda: frontier.get_config("2k_separable"),
+                                     {"schedule": {"max_lr": [0.2, 0.4]}}),
+    "frontier_2k_max_lr": (lambda: frontier.get_config("2k"),
+                           {"schedule": {"max_lr": [0.2, 0.4]}}),
+    "frontier_1k_separable_max_lr": (lambda: frontier.get_config("1k_separable"),
+                                     {"schedule": {"max_lr": [0.2, 0.4]}}),
 }
+# Seeds a cell where not 3: the frontier searches trade seeds for cells on a 2-core CPU.
+NUM_SEEDS = {name: 2 for name in SWEEPS if name.startswith("frontier_")}
 
 
 def get_config(name: str = "final_one_cycle"):
@@ -37,7 +50,7 @@ def get_config(name: str = "final_one_cycle"):
   recipe, grid = SWEEPS[name]
   config = recipe()
   config.name = f"sweep_{name}"
-  config.num_seeds = 3
+  config.num_seeds = NUM_SEEDS.get(name, 3)
   config.validation_size = _VALIDATION
   if name == "ref3_step_lr":
     config.schedule = base.step_lr(step_size=6, gamma=0.1)

@@ -70,7 +70,12 @@ def test_each_replica_of_the_grid_equals_its_single_run(grid_run, mnist_dir, tmp
   grid_history = [json.loads(line) for line in open(workdir / "metrics.jsonl")]
   assert grid_history[0]["sweep"] == {"dropout_rate": [0.0] * 4 + [0.1] * 4,
                                       "schedule.max_lr": [0.05, 0.05, 0.1, 0.1] * 2}
-  for replica, (seed, cell) in enumerate(sweep.replicas(config)):
+  layout = sweep.replicas(config)
+  # Three of the 8 replicas (each single run compiles its own programs, the suite's time):
+  # seed 1 of the first cell, seed 0 of a max_lr cell, seed 1 of the cell that changes both
+  # fields, so each swept field and the seed axis is checked against a single run.
+  for replica in (1, 2, 7):
+    seed, cell = layout[replica]
     single = sweep.cell_config(config, cell)
     single.seed, single.num_seeds = seed, 1
     history = train.train_and_evaluate(single, str(tmp_path / f"single_{replica}"))
@@ -190,7 +195,7 @@ def test_sweep_configs_are_valid(mnist_dir):
   for name in sweeps.SWEEPS:
     config = sweeps.get_config(name)
     assert config.validation_size > 0 and config.num_seeds >= 2
-    assert len(sweep.cells(config)) >= 4
+    assert len(sweep.cells(config)) >= 2
     train.validate_config(config)
     sweep.check(config, lambda cell: (train.validate_config(cell), optim.create(cell, 860, cell.num_epochs)))
   with pytest.raises(ValueError, match="unknown sweep 'nope'; valid sweeps: final_one_cycle"):

@@ -18,7 +18,10 @@ from typing import Sequence
 
 from mnist_jax import published
 from mnist_jax.reporting import analysis
+from mnist_jax.reporting import frontier
 from mnist_jax.reporting import runs as runs_lib
+
+FRONTIER_PLOT = "frontier.png"  # written beside RESULTS.md
 
 
 def _percent(value: float) -> str:
@@ -102,7 +105,7 @@ def seed_table(result: analysis.RunResult) -> list[str]:
 
 
 def render(results: Sequence[analysis.RunResult], command: str,
-           plots: dict[str, str] | None = None) -> str:
+           plots: dict[str, str] | None = None, frontier_plot: str | None = None) -> str:
   """RESULTS.md for `results` (in the given order).
 
   Args:
@@ -110,6 +113,9 @@ def render(results: Sequence[analysis.RunResult], command: str,
       ``[analysis.analyze(run) for run in runs_lib.find_runs(["runs/*"])]``.
     command: the command line that regenerates the file, written in its header.
     plots: title -> path relative to RESULTS.md of the flagship's plots to link.
+    frontier_plot: path relative to RESULTS.md of the frontier plot, or None. The frontier
+      section (`frontier.section`) is written when a run of a `frontier.BUDGETS` model is in
+      `results`.
 
   Returns:
     The Markdown text.
@@ -151,6 +157,9 @@ def render(results: Sequence[analysis.RunResult], command: str,
       lines += [f"![{title}]({path})" for title, path in plots.items()]
     else:
       lines.append(f"No plots in `{result.run.workdir}`.")
+  budget_models = {budget.model for budget in frontier.BUDGETS}
+  if any(r.name in budget_models for r in results):
+    lines += [""] + frontier.section(results, frontier_plot)
   lines += ["", "## Per seed", ""]
   for result in results:
     lines += [f"### `{result.name}`", "",
@@ -171,6 +180,7 @@ def report(runs: Sequence[runs_lib.Run], output: str, command: str) -> str:
 
   The flagship's plots (`runs_lib.PLOT_FILES`) are copied beside it as ``final_curves.png``
   and ``final_misclassified.png`` and linked; stale copies of plots the run lacks are removed.
+  The frontier plot (`FRONTIER_PLOT`) is drawn beside it when a frontier model has run.
 
   Raises:
     OSError: `output` or its folder cannot be written.
@@ -191,7 +201,14 @@ def report(runs: Sequence[runs_lib.Run], output: str, command: str) -> str:
         plots[f"{runs_lib.FLAGSHIP} {os.path.splitext(file_name)[0]}"] = copy_name
       elif os.path.exists(destination):
         os.remove(destination)
-  text = render(results, command, plots)
+  frontier_path = os.path.join(folder, FRONTIER_PLOT)
+  if frontier.plot(results, frontier_path):
+    frontier_plot = FRONTIER_PLOT
+  else:
+    frontier_plot = None
+    if os.path.exists(frontier_path):
+      os.remove(frontier_path)
+  text = render(results, command, plots, frontier_plot)
   with open(output, "w") as f:
     f.write(text)
   return text

@@ -1,0 +1,250 @@
+"""The parameter frontier (issue 17): our smallest networks beside the write-ups and public results.
+
+For each budget (at most 4,000 / 2,000 / 1,000 parameters) the model of ours chosen for it on
+the validation split (docs/EXPERIMENTS.md, "Frontier") is reported from its committed 5-seed
+test run; beside it, the write-ups' final models (published, and our reproductions) and the
+smallest public results we know of, as data with their sources. `section` renders the
+Markdown of docs/RESULTS.md's frontier section and `plot` the test accuracy against parameters.
+
+Example::
+
+  results = [analysis.analyze(run) for run in runs_lib.find_runs(["runs/*"])]
+  lines = frontier.section(results, plot_path="frontier.png")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+from mnist_jax import plots
+from mnist_jax import published
+from mnist_jax.reporting import analysis
+
+SEEDS = 5  # the protocol's test runs: 5 seeds, at most 15 epochs
+MAX_EPOCHS = 15
+SELECTED_ON_TEST = "single run, selected on test"
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+  """A parameter budget and issue 17's target for it.
+
+  Attributes:
+    max_params: the budget, inclusive.
+    target: mean over `SEEDS` seeds of the best test accuracy to reach, percent.
+    model: the recipe (config name) of ours chosen for the budget on the validation split.
+    min_seeds_holding: seeds that must hold `target` in each of the last 3 epochs (0: none
+      asked).
+  """
+  max_params: int
+  target: float
+  model: str
+  min_seeds_holding: int = 0
+
+
+BUDGETS = (
+    Budget(4000, 99.40, "frontier_4k", min_seeds_holding=4),
+    Budget(2000, 99.20, "frontier_2k_separable"),
+    Budget(1000, 99.00, "frontier_1k_separable"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicResult:
+  """A public small-MNIST result, as its source reports it.
+
+  Attributes:
+    label: short name for tables and the plot.
+    params: trainable parameters.
+    best: best test accuracy, percent.
+    last_mean: mean of the last 3 epochs' test accuracy, percent, where published.
+    epochs: epochs trained (the most, where training stopped early).
+    how: how the figure was obtained and chosen.
+    source: where it is published.
+  """
+  label: str
+  params: int
+  best: float
+  last_mean: float | None
+  epochs: int
+  how: str
+  source: str
+
+
+# The figures as each source prints them (issue 17 lists them); "selected on test": the run
+# or epoch reported was picked by its test accuracy.
+PUBLIC = (
+    PublicResult("TSAI-S6 OptimizedNetV36", 6260, 99.44, 99.42, 15,
+                 f"{SELECTED_ON_TEST} (10th of 10 recipes, each judged on test); SGD momentum "
+                 "0.98, OneCycle max_lr 0.05, weight decay 5e-5, rotation + translation",
+                 "https://github.com/Shwethaamrutha/TSAI-S6 (README)"),
+    PublicResult("mnist-minimal-model 1936", 1936, 99.10, None, 75,
+                 f"{SELECTED_ON_TEST} (the checkpoint of epoch 75); Keras, separable "
+                 "convolutions, instance normalisation",
+                 "https://github.com/ruslangrimov/mnist-minimal-model (1936/model.txt)"),
+    PublicResult("Parameter-Efficient-MNIST 997", 997, 99.05, None, 200,
+                 f"{SELECTED_ON_TEST}: the best of many repeated runs, each early-stopped on "
+                 "the test set (most end 98.5-98.9 %)",
+                 "https://github.com/JoshWarn/Parameter-Efficient-MNIST (997_99.05.py, "
+                 "997_saved_acc.txt)"),
+)
+
+
+def _by_name(results: Sequence[analysis.RunResult]) -> dict[str, analysis.RunResult]:
+  return {result.name: result for result in results}
+
+
+def holding(result: analysis.RunResult, target: float) -> int:
+  """Seeds of `result` whose test accuracy is >= `target` (percent) in each of the last 3
+  epochs."""
+  return sum(len(s.last) == analysis.LAST_EPOCHS and min(s.last) >= target
+             for s in result.seeds)
+
+
+def verdict(budget: Budget, result: analysis.RunResult | None) -> str:
+  """Whether `result` meets `budget`'s target, in words (its reasons when it does not)."""
+  if result is None or not result.seeds:
+    return "not run yet"
+  problems = []
+  if result.params is None or result.params > budget.max_params:
+    problems.append(f"{result.params} parameters exceed {budget.max_params:,}")
+  if len(result.seeds) < SEEDS:
+    problems.append(f"{len(result.seeds)} seeds, not {SEEDS}")
+  if result.epochs_done > MAX_EPOCHS or result.in_progress:
+    problems.append(result.status)
+  if result.run.config.get("validation_size"):
+    problems.append("trained without the validation images (a search run, not a test run)")
+  mean_best = round(result.best[0], 6)
+  if mean_best < budget.target:
+    problems.append(f"mean best {mean_best:.2f} % < {budget.target:.2f} %")
+  held = holding(result, budget.target)
+  if held < budget.min_seeds_holding:
+    problems.append(f"{held} of {len(result.seeds)} seeds hold {budget.target:.2f} % in each of "
+                    f"the last 3 epochs (≥ {budget.min_seeds_holding} asked)")
+  return "met" if not problems else "not met: " + "; ".join(problems)
+
+
+def _mean_std(values: tuple[float, float | None]) -> str:
+  mean, std = values
+  return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _write_up_finals(results: dict[str, analysis.RunResult]) -> list[tuple[str, int, float,
+                                                                        analysis.RunResult | None]]:
+  """(record name, published params, published best, our run or None) per write-up."""
+  rows = []
+  for name in published.final_models().values():
+    record = published.record(name)
+    rows.append((name, record.params, record.best_test_accuracy, results.get(name)))
+  return rows
+
+
+def section(results: Sequence[analysis.RunResult], plot_path: str | None) -> list[str]:
+  """The Markdown lines of RESULTS.md's frontier section.
+
+  Args:
+    results: every run's result (`analysis.analyze`); the budgets' models are looked up by
+      recipe name.
+    plot_path: the frontier plot, relative to RESULTS.md, or None when it was not drawn.
+  """
+  by_name = _by_name(results)
+  lines = [
+      "## Frontier: the smallest networks at 99.40 / 99.20 / 99.00 % (issue 17)", "",
+      "Each model of ours was chosen on a validation split (the last 5,000 training images), "
+      "never on the test set (docs/EXPERIMENTS.md, \"Frontier\"); the chosen recipe then "
+      f"trained on all 60,000 images with {SEEDS} seeds for at most {MAX_EPOCHS} epochs and is "
+      "scored here once. Targets: the mean over seeds of each seed's best test accuracy.", ""]
+  rows = []
+  for budget in BUDGETS:
+    result = by_name.get(budget.model)
+    if result is None or not result.seeds:
+      rows.append([f"≤ {budget.max_params:,}", f"{budget.target:.2f}", f"`{budget.model}`",
+                   "—", "—", "—", "—", verdict(budget, result)])
+      continue
+    rows.append([f"≤ {budget.max_params:,}", f"{budget.target:.2f}", f"`{budget.model}`",
+                 f"{result.params:,}", _mean_std(result.best), _mean_std(result.last_mean),
+                 f"{holding(result, budget.target)} of {len(result.seeds)}",
+                 verdict(budget, result)])
+  lines += _table(["budget (params)", "target %", "ours", "params", "best test %: mean ± std",
+                   "last-3 mean %: mean ± std", "seeds ≥ target in each of the last 3 epochs",
+                   "target"], rows)
+  lines += ["", "Beside the write-ups' final models and the public results (published figures "
+            "are one run's best epoch):", ""]
+  rows = []
+  for budget in BUDGETS:
+    result = by_name.get(budget.model)
+    if result is not None and result.seeds:
+      rows.append([f"ours: `{budget.model}`", f"{result.params:,}", _mean_std(result.best),
+                   _mean_std(result.last_mean), str(result.epochs_done),
+                   f"{len(result.seeds)} seeds; recipe chosen on validation", "this repository"])
+  for name, params, best, ours in _write_up_finals(by_name):
+    rows.append([f"write-up: `{name}` (published)", f"{params:,}", f"{best:.2f}", "—",
+                 str(published.record(name).epochs), "single run", f"{name.split('_')[0]}.md"])
+    if ours is not None and ours.seeds:
+      rows.append([f"write-up: `{name}` (ours)", f"{ours.params:,}", _mean_std(ours.best),
+                   _mean_std(ours.last_mean), str(ours.epochs_done), f"{len(ours.seeds)} seeds",
+                   "this repository"])
+  for public in PUBLIC:
+    rows.append([f"public: {public.label}", f"{public.params:,}", f"{public.best:.2f}",
+                 "—" if public.last_mean is None else f"{public.last_mean:.2f}",
+                 str(public.epochs), public.how, public.source])
+  lines += _table(["model", "params", "best test %", "last-3 mean %", "epochs",
+                   "how obtained", "source"], rows)
+  if plot_path:
+    lines += ["", f"![test accuracy against parameters]({plot_path})"]
+  return lines
+
+
+def plot(results: Sequence[analysis.RunResult], path: str) -> bool:
+  """Draws best test accuracy (%) against parameters (log scale) for ours, the write-ups'
+  final models (published and ours) and `PUBLIC`, with each budget's target; writes a PNG.
+
+  Returns:
+    False (nothing written) when no frontier model of ours has a finished epoch.
+  """
+  by_name = _by_name(results)
+  ours = [(budget, by_name[budget.model]) for budget in BUDGETS
+          if budget.model in by_name and by_name[budget.model].seeds]
+  if not ours:
+    return False
+  figure = plots.new_figure(8, 5)
+  axes = figure.add_subplot()
+  for budget in BUDGETS:
+    axes.hlines(budget.target, budget.max_params / 1.6, budget.max_params, colors="grey",
+                linestyles=":", linewidth=1)
+    axes.vlines(budget.max_params, budget.target - 0.1, budget.target, colors="grey",
+                linestyles=":", linewidth=1)
+  for index, (budget, result) in enumerate(ours):
+    mean, std = result.best
+    axes.errorbar(result.params, mean, yerr=std or 0.0, fmt="o", color="tab:red", capsize=3,
+                  label="ours, mean ± std of 5 seeds" if index == 0 else None)
+    axes.annotate(budget.model, (result.params, mean), textcoords="offset points", xytext=(6, 4),
+                  fontsize=8)
+  labelled = False
+  for index, (name, params, best, run) in enumerate(_write_up_finals(by_name)):
+    axes.plot(params, best, "s", color="tab:blue", markerfacecolor="none",
+              label="write-ups' final models, published" if index == 0 else None)
+    axes.annotate(name, (params, best), textcoords="offset points", xytext=(6, -10), fontsize=7)
+    if run is not None and run.seeds and run.params is not None:
+      axes.errorbar(run.params, run.best[0], yerr=run.best[1] or 0.0, fmt="s", color="tab:blue",
+                    capsize=3, label=None if labelled else "write-ups' final models, ours")
+      labelled = True
+  for index, public in enumerate(PUBLIC):
+    axes.plot(public.params, public.best, "^", color="tab:green",
+              label=f"public, {SELECTED_ON_TEST}" if index == 0 else None)
+    axes.annotate(public.label, (public.params, public.best), textcoords="offset points",
+                  xytext=(6, -10), fontsize=7)
+  axes.set_xscale("log")
+  axes.set_xlabel("trainable parameters (log scale)")
+  axes.set_ylabel("best test accuracy (%)")
+  axes.set_title("MNIST: test accuracy against parameters (targets dotted)")
+  axes.grid(True, which="both", alpha=0.3)
+  axes.legend(fontsize=8, loc="lower right")
+  plots.save_figure(figure, path)
+  return True
