@@ -97,13 +97,8 @@ class Sweep:
     The other fields are averaged over: each cell's mean ± std is over all of its replicas
     (seeds and the values of the other fields).
     """
-    members: dict[str, list[int]] = {}
-    for replica in range(len(self.seeds)):
-      # JSON text as the key: a swept value may be a list (unhashable).
-      key = json.dumps([self.values[field][replica] for field in fields])
-      members.setdefault(key, []).append(replica)
     cells = []
-    for replicas in members.values():
+    for replicas in cell_replicas(self.values, fields, len(self.seeds)):
       numbers = {name: analysis.mean_std(values[replicas])
                  for name, values in self.statistics.items()}
       cells.append(Cell(values=tuple(self.values[field][replicas[0]] for field in fields),
@@ -115,7 +110,24 @@ class Sweep:
     return tuple(dataclasses.replace(cell, rank=ranks[i]) for i, cell in enumerate(cells))
 
 
-def _accuracy(history: Sequence[Mapping[str, Any]], split: str, replicas: int) -> np.ndarray:
+def cell_replicas(values: Mapping[str, Sequence[Any]], fields: Sequence[str],
+                  num_replicas: int) -> list[list[int]]:
+  """The replicas of each cell when grouped by `fields`, cells in order of first appearance.
+
+  Args:
+    values: {field: [one value per replica]}, as metrics.jsonl's ``"sweep"``.
+    fields: the fields to group by (others are pooled).
+    num_replicas: the number of replicas.
+  """
+  members: dict[str, list[int]] = {}
+  for replica in range(num_replicas):
+    # JSON text as the key: a swept value may be a list (unhashable).
+    key = json.dumps([values[field][replica] for field in fields])
+    members.setdefault(key, []).append(replica)
+  return list(members.values())
+
+
+def split_accuracy(history: Sequence[Mapping[str, Any]], split: str, replicas: int) -> np.ndarray:
   """float64 [epochs, replicas] percent; from the counts where logged (the percentages went
   through float32)."""
   try:
@@ -158,7 +170,7 @@ def load_sweep(workdir: str) -> Sweep:
                        f"but there are {len(seeds)} replicas (seeds)")
   statistics = {}
   for split in SPLITS:
-    numbers = metrics.seed_statistics(_accuracy(run.history, split, len(seeds)), LAST_EPOCHS)
+    numbers = metrics.seed_statistics(split_accuracy(run.history, split, len(seeds)), LAST_EPOCHS)
     statistics[f"{split}_best"] = np.asarray(numbers["best"])
     statistics[f"{split}_last3"] = np.asarray(numbers[f"last{LAST_EPOCHS}_mean"])
   sweep = Sweep(run=run, fields=tuple(values), values=values, seeds=seeds, statistics=statistics)

@@ -1,0 +1,81 @@
+"""reporting/reproduction.py and `scripts/sweep_report.py --reproduce`: a sweep's cells ranked by
+how closely they reproduce a published run, on fake workdirs with hand-computed expectations."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mnist_jax import published
+from mnist_jax import published_logs
+from mnist_jax.reporting import reproduction
+from tests.test_results import REPO_ROOT
+
+# Two cells (learning_rate 0.01 / 0.05) x 2 seeds, 3 epochs; per epoch [replicas] in percent.
+TEST = [[98.0, 98.2, 98.6, 98.8], [98.8, 99.0, 99.2, 99.4], [99.0, 99.2, 99.1, 99.3]]
+TRAIN = [[95.0, 95.2, 96.0, 96.2], [97.0, 97.2, 98.0, 98.2], [97.5, 97.7, 98.5, 98.7]]
+LOG = (published_logs.EpochLog(0, 95.1, 98.1, None), published_logs.EpochLog(1, 97.1, 98.9, None),
+       published_logs.EpochLog(2, 97.6, 99.1, None))
+
+
+def write_sweep(workdir, epochs=3):
+  workdir.mkdir()
+  (workdir / "config.json").write_text(json.dumps({"name": "sweep_x", "model": "ref5_step3"}))
+  with open(workdir / "metrics.jsonl", "w") as f:
+    for epoch in range(epochs):
+      f.write(json.dumps({
+          "epoch": epoch, "seeds": [0, 1, 0, 1], "train_accuracy": TRAIN[epoch],
+          "test_accuracy": TEST[epoch], "test_correct": [round(a * 100) for a in TEST[epoch]],
+          "test_total": 10000, "sweep": {"learning_rate": [0.01, 0.01, 0.05, 0.05]}}) + "\n")
+  return workdir
+
+
+def test_cells_ranked_by_closeness_to_the_published_log(tmp_path, monkeypatch):
+  monkeypatch.setitem(published_logs.LOGS, "ref5_step3", LOG)
+  record = published.record("ref5_step3")  # best test 99.38; ref5: train of the best-test epoch
+  found = reproduction.load(str(write_sweep(tmp_path / "w")), "ref5_step3")
+  low, high = found.cells
+  assert low.values == (0.01,) and high.values == (0.05,) and low.seeds == (0, 1)
+  # lr 0.01: best test per seed 99.0, 99.2 -> 99.1; epoch means 98.1, 98.9, 99.1 = the log:
+  # test gap 0; train means 95.1, 97.1, 97.6 = the log: train gap 0.
+  assert low.best_test[0] == pytest.approx(99.1)
+  assert low.best_test_gap == pytest.approx(99.1 - record.best_test_accuracy)
+  assert low.test_epoch_gap == pytest.approx(0.0) and low.train_epoch_gap == pytest.approx(0.0)
+  assert low.closeness == pytest.approx(abs(99.1 - record.best_test_accuracy) / 3)
+  # lr 0.05: best test 99.2 and 99.4, both in epoch 1 -> 99.3; train in that epoch 98.0,
+  # 98.2 -> 98.1. Test epoch means 98.7, 99.3, 99.2: gaps 0.6, 0.4, 0.1 -> 0.3667; train means
+  # 96.1, 98.1, 98.6: gaps 1.0 each -> 1.0.
+  assert high.best_test[0] == pytest.approx(99.3) and high.best_train[0] == pytest.approx(98.1)
+  assert high.test_epoch_gap == pytest.approx(1.1 / 3)
+  assert high.train_epoch_gap == pytest.approx(1.0)
+  assert high.closeness == pytest.approx((abs(99.3 - record.best_test_accuracy) + 1.1 / 3 + 1.0) / 3)
+  assert (low.rank, high.rank) == (1, 2) and found.chosen is low
+  assert "Closest: learning_rate=0.01" in found.render()
+
+
+def test_without_a_log_the_best_train_accuracy_counts(tmp_path, monkeypatch):
+  monkeypatch.delitem(published_logs.LOGS, "ref5_step3", raising=False)
+  record = published.record("ref5_step3")
+  found = reproduction.load(str(write_sweep(tmp_path / "w")), "ref5_step3")
+  low = found.cells[0]
+  assert low.test_epoch_gap is None and low.train_epoch_gap is None
+  # ref5: the train accuracy of each seed's best-test epoch (epoch 2: 97.5, 97.7 -> 97.6).
+  assert low.best_train[0] == pytest.approx(97.6)
+  assert low.closeness == pytest.approx(
+      (abs(99.1 - record.best_test_accuracy) + abs(97.6 - record.best_train_accuracy)) / 2)
+  assert "no per-epoch log in the write-up" in found.render()
+
+
+def test_script_reports_and_refuses_bad_input_in_one_line(tmp_path):
+  workdir = write_sweep(tmp_path / "w")
+  command = [sys.executable, "scripts/sweep_report.py", "--workdir", str(workdir)]
+  ok = subprocess.run(command + ["--reproduce", "ref5_step3", "--output", str(tmp_path / "r.md")],
+                      cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+  assert ok.returncode == 0, ok.stderr[-2000:]
+  assert "Closest: learning_rate=" in ok.stdout and (tmp_path / "r.md").read_text() == ok.stdout
+  bad = subprocess.run(command + ["--reproduce", "ref9_step1"], cwd=REPO_ROOT,
+                       capture_output=True, text=True, timeout=120, check=False)
+  assert bad.returncode == 1
+  assert bad.stderr.strip().splitlines()[-1].startswith(
+      "error: unknown reference record 'ref9_step1'; known: ref1_code1")
