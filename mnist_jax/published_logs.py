@@ -1,4 +1,4 @@
-"""Per-epoch training logs and stated recipes of seven published steps, as data.
+"""Per-epoch training logs of seven published steps, as data.
 
 Covers the steps ``ref1_code4``, ``ref2_final_exp1``, ``ref4_step3``, ``ref4_step4``,
 ``ref5_step3``, ``ref5_step5`` and ``ref5_step6`` (names as in `mnist_jax.published`,
@@ -13,9 +13,9 @@ What it holds:
     whose section prints no per-epoch log (ref1 and ref2 print none at all; ref5's
     Results print the lines of a single epoch, the one with the best test accuracy,
     which `mnist_jax.published` already holds as that step's best accuracies).
-  * `RECIPE_STATED`: name -> recipe field -> what the write-up states about it,
-    quoted briefly with where, or `NOT_STATED`. None of these write-ups include
-    training code, so most fields are not stated.
+
+What each write-up states about a step's recipe (batch size, epochs, optimizer settings,
+schedule, ...) is in `mnist_jax.published_recipes`, for every published step.
 
 Units and conventions:
   * Accuracies are in percent: the train accuracy is the ``Accuracy=`` of the
@@ -126,71 +126,6 @@ NO_LOG: dict[str, str] = {
                   "'Accuracy=98.65', '(99.32%)'",
     "ref5_step6": "Results print one epoch only (the best test epoch): 'EPOCH: 14', "
                   "'Accuracy=98.68', '(99.44%)'",
-}
-
-NOT_STATED = "not stated"
-
-RECIPE_FIELDS = ("learning_rate", "momentum", "schedule", "dropout_rate", "rotation_degrees",
-                 "batch_size", "num_epochs", "weight_decay")
-
-
-def _recipe(**stated: str) -> dict[str, str]:
-  """Every field of `RECIPE_FIELDS`: the statements given, `NOT_STATED` for the rest."""
-  unknown = set(stated) - set(RECIPE_FIELDS)
-  if unknown:
-    raise ValueError(f"unknown recipe fields {sorted(unknown)}; valid: {RECIPE_FIELDS}")
-  return {field: stated.get(field, NOT_STATED) for field in RECIPE_FIELDS}
-
-
-# A value is given only where the write-up's text or log shows it; the quoted strings
-# are in the write-up as printed. A batch size is read off a log's batches per epoch
-# (ceil(60000 / batch) is 469 only for 128 and 938 only for 64). Comments record what
-# the write-up says around a field whose value it does not give.
-RECIPE_STATED: dict[str, dict[str, str]] = {
-    # ref1.md prints no code, log, optimizer or batch size. Code 4's section names no
-    # dropout; Code 5's Model Summary (the same network, the write-ups' index says)
-    # lists Dropout2d after every convolution, without a rate. Augmentation first comes
-    # in Code 5, whose Analysis says "less than 15 epochs" (about Code 5, not Code 4).
-    "ref1_code4": _recipe(),
-    # ref2.md prints no code or log. Optimizer: "Optimizer Used: SGD", momentum not
-    # given. Experiments2's Target "Change the learining rate to high" and Experiments3's
-    # "Add lr schedular" imply a lower constant rate here; neither value is given. The
-    # Final Model table lists Dropout layers without a rate. Epochs: only Net2's Target
-    # names a number ("within 20 epochs").
-    "ref2_final_exp1": _recipe(
-        batch_size="'batch Size: 128' (ref2.md, 'Fixed hyperparameters' before the models)",
-    ),
-    # ref4.md prints no code. Step 3's Target adds dropout ("by adding dropout") and the
-    # 'Final Model Architecture' places it after each max pool ("max pool -> dropout"),
-    # without a rate. The scheduler first comes in Step 5.
-    "ref4_step3": _recipe(
-        batch_size="'938/938' batches per epoch in the step's log (64; the size is not "
-                   "printed)",
-        num_epochs="'EPOCH: 0' .. 'EPOCH: 14' in the step's log (15 epochs)",
-    ),
-    # As Step 3; the augmentation is "adding data augmentation", kind and angle not named.
-    "ref4_step4": _recipe(
-        batch_size="'938/938' batches per epoch in the step's log (64; the size is not "
-                   "printed)",
-        num_epochs="'EPOCH: 0' .. 'EPOCH: 14' in the step's log (15 epochs)",
-    ),
-    # ref5.md prints no code; each Results excerpt shows one epoch, so the number of
-    # epochs is not given (Step 3's best is 'EPOCH: 12'). Step 3's Target adds dropout
-    # ("To add batch normalisation and dropout"), without a rate.
-    "ref5_step3": _recipe(
-        batch_size="'469/469' batches per epoch in the Results log excerpt (128; the "
-                   "size is not printed)",
-    ),
-    "ref5_step5": _recipe(
-        batch_size="'938/938' batches per epoch in the Results log excerpt (64; the "
-                   "size is not printed)",
-    ),
-    # Analysis: "Added RandomRotation, which helped increase accuracy" (and RandomErasing,
-    # removed); the angle is not given.
-    "ref5_step6": _recipe(
-        batch_size="'938/938' batches per epoch in the Results log excerpt (64; the "
-                   "size is not printed)",
-    ),
 }
 
 

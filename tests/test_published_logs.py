@@ -1,4 +1,4 @@
-"""The published per-epoch logs and stated recipes against published.py and the write-ups."""
+"""The published per-epoch logs against published.py and the write-ups."""
 
 import dataclasses
 import os
@@ -91,28 +91,6 @@ def test_epoch_log_is_frozen():
     published_logs.log("ref4_step3")[0].epoch = 1  # type: ignore[misc]
 
 
-def test_recipe_fields():
-  assert set(published_logs.RECIPE_STATED) == set(NAMES)
-  for name, recipe in published_logs.RECIPE_STATED.items():
-    assert tuple(recipe) == published_logs.RECIPE_FIELDS, name
-    for field, value in recipe.items():
-      # A statement quotes the write-up; anything else is exactly "not stated".
-      assert value == published_logs.NOT_STATED or re.search(r"'[^']+'", value), (name, field)
-  # No write-up prints training code: optimizer settings are stated nowhere.
-  for name in NAMES:
-    for field in ("learning_rate", "momentum", "weight_decay", "schedule", "dropout_rate",
-                  "rotation_degrees"):
-      assert published_logs.RECIPE_STATED[name][field] == published_logs.NOT_STATED
-  # The batch sizes stated (or read off a log) agree with published.py.
-  for name in NAMES:
-    batch = published.record(name).batch_size
-    stated = published_logs.RECIPE_STATED[name]["batch_size"]
-    if batch is None:
-      assert stated == published_logs.NOT_STATED, name
-    else:
-      assert f"({batch};" in stated or f": {batch}'" in stated, name
-
-
 def _reference_file(name: str) -> str:
   path = REFERENCE_DIR / name
   if not path.exists():
@@ -185,27 +163,3 @@ def test_logless_sections_print_at_most_one_epoch(name):
     assert "EPOCH" not in section and "Loss=" not in section
   for quoted in re.findall(r"'([^']+)'", published_logs.NO_LOG[name]):
     assert quoted in section, (name, quoted)
-
-
-@requires_write_ups
-@pytest.mark.parametrize("name", NAMES)
-def test_recipe_quotes_are_in_the_write_up(name):
-  record = published.record(name)
-  file_name = record.source.partition(", ")[0]
-  text = _reference_file(file_name)
-  section = _section(name)
-  for field, value in published_logs.RECIPE_STATED[name].items():
-    for quoted in re.findall(r"'([^']+)'", value):
-      # Log figures come from the step's own section; shared headers anywhere in the file.
-      where = section if "log" in value else text
-      assert quoted in where, (name, field, quoted)
-
-
-@requires_write_ups
-@pytest.mark.parametrize("name", NAMES)
-def test_sections_print_no_optimizer_settings(name):
-  """Nothing in the step's section states the fields RECIPE_STATED calls not stated."""
-  section = _section(name).lower()
-  for word in ("lr=", "lr:", "momentum", "weight_decay", "weight decay", "degrees", "p=",
-               "dropout(0", "dropout2d(0", "step_size", "gamma"):
-    assert word not in section, (name, word)

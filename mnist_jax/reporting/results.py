@@ -19,6 +19,7 @@ from typing import Sequence
 from mnist_jax import published
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import frontier
+from mnist_jax.reporting import recipes
 from mnist_jax.reporting import runs as runs_lib
 
 FRONTIER_PLOT = "frontier.png"  # written beside RESULTS.md
@@ -157,6 +158,9 @@ def render(results: Sequence[analysis.RunResult], command: str,
       lines += [f"![{title}]({path})" for title, path in plots.items()]
     else:
       lines.append(f"No plots in `{result.run.workdir}`.")
+  recipe_lines = recipes.table(results)
+  if len(recipe_lines) > recipes.HEADER_LINES:
+    lines += [""] + recipe_lines
   budget_models = {budget.model for budget in frontier.BUDGETS}
   if any(r.name in budget_models for r in results):
     lines += [""] + frontier.section(results, frontier_plot)
