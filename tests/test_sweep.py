@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -71,10 +70,10 @@ def test_each_replica_of_the_grid_equals_its_single_run(grid_run, mnist_dir, tmp
   assert grid_history[0]["sweep"] == {"dropout_rate": [0.0] * 4 + [0.1] * 4,
                                       "schedule.max_lr": [0.05, 0.05, 0.1, 0.1] * 2}
   layout = sweep.replicas(config)
-  # Three of the 8 replicas (each single run compiles its own programs, the suite's time):
-  # seed 1 of the first cell, seed 0 of a max_lr cell, seed 1 of the cell that changes both
-  # fields, so each swept field and the seed axis is checked against a single run.
-  for replica in (1, 2, 7):
+  # Two of the 8 replicas (each single run compiles its own programs, the suite's time): seed 1
+  # of the first cell and seed 0 of the cell that changes both fields, so each swept field and
+  # the seed axis is checked against a single run.
+  for replica in (1, 6):
     seed, cell = layout[replica]
     single = sweep.cell_config(config, cell)
     single.seed, single.num_seeds = seed, 1
@@ -150,44 +149,6 @@ def test_a_bad_value_in_one_cell_names_the_cell(mnist_dir, tmp_path):
   config.sweep = {"schedule": {"max_lr": [0.1, -1.0]}}
   with pytest.raises(ValueError, match=r"^sweep cell schedule.max_lr=-1.0: config.schedule.max_lr must be > 0"):
     train.train_and_evaluate(config, str(tmp_path / "bad"))
-
-
-def _free_port() -> int:
-  with socket.socket() as probe:
-    probe.bind(("127.0.0.1", 0))
-    return probe.getsockname()[1]
-
-
-def test_two_processes_train_the_grid_like_one(mnist_dir, tmp_path):
-  # jax.distributed on 127.0.0.1 with JAX's CPU collectives: one device per process, the 8
-  # replicas split 4 and 4, process 0 writing metrics. The real script for both runs (it also
-  # sets the XLA:CPU flags, which round differently from this test process's defaults).
-  (tmp_path / "grid.json").write_text(grid_config(mnist_dir).to_json())
-  (tmp_path / "grid_config.py").write_text(
-      "import json\nimport ml_collections\n\n\ndef get_config():\n"
-      f"  return ml_collections.ConfigDict(json.load(open({str(tmp_path / 'grid.json')!r})))\n")
-  command = [sys.executable, "scripts/train.py", "--config", str(tmp_path / "grid_config.py")]
-  one = subprocess.run(command + ["--workdir", str(tmp_path / "one_process")], cwd=REPO_ROOT,
-                       capture_output=True, text=True, timeout=600, check=False)
-  assert one.returncode == 0, one.stderr[-3000:]
-  address = f"127.0.0.1:{_free_port()}"
-  processes = [subprocess.Popen(
-      command + ["--workdir", str(tmp_path / "two_processes"), "--num_processes", "2",
-                 "--process_id", str(index), "--coordinator_address", address],
-      cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-      for index in range(2)]
-  outputs = [process.communicate(timeout=600) for process in processes]
-  for process, (stdout, stderr) in zip(processes, outputs):
-    assert process.returncode == 0, stderr[-3000:]
-  # Process 0 reports; process 1 prints none of the references' lines (only JAX's own).
-  assert "device cpu x2" in outputs[0][0] and "EPOCH" not in outputs[1][0]
-  assert "Model" not in outputs[1][0] and "set:" not in outputs[1][0]
-  single = [json.loads(line) for line in open(tmp_path / "one_process" / "metrics.jsonl")]
-  double = [json.loads(line) for line in open(tmp_path / "two_processes" / "metrics.jsonl")]
-  for key in ("validation_correct", "test_correct", "sweep", "seeds"):
-    assert [r[key] for r in double] == [r[key] for r in single]
-  assert_trees_close(final_params(tmp_path / "two_processes"), final_params(tmp_path / "one_process"),
-                     atol=1e-5)
 
 
 def test_sweep_configs_are_valid(mnist_dir):
