@@ -7,8 +7,10 @@ of each seed's best test accuracy in 15 epochs.
 
 Starting recipe (from what the best public small nets share): SGD momentum 0.9 under
 OneCycleLR stepped per batch (torch defaults otherwise, so momentum cycles 0.95 -> 0.85),
-batch 64, 15 epochs, ±7° rotation, dropout 0. max_lr 0.15 (dense) and 0.2 (separable) and
-pct_start 0.25 are starting points for the search, not yet measured.
+batch 64, 15 epochs, ±7° rotation, dropout 0, pct_start 0.25. max_lr is chosen per model on
+the validation split (configs/sweeps.py frontier_<model>_max_lr; tables in docs/sweeps/ and
+docs/EXPERIMENTS.md, "Frontier"): frontier_4k 0.2 (of 0.05 / 0.1 / 0.2 / 0.4). The others
+hold their starting points until their searches are recorded.
 """
 
 from configs import base
@@ -16,7 +18,7 @@ from configs import base
 _SHARED = {"batch_size": 64, "num_epochs": 15, "momentum": 0.9, "rotation_degrees": 7.0,
            "dropout_rate": 0.0, "validation_size": 5000}
 # Model name without "frontier_" -> OneCycle (max_lr, pct_start).
-ONE_CYCLE = {"4k": (0.15, 0.25), "2k": (0.15, 0.25), "2k_separable": (0.2, 0.25),
+ONE_CYCLE = {"4k": (0.2, 0.25), "2k": (0.15, 0.25), "2k_separable": (0.2, 0.25),
              "1k_separable": (0.2, 0.25)}
 
 
