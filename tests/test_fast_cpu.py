@@ -173,3 +173,40 @@ def test_im2col_conv_matches_flax_conv(kernel_size, stride, padding, dilation, u
   grad_flax = jax.grad(lambda v: (flax_conv.apply(v, x) ** 2).sum())(variables)
   for a, b in zip(jax.tree.leaves(grad_ours), jax.tree.leaves(grad_flax)):
     np.testing.assert_allclose(a, b, atol=1e-3, rtol=1e-4)
+
+
+# DepthwiseConv equals XLA's grouped convolution (flax.linen.Conv, feature_group_count = C),
+# values and gradients with respect to the input and the variables.
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, use_bias", [
+    (3, 1, 0, 1, False), (3, 1, 1, 1, True), (3, 2, 1, 1, False), (3, 1, 0, 2, True)])
+def test_depthwise_conv_matches_flax_grouped_conv(kernel_size, stride, padding, dilation, use_bias):
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 11, 11, 6))
+  ours = fast_cpu.DepthwiseConv(layers.Conv(6, kernel_size, stride=stride, padding=padding,
+                                            dilation=dilation, use_bias=use_bias, groups=6))
+  variables = ours.init(jax.random.PRNGKey(1), x)
+  if use_bias:
+    variables = {"params": dict(variables["params"], bias=np.arange(6, dtype=np.float32))}
+  flax_conv = nn.Conv(6, (kernel_size, kernel_size), strides=stride,
+                      padding=((padding, padding), (padding, padding)), kernel_dilation=dilation,
+                      feature_group_count=6, use_bias=use_bias)
+  assert jax.tree.map(np.shape, flax_conv.init(jax.random.PRNGKey(1), x)) == jax.tree.map(np.shape, variables)
+  np.testing.assert_allclose(ours.apply(variables, x), flax_conv.apply(variables, x),
+                             atol=1e-5, rtol=1e-5)
+  grad_ours = jax.grad(lambda v, x: (ours.apply(v, x) ** 2).sum(), argnums=(0, 1))(variables, x)
+  grad_flax = jax.grad(lambda v, x: (flax_conv.apply(v, x) ** 2).sum(), argnums=(0, 1))(variables, x)
+  for a, b in zip(jax.tree.leaves(grad_ours), jax.tree.leaves(grad_flax)):
+    np.testing.assert_allclose(a, b, atol=1e-3, rtol=1e-4)
+
+
+def test_fast_path_takes_depthwise_conv_for_depthwise_layers_only():
+  x = jnp.zeros((2, 8, 8, 4))
+  spec = (layers.Conv(4, 3, use_bias=False, groups=4), layers.Conv(8, 3, use_bias=False, groups=2))
+  network = fast_cpu.FastCpuNetwork(layers=spec, dropout_rate=0.0)
+  calls = []
+  original = fast_cpu.DepthwiseConv.__call__
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(fast_cpu.DepthwiseConv, "__call__",
+                  lambda self, x: calls.append(self.layer) or original(self, x))
+    network.init(jax.random.PRNGKey(0), x, train=False)
+  # The 4 -> 4 depthwise layer, not the 2-group 4 -> 8 one (the plain grouped convolution).
+  assert calls == [spec[0]]

@@ -7,6 +7,7 @@ parameters, tests/test_epoch.py); only the programs XLA:CPU gets differ:
 
 - convolutions as im2col matmuls (`Im2colConv`), or, for the one large layer shape where
   XLA's own convolution is faster, `fast_cpu_ops.conv_nhwc` with hand-written gradients;
+  depthwise convolutions as shifted element-wise multiply-adds (`DepthwiseConv`);
 - 2x2/2 max-pools as a reshape and a max (`fast_cpu_ops.max_pool_2x2`);
 - ReLU -> BatchNorm (train mode) -> element-wise Dropout as one op with its own VJP
   (`ReluBatchNorm`), drawing the dropout mask Flax would draw (`DropoutMask`).
@@ -90,6 +91,35 @@ class Conv2d(Im2colConv):
     return self._add_bias(fast_cpu_ops.conv_nhwc(x, self._kernel(x.shape[-1]), ((p, p), (p, p))))
 
 
+class DepthwiseConv(Im2colConv):
+  """A depthwise convolution (``groups`` = input channels = features) as k * k shifted
+  element-wise multiply-adds, with `flax.linen.Conv`'s variables.
+
+  Our own because XLA:CPU's grouped convolution (``feature_group_count`` = channels), and
+  above all its gradients, is far slower than these element-wise ops: one epoch of the
+  frontier_2k_separable search (4 replicas) had not finished after 5 minutes with
+  ``nn.Conv``, against seconds per replica-epoch for the dense frontier nets (docs/EXPERIMENTS.md,
+  "Frontier"; docs/PERFORMANCE.md has the step timing).
+
+  Variables: params ``kernel`` float32 [k, k, 1, C] (as ``nn.Conv`` with
+  ``feature_group_count=C`` creates it) and ``bias`` float32 [C] when ``use_bias``.
+  """
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: float32 [N, H, W, C] -> float32 [N, H_out, W_out, C]."""
+    layer = self.layer
+    k, s, d, p = layer.kernel_size, layer.stride, layer.dilation, layer.padding
+    kernel = self._kernel(1)  # [k, k, 1, C]
+    if p:
+      x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    height = (x.shape[1] - d * (k - 1) - 1) // s + 1
+    width = (x.shape[2] - d * (k - 1) - 1) // s + 1
+    y = sum(x[:, i * d:i * d + (height - 1) * s + 1:s, j * d:j * d + (width - 1) * s + 1:s, :]
+            * kernel[i, j, 0] for i in range(k) for j in range(k))
+    return self._add_bias(y)
+
+
 class DropoutMask(nn.Module):
   """The keep mask `flax.linen.Dropout(rate)` would draw at this module's path.
 
@@ -127,8 +157,9 @@ class FastCpuNetwork(network.Network):
   """`network.Network` with the XLA:CPU fast path (same attributes, variables and outputs).
 
   In train mode a ReLU -> BatchNorm (-> element-wise Dropout) run is one `ReluBatchNorm`
-  op; dense convolutions (groups 1) are `Conv2d`; 2x2/2 max-pools on even maps are
-  `fast_cpu_ops.max_pool_2x2`. Every other layer is the plain network's.
+  op; dense convolutions (groups 1) are `Conv2d`, depthwise ones (groups = channels =
+  features) `DepthwiseConv`; 2x2/2 max-pools on even maps are `fast_cpu_ops.max_pool_2x2`.
+  Every other layer is the plain network's.
   """
 
   def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array, train: bool,
@@ -141,6 +172,8 @@ class FastCpuNetwork(network.Network):
     match layer:
       case Conv() if layer.groups == 1:  # im2col is for dense convolutions.
         return Conv2d(layer, name=name)(x), 1
+      case Conv() if layer.groups == x.shape[-1] == layer.features:
+        return DepthwiseConv(layer, name=name)(x), 1
       case MaxPool() if (layer.window == stride_of(layer) == 2
                          and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0):
         return fast_cpu_ops.max_pool_2x2(x), 1
