@@ -98,8 +98,9 @@ class DepthwiseConv(Im2colConv):
   Our own because XLA:CPU's grouped convolution (``feature_group_count`` = channels), and
   above all its gradients, is far slower than these element-wise ops: one epoch of the
   frontier_2k_separable search (4 replicas) had not finished after 5 minutes with
-  ``nn.Conv``, against seconds per replica-epoch for the dense frontier nets (docs/EXPERIMENTS.md,
-  "Frontier"; docs/PERFORMANCE.md has the step timing).
+  ``nn.Conv`` (docs/EXPERIMENTS.md, "Frontier"), and one train step of that network at batch
+  64 took 181.9 ms with it against 37.6 ms with this, measured side by side while another
+  training ran (docs/measurements/session_2026-11-28b/depthwise_step.log).
 
   Variables: params ``kernel`` float32 [k, k, 1, C] (as ``nn.Conv`` with
   ``feature_group_count=C`` creates it) and ``bias`` float32 [C] when ``use_bias``.
