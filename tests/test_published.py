@@ -1,8 +1,5 @@
 """The published numbers against the write-ups they come from."""
 
-import os
-import pathlib
-import re
 
 import jax
 import jax.numpy as jnp
@@ -12,15 +9,8 @@ from mnist_jax import models
 from mnist_jax import published
 from mnist_jax import summary
 
-# The write-ups are not part of the repository: the checks against them run where the project's
-# shared folder sits beside the checkout (as in CI) or REFERENCE_DIR names them, and are reported
-# as skipped, with the reason, elsewhere.
-REFERENCE_DIR = pathlib.Path(os.environ.get(
-    "REFERENCE_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "reference"))
-requires_write_ups = pytest.mark.skipif(
-    not (REFERENCE_DIR / "ref1.md").exists(),
-    reason=f"the write-ups are not in {REFERENCE_DIR} (set REFERENCE_DIR to the folder with "
-           "ref1.md..ref5.md to check the published numbers against them)")
+from tests import write_ups
+from tests.write_ups import requires_write_ups
 
 EXPECTED_NAMES = (
     [f"ref1_code{i}" for i in range(1, 6)]
@@ -107,33 +97,6 @@ def test_records_are_frozen():
     record.params = 1  # type: ignore[misc]
 
 
-def _reference_file(name: str) -> str:
-  path = REFERENCE_DIR / name
-  if not path.exists():
-    pytest.fail(f"{path} not found; set REFERENCE_DIR to the folder with ref1.md..ref5.md")
-  return path.read_text()
-
-
-def _section(record: published.Record) -> str:
-  """Text of the write-up from the record's heading to the next record's."""
-  file_name, _, headings = record.source.partition(", ")
-  text = _reference_file(file_name)
-  start = 0
-  for heading in re.findall(r"'([^']*)'", headings):
-    found = text.find(heading, start)
-    assert found >= 0, f"{record.name}: heading {heading!r} not in {file_name}"
-    start = found
-  later = []
-  for other in published.all():
-    other_file, _, other_headings = other.source.partition(", ")
-    if other_file == file_name and other is not record:
-      last = re.findall(r"'([^']*)'", other_headings)[-1]
-      position = text.find(last, start + 1)
-      if position > start:
-        later.append(position)
-  return text[start:min(later, default=len(text))]
-
-
 def _formats(value: float) -> set[str]:
   return {f"{value:.2f}", f"{value:.1f}", f"{value:g}"}
 
@@ -144,7 +107,7 @@ def test_numbers_appear_in_their_source_section(name):
   """Every record has a source whose section states its params and accuracies."""
   record = published.record(name)
   assert record.source.startswith(f"{record.experiment}.md, '")
-  section = _section(record)
+  section = write_ups.section(record.name)
   assert f"{record.params:,}" in section or str(record.params) in section, record.params
   for accuracy in (record.best_train_accuracy, record.best_test_accuracy):
     assert any(text in section for text in _formats(accuracy)), (name, accuracy)

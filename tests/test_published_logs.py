@@ -1,8 +1,6 @@
 """The published per-epoch logs against published.py and the write-ups."""
 
 import dataclasses
-import os
-import pathlib
 import re
 
 import pytest
@@ -10,15 +8,8 @@ import pytest
 from mnist_jax import published
 from mnist_jax import published_logs
 
-# The write-ups are not part of the repository: the checks against them run where the project's
-# shared folder sits beside the checkout (as in CI) or REFERENCE_DIR names them, and are reported
-# as skipped, with the reason, elsewhere.
-REFERENCE_DIR = pathlib.Path(os.environ.get(
-    "REFERENCE_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "reference"))
-requires_write_ups = pytest.mark.skipif(
-    not (REFERENCE_DIR / "ref1.md").exists(),
-    reason=f"the write-ups are not in {REFERENCE_DIR} (set REFERENCE_DIR to the folder with "
-           "ref1.md..ref5.md to check the published logs against them)")
+from tests import write_ups
+from tests.write_ups import requires_write_ups
 
 NAMES = ("ref1_code4", "ref2_final_exp1", "ref4_step3", "ref4_step4", "ref5_step3",
          "ref5_step5", "ref5_step6")
@@ -91,34 +82,6 @@ def test_epoch_log_is_frozen():
     published_logs.log("ref4_step3")[0].epoch = 1  # type: ignore[misc]
 
 
-def _reference_file(name: str) -> str:
-  path = REFERENCE_DIR / name
-  if not path.exists():
-    pytest.fail(f"{path} not found; set REFERENCE_DIR to the folder with ref1.md..ref5.md")
-  return path.read_text()
-
-
-def _section(name: str) -> str:
-  """Text of the write-up from the record's heading to the next record's (as test_published)."""
-  record = published.record(name)
-  file_name, _, headings = record.source.partition(", ")
-  text = _reference_file(file_name)
-  start = 0
-  for heading in re.findall(r"'([^']*)'", headings):
-    found = text.find(heading, start)
-    assert found >= 0, f"{name}: heading {heading!r} not in {file_name}"
-    start = found
-  later = []
-  for other in published.all():
-    other_file, _, other_headings = other.source.partition(", ")
-    if other_file == file_name and other is not record:
-      last = re.findall(r"'([^']*)'", other_headings)[-1]
-      position = text.find(last, start + 1)
-      if position > start:
-        later.append(position)
-  return text[start:min(later, default=len(text))]
-
-
 # One epoch as the ref4/ref5 logs print it: the epoch, its progress line, its test line.
 _EPOCH_RE = re.compile(
     r"^EPOCH: ?(\d+)[^\n]*\n"
@@ -130,7 +93,7 @@ _EPOCH_RE = re.compile(
 @requires_write_ups
 @pytest.mark.parametrize("name", sorted(published_logs.LOGS))
 def test_logs_are_copied_from_their_section(name):
-  section = _section(name)
+  section = write_ups.section(name)
   # Every number appears in the section, in order: epoch, train, then test.
   position = 0
   for epoch in published_logs.log(name):
@@ -151,7 +114,7 @@ def test_logs_are_copied_from_their_section(name):
 @requires_write_ups
 @pytest.mark.parametrize("name", sorted(published_logs.NO_LOG))
 def test_logless_sections_print_at_most_one_epoch(name):
-  section = _section(name)
+  section = write_ups.section(name)
   assert len(_EPOCH_RE.findall(section)) == section.count("EPOCH") <= 1, name
   if name.startswith("ref5"):
     # The one epoch printed is quoted, as printed, in NO_LOG.

@@ -1,8 +1,6 @@
 """What the write-ups state about each step's recipe, against published.py and the write-ups."""
 
 import math
-import os
-import pathlib
 import re
 
 import pytest
@@ -10,15 +8,8 @@ import pytest
 from mnist_jax import published
 from mnist_jax import published_recipes
 
-# The write-ups are not part of the repository: the checks against them run where the project's
-# shared folder sits beside the checkout (as in CI) or REFERENCE_DIR names them, and are reported
-# as skipped, with the reason, elsewhere.
-REFERENCE_DIR = pathlib.Path(os.environ.get(
-    "REFERENCE_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "reference"))
-requires_write_ups = pytest.mark.skipif(
-    not (REFERENCE_DIR / "ref1.md").exists(),
-    reason=f"the write-ups are not in {REFERENCE_DIR} (set REFERENCE_DIR to the folder with "
-           "ref1.md..ref5.md to check the stated recipes against them)")
+from tests import write_ups
+from tests.write_ups import requires_write_ups
 
 NAMES = [record.name for record in published.all()]
 FIELDS = ("batch_size", "num_epochs", "learning_rate", "momentum", "weight_decay", "schedule",
@@ -160,40 +151,12 @@ def test_ref5_step7_one_cycle_reproduces_the_printed_rate():
   assert _one_cycle_lr(14 * 938, 0.1, 15 * 938) != pytest.approx(printed, rel=1e-3)
 
 
-def _reference_file(name: str) -> str:
-  path = REFERENCE_DIR / name
-  if not path.exists():
-    pytest.fail(f"{path} not found; set REFERENCE_DIR to the folder with ref1.md..ref5.md")
-  return path.read_text()
-
-
-def _section(name: str) -> str:
-  """Text of the write-up from the record's heading to the next record's (as test_published)."""
-  record = published.record(name)
-  file_name, _, headings = record.source.partition(", ")
-  text = _reference_file(file_name)
-  start = 0
-  for heading in re.findall(r"'([^']*)'", headings):
-    found = text.find(heading, start)
-    assert found >= 0, f"{name}: heading {heading!r} not in {file_name}"
-    start = found
-  later = []
-  for other in published.all():
-    other_file, _, other_headings = other.source.partition(", ")
-    if other_file == file_name and other is not record:
-      last = re.findall(r"'([^']*)'", other_headings)[-1]
-      position = text.find(last, start + 1)
-      if position > start:
-        later.append(position)
-  return text[start:min(later, default=len(text))]
-
-
 @requires_write_ups
 @pytest.mark.parametrize("name", NAMES)
 def test_quotes_are_in_the_write_up(name):
   file_name = published.record(name).source.partition(", ")[0]
-  text = _reference_file(file_name)
-  section = _section(name)
+  text = write_ups.reference_file(file_name)
+  section = write_ups.section(name)
   for field, value in published_recipes.stated(name).items():
     quoted, _, derived = value.partition(published_recipes.DERIVED)
     # Quotes come from anywhere in the write-up (ref2 states its batch size once, above its
@@ -207,7 +170,7 @@ def test_quotes_are_in_the_write_up(name):
 @requires_write_ups
 @pytest.mark.parametrize("name", NAMES)
 def test_derived_values_follow_from_the_log(name):
-  section = _section(name)
+  section = write_ups.section(name)
   recipe = published_recipes.stated(name)
   # Every progress line of the section shows the same number of batches per epoch.
   totals = {int(total) for done, total in re.findall(r"\| (\d+)/(\d+) \[", section)
@@ -244,7 +207,7 @@ _STATING = {
 @requires_write_ups
 @pytest.mark.parametrize("name", NAMES)
 def test_sections_state_nothing_called_not_stated(name):
-  section = _section(name).lower()
+  section = write_ups.section(name).lower()
   for field, patterns in _STATING.items():
     if published_recipes.is_stated(name, field):
       continue
