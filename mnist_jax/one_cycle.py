@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from mnist_jax import plateau as plateau_lib
+from mnist_jax import checks
 
 ANNEAL_STRATEGIES = ("cos", "linear")
 
-_require = plateau_lib.require
+_require = checks.require
 
 
 def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int,
@@ -37,7 +37,7 @@ def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int,
   Raises:
     ValueError: for total_steps, pct_start or anneal_strategy out of range, or an empty phase.
   """
-  plateau_lib.require_positive_ints(total_steps=total_steps)
+  checks.require_positive_ints(total_steps=total_steps)
   _require((0.0 < pct_start) & (pct_start < 1.0), "pct_start", "in (0, 1)", pct_start)
   _require(anneal_strategy in ANNEAL_STRATEGIES, "anneal_strategy",
            f"one of {ANNEAL_STRATEGIES}", anneal_strategy)

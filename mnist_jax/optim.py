@@ -25,11 +25,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from mnist_jax import checks
 from mnist_jax import one_cycle as one_cycle_lib
 from mnist_jax import plateau as plateau_lib
 
-_require = plateau_lib.require
-_require_positive_ints = plateau_lib.require_positive_ints
+_require = checks.require
+_require_positive_ints = checks.require_positive_ints
 
 
 # ------------------------------------------------------------------- StepLR
@@ -229,7 +230,7 @@ def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: 
     if field not in schedule:
       raise ValueError(f"config.schedule.{field} is missing (needed by the "
                        f"{name!r} schedule: {', '.join(fields)})")
-  run = _Run(plateau_lib.as_float(learning_rate), plateau_lib.as_float(momentum),
+  run = _Run(checks.as_float(learning_rate), checks.as_float(momentum),
              steps_per_epoch, num_epochs)
   try:
     return build(run, **{field: values.get(f"schedule.{field}", schedule[field])

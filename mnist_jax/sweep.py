@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from mnist_jax import checks
 from mnist_jax import optim
 from mnist_jax import plateau as plateau_lib
 from mnist_jax import steps
@@ -96,7 +97,7 @@ def cell_config(config: ml_collections.ConfigDict, cell: dict[str, Any]) -> ml_c
     for parent in parents:
       target = target[parent]
     # A swept int field (step_size, patience) stays an int; a float field takes ints as floats.
-    target[name] = int(value) if plateau_lib.is_int(target[name]) else float(value)
+    target[name] = int(value) if checks.is_int(target[name]) else float(value)
   return single
 
 
@@ -123,7 +124,7 @@ def replica_values(config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
     if path == "dropout_rate":
       values[KEEP_PROB] = np.asarray([1.0 - v for v in column], np.float32)
     else:
-      values[path] = np.asarray(column, np.int32 if plateau_lib.is_int(column[0]) else np.float32)
+      values[path] = np.asarray(column, np.int32 if checks.is_int(column[0]) else np.float32)
   return values
 
 
