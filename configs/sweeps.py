@@ -37,6 +37,8 @@ SWEEPS = {
                                                                      "gamma": [0.1, 0.5]}}),
     "frontier_4k_max_lr": (lambda: frontier.get_config("4k"),
                            {"schedule": {"max_lr": [0.05, 0.1, 0.2, 0.4]}}),
+    "frontier_5k_max_lr": (lambda: frontier.get_config("5k"),
+                           {"schedule": {"max_lr": [0.1, 0.2, 0.4]}}),
     "frontier_2k_separable_max_lr": (lambda: frontier.get_config("2k_separable"),
                                      {"schedule": {"max_lr": [0.2, 0.4]}}),
     "frontier_2k_max_lr": (lambda: frontier.get_config("2k"),

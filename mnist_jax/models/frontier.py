@@ -1,7 +1,9 @@
 """Ours (issue 17): small networks for the parameter frontier, none from a write-up.
 
 Budgets and targets (mean best test accuracy over 5 seeds, 15 epochs): <= 4,000 parameters
-for 99.40 %, <= 2,000 for 99.20 %, <= 1,000 for 99.00 %. The designs follow what the best
+for 99.40 %, <= 2,000 for 99.20 %, <= 1,000 for 99.00 %; and, should the 4,000 one fall short,
+the smallest network of ours that reaches 99.40 % below 5,854 parameters (the smallest public
+single run there): frontier_5k. The designs follow what the best
 public small MNIST nets share: bias-free 3x3 convolutions, each followed by ReLU ->
 BatchNorm (the order of ref2 Final, which the CPU fast path fuses in training) and a Dropout
 layer at rate 0 (a knob for the search, off by default); two max-pools; a GAP and a bias-free
@@ -16,6 +18,7 @@ GAP over its 2x2 map.
 =======================  ==========  ===============  ===============================
 name                     parameters  receptive field  convolutions (channels)
 =======================  ==========  ===============  ===============================
+frontier_5k              5,680       28               8, 10 | 12, 14 | 16; 1x1 -> 10
 frontier_4k              3,964       28               8, 8 | 10, 12 | 12; 1x1 -> 10
 frontier_2k              1,984       28               4, 6 | 8, 8 | 8; 1x1 -> 10
 frontier_2k_separable    1,948       28               8, s16 | s16, s20 | s16; 1x1 -> 10
@@ -51,6 +54,12 @@ _4K = (*_conv(8), *_conv(8), MaxPool(2),      # 26, 24 -> 12
        *_conv(10), *_conv(12), MaxPool(2),    # 10, 8 -> 4
        *_conv(12), *_HEAD)                    # 2 -> GAP
 
+# 5,680 = 9 * (8 + 80 + 120 + 168 + 224) + 2 * 60 (BN) + 160 (head): the 4k layout, wider,
+# below the smallest public single run at 99.40 % (5,854 parameters, issue 17).
+_5K = (*_conv(8), *_conv(10), MaxPool(2),
+       *_conv(12), *_conv(14), MaxPool(2),
+       *_conv(16), *_HEAD)
+
 # 1,984 = 9 * (4 + 24 + 48 + 64 + 64) + 2 * 34 (BN) + 80 (head).
 _2K = (*_conv(4), *_conv(6), MaxPool(2),
        *_conv(8), *_conv(8), MaxPool(2),
@@ -74,6 +83,7 @@ def _source(budget: str) -> str:
 
 
 SPECS = (
+    ModelSpec("frontier_5k", _5K, 0.0, _source("5,853")),
     ModelSpec("frontier_4k", _4K, 0.0, _source("4,000")),
     ModelSpec("frontier_2k", _2K, 0.0, _source("2,000")),
     ModelSpec("frontier_2k_separable", _2K_SEPARABLE, 0.0, _source("2,000")),

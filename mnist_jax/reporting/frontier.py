@@ -36,11 +36,17 @@ class Budget:
     model: the recipe (config name) of ours chosen for the budget on the validation split.
     min_seeds_holding: seeds that must hold `target` in each of the last 3 epochs (0: none
       asked).
+    label: the budget as the tables show it ("≤ 4,000" by default).
   """
   max_params: int
   target: float
   model: str
   min_seeds_holding: int = 0
+  label: str = ""
+
+  @property
+  def name(self) -> str:
+    return self.label or f"≤ {self.max_params:,}"
 
 
 BUDGETS = (
@@ -48,6 +54,9 @@ BUDGETS = (
     Budget(2000, 99.20, "frontier_2k_separable"),
     Budget(1000, 99.00, "frontier_1k_separable"),
 )
+# Issue 17: where the 4,000 target is not met, the smallest model of ours that reaches a mean
+# best of 99.40 % below the smallest public single run there (5,854 parameters).
+FALLBACK = Budget(5853, 99.40, "frontier_5k", label="< 5,854 (where 4,000 falls short)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +136,14 @@ def verdict(budget: Budget, result: analysis.RunResult | None) -> str:
   return "met" if not problems else "not met: " + "; ".join(problems)
 
 
+def shown_budgets(by_name: dict[str, analysis.RunResult]) -> tuple[Budget, ...]:
+  """`BUDGETS`, with `FALLBACK` after the 4,000 one unless that one is met."""
+  first, *rest = BUDGETS
+  if verdict(first, by_name.get(first.model)) == "met":
+    return BUDGETS
+  return (first, FALLBACK, *rest)
+
+
 def _mean_std(values: tuple[float, float | None]) -> str:
   mean, std = values
   return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
@@ -163,13 +180,13 @@ def section(results: Sequence[analysis.RunResult], plot_path: str | None) -> lis
       f"trained on all 60,000 images with {SEEDS} seeds for at most {MAX_EPOCHS} epochs and is "
       "scored here once. Targets: the mean over seeds of each seed's best test accuracy.", ""]
   rows = []
-  for budget in BUDGETS:
+  for budget in shown_budgets(by_name):
     result = by_name.get(budget.model)
     if result is None or not result.seeds:
-      rows.append([f"≤ {budget.max_params:,}", f"{budget.target:.2f}", f"`{budget.model}`",
+      rows.append([budget.name, f"{budget.target:.2f}", f"`{budget.model}`",
                    "—", "—", "—", "—", verdict(budget, result)])
       continue
-    rows.append([f"≤ {budget.max_params:,}", f"{budget.target:.2f}", f"`{budget.model}`",
+    rows.append([budget.name, f"{budget.target:.2f}", f"`{budget.model}`",
                  f"{result.params:,}", _mean_std(result.best), _mean_std(result.last_mean),
                  f"{holding(result, budget.target)} of {len(result.seeds)}",
                  verdict(budget, result)])
@@ -179,7 +196,7 @@ def section(results: Sequence[analysis.RunResult], plot_path: str | None) -> lis
   lines += ["", "Beside the write-ups' final models and the public results (published figures "
             "are one run's best epoch):", ""]
   rows = []
-  for budget in BUDGETS:
+  for budget in shown_budgets(by_name):
     result = by_name.get(budget.model)
     if result is not None and result.seeds:
       rows.append([f"ours: `{budget.model}`", f"{result.params:,}", _mean_std(result.best),
@@ -211,13 +228,13 @@ def plot(results: Sequence[analysis.RunResult], path: str) -> bool:
     False (nothing written) when no frontier model of ours has a finished epoch.
   """
   by_name = _by_name(results)
-  ours = [(budget, by_name[budget.model]) for budget in BUDGETS
+  ours = [(budget, by_name[budget.model]) for budget in shown_budgets(by_name)
           if budget.model in by_name and by_name[budget.model].seeds]
   if not ours:
     return False
   figure = plots.new_figure(8, 5)
   axes = figure.add_subplot()
-  for budget in BUDGETS:
+  for budget in shown_budgets(by_name):
     axes.hlines(budget.target, budget.max_params / 1.6, budget.max_params, colors="grey",
                 linestyles=":", linewidth=1)
     axes.vlines(budget.max_params, budget.target - 0.1, budget.target, colors="grey",

@@ -161,7 +161,7 @@ def render(results: Sequence[analysis.RunResult], command: str,
   recipe_lines = recipes.table(results)
   if len(recipe_lines) > recipes.HEADER_LINES:
     lines += [""] + recipe_lines
-  budget_models = {budget.model for budget in frontier.BUDGETS}
+  budget_models = {budget.model for budget in (*frontier.BUDGETS, frontier.FALLBACK)}
   if any(r.name in budget_models for r in results):
     lines += [""] + frontier.section(results, frontier_plot)
   lines += ["", "## Per seed", ""]
