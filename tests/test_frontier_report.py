@@ -54,8 +54,8 @@ def test_each_shortfall_is_named(tmp_path):
       "not met: mean best 99.29 % < 99.40 %; 0 of 5 seeds hold")
   search = analyze(tmp_path, "search", HOLDS[:2], validation_size=5000)
   assert frontier.verdict(budget, search) == (
-      "not met: 2 seeds, not 5; trained without the validation images (a search run, not a "
-      "test run); 2 of 2 seeds hold 99.40 % in each of the last 3 epochs (≥ 4 asked)")
+      "not met: 2 seeds, not 5; a validation split was held out of its training (a search run, "
+      "not a test run); 2 of 2 seeds hold 99.40 % in each of the last 3 epochs (≥ 4 asked)")
   assert frontier.verdict(budget, None) == "not run yet"
 
 

@@ -20,6 +20,7 @@ from typing import Sequence
 from mnist_jax import plots
 from mnist_jax import published
 from mnist_jax.reporting import analysis
+from mnist_jax.reporting import markdown
 
 SEEDS = 5  # the protocol's test runs: 5 seeds, at most 15 epochs
 MAX_EPOCHS = 15
@@ -125,7 +126,8 @@ def verdict(budget: Budget, result: analysis.RunResult | None) -> str:
   if result.epochs_done > MAX_EPOCHS or result.in_progress:
     problems.append(result.status)
   if result.run.config.get("validation_size"):
-    problems.append("trained without the validation images (a search run, not a test run)")
+    problems.append("a validation split was held out of its training (a search run, not a "
+                    "test run)")
   mean_best = round(result.best[0], 6)
   if mean_best < budget.target:
     problems.append(f"mean best {mean_best:.2f} % < {budget.target:.2f} %")
@@ -142,16 +144,6 @@ def shown_budgets(by_name: dict[str, analysis.RunResult]) -> tuple[Budget, ...]:
   if verdict(first, by_name.get(first.model)) == "met":
     return BUDGETS
   return (first, FALLBACK, *rest)
-
-
-def _mean_std(values: tuple[float, float | None]) -> str:
-  mean, std = values
-  return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-  return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def _write_up_finals(results: dict[str, analysis.RunResult]) -> list[tuple[str, int, float,
@@ -187,10 +179,10 @@ def section(results: Sequence[analysis.RunResult], plot_path: str | None) -> lis
                    "—", "—", "—", "—", verdict(budget, result)])
       continue
     rows.append([budget.name, f"{budget.target:.2f}", f"`{budget.model}`",
-                 f"{result.params:,}", _mean_std(result.best), _mean_std(result.last_mean),
+                 f"{result.params:,}", markdown.format_mean_std(result.best), markdown.format_mean_std(result.last_mean),
                  f"{holding(result, budget.target)} of {len(result.seeds)}",
                  verdict(budget, result)])
-  lines += _table(["budget (params)", "target %", "ours", "params", "best test %: mean ± std",
+  lines += markdown.markdown_table(["budget (params)", "target %", "ours", "params", "best test %: mean ± std",
                    "last-3 mean %: mean ± std", "seeds ≥ target in each of the last 3 epochs",
                    "target"], rows)
   lines += ["", "Beside the write-ups' final models and the public results (published figures "
@@ -199,21 +191,21 @@ def section(results: Sequence[analysis.RunResult], plot_path: str | None) -> lis
   for budget in shown_budgets(by_name):
     result = by_name.get(budget.model)
     if result is not None and result.seeds:
-      rows.append([f"ours: `{budget.model}`", f"{result.params:,}", _mean_std(result.best),
-                   _mean_std(result.last_mean), str(result.epochs_done),
+      rows.append([f"ours: `{budget.model}`", f"{result.params:,}", markdown.format_mean_std(result.best),
+                   markdown.format_mean_std(result.last_mean), str(result.epochs_done),
                    f"{len(result.seeds)} seeds; recipe chosen on validation", "this repository"])
   for name, params, best, ours in _write_up_finals(by_name):
     rows.append([f"write-up: `{name}` (published)", f"{params:,}", f"{best:.2f}", "—",
                  str(published.record(name).epochs), "single run", f"{name.split('_')[0]}.md"])
     if ours is not None and ours.seeds:
-      rows.append([f"write-up: `{name}` (ours)", f"{ours.params:,}", _mean_std(ours.best),
-                   _mean_std(ours.last_mean), str(ours.epochs_done), f"{len(ours.seeds)} seeds",
+      rows.append([f"write-up: `{name}` (ours)", f"{ours.params:,}", markdown.format_mean_std(ours.best),
+                   markdown.format_mean_std(ours.last_mean), str(ours.epochs_done), f"{len(ours.seeds)} seeds",
                    "this repository"])
   for public in PUBLIC:
     rows.append([f"public: {public.label}", f"{public.params:,}", f"{public.best:.2f}",
                  "—" if public.last_mean is None else f"{public.last_mean:.2f}",
                  str(public.epochs), public.how, public.source])
-  lines += _table(["model", "params", "best test %", "last-3 mean %", "epochs",
+  lines += markdown.markdown_table(["model", "params", "best test %", "last-3 mean %", "epochs",
                    "how obtained", "source"], rows)
   if plot_path:
     lines += ["", f"![test accuracy against parameters]({plot_path})"]

@@ -20,6 +20,7 @@ from mnist_jax import models
 from mnist_jax.models.layers import Dropout
 from mnist_jax import published_recipes
 from mnist_jax.reporting import analysis
+from mnist_jax.reporting import markdown
 
 STATED = "W"
 PART = "W, part"
@@ -91,6 +92,5 @@ def table(results: Sequence[analysis.RunResult]) -> list[str]:
            f"({PART}) = stated in part (a scheduler without its kind or parameters, an epoch "
            "budget), "
            f"({OURS}) = the write-up is silent and the value is our choice (the step's config "
-           "docstring says why; docs/EXPERIMENTS.md gives the runs behind searched values).", "",
-           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-  return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
+           "docstring says why; docs/EXPERIMENTS.md gives the runs behind searched values).", ""]
+  return lines + markdown.markdown_table(header, rows)

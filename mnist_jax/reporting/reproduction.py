@@ -31,7 +31,7 @@ import numpy as np
 from mnist_jax import published
 from mnist_jax import published_logs
 from mnist_jax.reporting import analysis
-from mnist_jax.reporting import results
+from mnist_jax.reporting import markdown
 from mnist_jax.reporting import runs as runs_lib
 from mnist_jax.reporting import sweeps
 
@@ -81,7 +81,7 @@ class Reproduction:
 
   def render(self) -> str:
     """Markdown: a line on the comparison, one row per cell (grid order), the chosen cell."""
-    stat = results.format_mean_std
+    stat = markdown.format_mean_std
 
     def gap(value: float | None) -> str:
       return "—" if value is None else f"{value:.2f}"
@@ -107,7 +107,7 @@ class Reproduction:
                       for field, value in zip(self.fields, chosen.values))
     line = (f"Closest: {where or 'the only cell'}, closeness {chosen.closeness:.2f} pp, best "
             f"test {stat(chosen.best_test)} % (published {record.best_test_accuracy:.2f} %).")
-    return "\n".join([intro, "", *results.markdown_table(header, rows), "", line]) + "\n"
+    return "\n".join([intro, "", *markdown.markdown_table(header, rows), "", line]) + "\n"
 
 
 def _train_at_record(record: published.Record, train: np.ndarray,

@@ -19,6 +19,7 @@ from typing import Sequence
 from mnist_jax import published
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import frontier
+from mnist_jax.reporting.markdown import format_mean_std, markdown_table
 from mnist_jax.reporting import recipes
 from mnist_jax.reporting import runs as runs_lib
 
@@ -27,12 +28,6 @@ FRONTIER_PLOT = "frontier.png"  # written beside RESULTS.md
 
 def _percent(value: float) -> str:
   return f"{value:.2f}"
-
-
-def format_mean_std(mean_std: tuple[float, float | None]) -> str:
-  """"99.45 ± 0.05" (percent, 2 decimals), or the mean alone when there is no std."""
-  mean, std = mean_std
-  return _percent(mean) if std is None else f"{mean:.2f} ± {std:.2f}"
 
 
 def _seconds(value: float) -> str:
@@ -84,12 +79,6 @@ def table_row(result: analysis.RunResult) -> list[str]:
   time = f"{_seconds(result.train_seconds / n)} / {_seconds(result.train_seconds)}"
   return [recipe, params, published_best, best, last, holding, first, gap, result.verdict, time,
           result.device or "—", "; ".join(result.notes) or "—"]
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-  """The lines of a Markdown table with `header` and `rows` (cells as strings)."""
-  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-  return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def seed_table(result: analysis.RunResult) -> list[str]:

@@ -32,7 +32,7 @@ from mnist_jax import metrics
 # The figure and Markdown helpers of the other reports, so the sweep looks the same.
 from mnist_jax import plots
 from mnist_jax.reporting import analysis
-from mnist_jax.reporting import results
+from mnist_jax.reporting import markdown
 from mnist_jax.reporting import runs as runs_lib
 
 LAST_EPOCHS = 3
@@ -194,7 +194,7 @@ def chosen_line(sweep: Sweep) -> str:
   where = (f"cell {sweep.cells.index(cell) + 1} of {len(sweep.cells)} "
            f"({_assignments(sweep.fields, cell.values)})" if sweep.fields
            else "the only cell (no swept fields)")
-  stat = results.format_mean_std
+  stat = markdown.format_mean_std
   return (f"Chosen: {where}, validation last-3 mean {stat(cell.validation_last3)} % over "
           f"{len(cell.seeds)} seed(s); its test last-3 mean: {stat(cell.test_last3)} %.")
 
@@ -203,7 +203,7 @@ def render(sweep: Sweep) -> str:
   """The Markdown report: a line on the ranking, the table (one row per cell in grid order:
   each swept field, seeds, validation best / last-3, test best / last-3, rank) and
   `chosen_line`."""
-  stat = results.format_mean_std
+  stat = markdown.format_mean_std
   header = [*(f"`{field}`" for field in sweep.fields), "seeds", "validation best %",
             "validation last-3 %", "test best %", "test last-3 %", "rank"]
   rows = [[*(format_value(value) for value in cell.values), str(len(cell.seeds)),
@@ -214,7 +214,7 @@ def render(sweep: Sweep) -> str:
            f"{len(sweep.seeds)} replica(s), {epochs} epoch(s). Percent, mean ± std over seeds "
            "(ddof = 1); ranked by the validation last-3 mean (ties: validation best), never "
            "by test.")
-  table = results.markdown_table(header, rows)
+  table = markdown.markdown_table(header, rows)
   return "\n".join([intro, "", *table, "", chosen_line(sweep)]) + "\n"
 
 
