@@ -67,10 +67,9 @@ def row(result: analysis.RunResult) -> list[str] | None:
   """The table row of `result`'s recipe, or None when it is not a published step of its own."""
   if not result.own_record:
     return None
-  cells = [f"`{result.name}`"]
-  for field in FIELDS:
-    cells.append(f"{field_value(result.run.config, field)} ({source(result.name, field)})")
   marks = [source(result.name, field) for field in FIELDS]
+  cells = [f"`{result.name}`"]
+  cells += [f"{field_value(result.run.config, field)} ({mark})" for field, mark in zip(FIELDS, marks)]
   cells.append(f"{marks.count(STATED)} + {marks.count(PART)} in part")
   return cells
 
