@@ -1,5 +1,7 @@
-"""Sweeps across processes: two `scripts/train.py` processes (jax.distributed) train a grid like
-one process. Its own file so the suite's workers (one file each) share the sweep tests."""
+"""Sweeps across devices: two `scripts/train.py` processes (jax.distributed, one CPU device
+each) train a grid like one process. The grid's replicas are split over a 2-device mesh as on
+one host with two devices; tests/test_train.py checks that case for seed replicas. Its own file
+so the suite's workers (one file each) share the sweep tests."""
 
 import json
 import socket
