@@ -10,8 +10,8 @@ OneCycleLR stepped per batch (torch defaults otherwise, so momentum cycles 0.95 
 batch 64, 15 epochs, ±7° rotation, dropout 0, pct_start 0.25. max_lr is chosen per model on
 the validation split (configs/sweeps.py frontier_<model>_max_lr; tables in docs/sweeps/ and
 docs/EXPERIMENTS.md, "Frontier"): frontier_4k 0.2 (of 0.05 / 0.1 / 0.2 / 0.4), frontier_5k
-0.2 (of 0.1 / 0.2 / 0.4). The others hold their starting points until their searches are
-recorded.
+0.2 (of 0.1 / 0.2 / 0.4), frontier_2k_separable 0.2 (of 0.2 / 0.4). The others hold their
+starting points until their searches are recorded.
 """
 
 from configs import base
