@@ -10,8 +10,8 @@ OneCycleLR stepped per batch (torch defaults otherwise, so momentum cycles 0.95 
 batch 64, 15 epochs, ±7° rotation, dropout 0, pct_start 0.25. max_lr is chosen per model on
 the validation split (configs/sweeps.py frontier_<model>_max_lr; tables in docs/sweeps/ and
 docs/EXPERIMENTS.md, "Frontier"): frontier_4k 0.2 (of 0.05 / 0.1 / 0.2 / 0.4), frontier_5k
-0.2 (of 0.1 / 0.2 / 0.4), frontier_2k_separable 0.2 (of 0.2 / 0.4). The others hold their
-starting points until their searches are recorded.
+0.2 (of 0.1 / 0.2 / 0.4), frontier_2k_separable 0.2 (of 0.2 / 0.4), frontier_1k_separable
+0.4 (of 0.2 / 0.4). frontier_2k (dense, not searched) holds its starting point.
 """
 
 from configs import base
@@ -20,7 +20,7 @@ _SHARED = {"batch_size": 64, "num_epochs": 15, "momentum": 0.9, "rotation_degree
            "dropout_rate": 0.0, "validation_size": 5000}
 # Model name without "frontier_" -> OneCycle (max_lr, pct_start).
 ONE_CYCLE = {"5k": (0.2, 0.25), "4k": (0.2, 0.25), "2k": (0.15, 0.25), "2k_separable": (0.2, 0.25),
-             "1k_separable": (0.2, 0.25)}
+             "1k_separable": (0.4, 0.25)}
 
 
 def get_config(model: str = "frontier_4k"):
