@@ -6,6 +6,8 @@ mirror's on real test images (helpers of tests/test_parity.py), and the fast pat
 compute what the plain network computes with depthwise layers in it.
 """
 
+import pathlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,7 +19,10 @@ from mnist_jax import models
 from mnist_jax import summary
 from mnist_jax.models import layers
 from mnist_jax.models import torch_mirror
+from mnist_jax.reporting import sweeps
 import test_parity
+
+SEARCHES = pathlib.Path(__file__).resolve().parents[1] / "runs" / "sweeps"
 
 # (name, parameters worked by hand, budget the name promises).
 FRONTIER = [
@@ -103,8 +108,15 @@ def test_config_follows_the_search_protocol(name):
   assert (config.name, config.model) == (name, name)
   assert (config.batch_size, config.num_epochs, config.validation_size) == (64, 15, 5000)
   assert config.dropout_rate == 0.0 and config.rotation_degrees == 7.0
-  assert config.schedule.name == "one_cycle" and 0.1 <= config.schedule.max_lr <= 0.2
+  assert config.schedule.name == "one_cycle"
+  # The max_lr its committed validation search chose, else the starting point.
+  search = SEARCHES / f"{name}_max_lr"
+  if search.is_dir():
+    assert config.schedule.max_lr == sweeps.load_sweep(str(search)).chosen.values[0]
+  else:
+    assert 0.1 <= config.schedule.max_lr <= 0.2
+  chosen = config.schedule.max_lr
   config.schedule.max_lr = 1.0  # An override of one config leaves the next one alone.
-  assert frontier_configs.get_config(name).schedule.max_lr <= 0.2
+  assert frontier_configs.get_config(name).schedule.max_lr == chosen
   with pytest.raises(ValueError, match="unknown step 'ref2_final' for frontier"):
     frontier_configs.get_config("ref2_final")
