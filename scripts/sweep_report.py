@@ -11,10 +11,16 @@ exit status 1.
 
 --reproduce RECORD ranks the cells instead by how closely they reproduce the published run
 RECORD (issue 18; `mnist_jax.reporting.reproduction`): its best test and train accuracy and,
-where the write-up prints one, its per-epoch log. No plot is drawn then.
+where the write-up prints one, its per-epoch log. No plot is drawn then. With --collect
+RUNS_DIR it also writes the closest cell's seeds as the step's run, RUNS_DIR/RECORD/
+(`reproduction.cell_run`), the row `scripts/compare.py` reports:
+
+  python scripts/sweep_report.py --workdir workdirs/reproduce_ref5_step3_lr \
+      --reproduce ref5_step3 --collect runs
 """
 
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -23,6 +29,7 @@ import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import cli
 from mnist_jax.reporting import reproduction
+from mnist_jax.reporting import runs as runs_lib
 from mnist_jax.reporting import sweeps
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Sweep workdir (config.json, metrics.jsonl).")
@@ -32,6 +39,8 @@ _PLOT_FIELDS = flags.DEFINE_list(
     "plot_fields", [], "One or two swept fields to plot (comma-separated); others averaged over.")
 _REPRODUCE = flags.DEFINE_string(
     "reproduce", None, "A published record (e.g. ref5_step3): rank the cells by closeness to it.")
+_COLLECT = flags.DEFINE_string(
+    "collect", None, "With --reproduce: runs folder to write the closest cell into as RECORD/.")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -46,10 +55,19 @@ def _write(text: str) -> None:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if _COLLECT.value and not _REPRODUCE.value:
+    cli.fail("--collect needs --reproduce RECORD (the published step whose row the closest "
+             "cell becomes)")
   if _REPRODUCE.value:
     try:
-      text = reproduction.load(_WORKDIR.value, _REPRODUCE.value).render()
+      found = reproduction.load(_WORKDIR.value, _REPRODUCE.value)
+      text = found.render()
       _write(text)
+      if _COLLECT.value:
+        folder = runs_lib.write_run(reproduction.cell_run(found, found.chosen),
+                                    os.path.join(_COLLECT.value, found.record.name))
+        print(f"collected {folder} (the closest cell's seeds {list(found.chosen.seeds)})",
+              file=sys.stderr)
     except (ValueError, OSError) as e:
       cli.fail(str(e))
     print(text, end="")

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from configs import sweeps as sweeps_config
 from mnist_jax import published
 from mnist_jax import published_logs
 from mnist_jax.reporting import reproduction
@@ -27,7 +28,8 @@ def write_sweep(workdir, epochs=3):
       f.write(json.dumps({
           "epoch": epoch, "seeds": [0, 1, 0, 1], "train_accuracy": TRAIN[epoch],
           "test_accuracy": TEST[epoch], "test_correct": [round(a * 100) for a in TEST[epoch]],
-          "test_total": 10000, "sweep": {"learning_rate": [0.01, 0.01, 0.05, 0.05]}}) + "\n")
+          "test_total": 10000, "train_loss": [0.1] * 4, "test_loss": [0.05] * 4,
+          "sweep": {"learning_rate": [0.01, 0.01, 0.05, 0.05]}}) + "\n")
   return workdir
 
 
@@ -79,3 +81,59 @@ def test_script_reports_and_refuses_bad_input_in_one_line(tmp_path):
   assert bad.returncode == 1
   assert bad.stderr.strip().splitlines()[-1].startswith(
       "error: unknown reference record 'ref9_step1'; known: ref1_code1")
+
+
+def test_script_collects_the_closest_cell_as_the_steps_run(tmp_path):
+  workdir = write_sweep(tmp_path / "w")
+  (workdir / "config.json").write_text(json.dumps(
+      {"name": "sweep_x", "model": "ref5_step3", "learning_rate": 0.02, "seed": 0, "num_seeds": 2,
+       "sweep": {"learning_rate": [0.01, 0.05]}}))
+  command = [sys.executable, "scripts/sweep_report.py", "--workdir", str(workdir),
+             "--reproduce", "ref5_step3", "--collect", str(tmp_path / "runs")]
+  unfinished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=120, check=False)
+  assert unfinished.returncode == 1 and not (tmp_path / "runs").exists()
+  assert "has not finished (no summary.json)" in unfinished.stderr.strip().splitlines()[-1]
+  (workdir / "summary.json").write_text(json.dumps(
+      {"model": "ref5_step3", "num_params": 9792, "seeds": [0, 1, 0, 1], "num_epochs": 3,
+       "device": "cpu:cpu x1", "compile_seconds": 4.0, "train_seconds": 40.0}))
+  ok = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                      check=False)
+  assert ok.returncode == 0, ok.stderr[-2000:]
+  chosen = reproduction.load(str(workdir), "ref5_step3").chosen
+  run = json.loads((tmp_path / "runs" / "ref5_step3" / "config.json").read_text())
+  assert run["name"] == "ref5_step3" and run["learning_rate"] == chosen.values[0]
+  summary = json.loads((tmp_path / "runs" / "ref5_step3" / "summary.json").read_text())
+  assert summary["seeds"] == [0, 1] and summary["train_seconds"] == pytest.approx(20.0)
+  # The summary's per-seed figures are those of the chosen cell's replicas.
+  assert max(summary["test_accuracy"]["best"]) == pytest.approx(
+      max(TEST[e][r] for e in range(3) for r in chosen.replicas))
+
+
+def test_collect_without_reproduce_is_one_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "scripts/sweep_report.py", "--workdir", str(write_sweep(tmp_path / "w")),
+       "--collect", str(tmp_path / "runs")],
+      cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines() == [
+      "error: --collect needs --reproduce RECORD (the published step whose row the closest cell "
+      "becomes)"]
+
+
+@pytest.mark.parametrize("name", sorted(sweeps_config.REPRODUCTIONS))
+def test_step_config_and_row_follow_the_committed_sweep(name):
+  """Each reproduced step keeps its sweep's closest learning rate, and its row in runs/ is
+  that cell's seeds (`sweep_report.py --collect`)."""
+  record = name.removeprefix("reproduce_").removesuffix("_lr")
+  committed = REPO_ROOT / "runs" / "sweeps" / name
+  if not committed.is_dir():
+    pytest.skip(f"no committed sweep {committed} yet (docs/EXPERIMENTS.md, 'Reproduction sweeps')")
+  found = reproduction.load(str(committed), record)
+  chosen = found.chosen
+  config = sweeps_config.REPRODUCTIONS[name][0]()
+  assert config.learning_rate == chosen.values[0]
+  row = json.loads((REPO_ROOT / "runs" / record / "summary.json").read_text())
+  assert row["sweep_cell"] == {
+      "sweep": f"sweep_{name}", "values": {"learning_rate": chosen.values[0]},
+      "replicas": list(chosen.replicas), "sweep_replicas": len(found.run.history[-1]["seeds"])}

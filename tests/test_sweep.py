@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 
 from configs import base
+from mnist_jax import metrics
 from mnist_jax import optim
 from mnist_jax import sweep
 from mnist_jax import train
+from mnist_jax.reporting import analysis
+from mnist_jax.reporting import reproduction
+from mnist_jax.reporting import runs as runs_lib
 from tests.test_train import REPO_ROOT, assert_trees_close, final_params, small_config
 
 GRID = {"schedule": {"max_lr": [0.05, 0.1]}, "dropout_rate": [0.0, 0.1]}
@@ -147,3 +151,33 @@ def test_sweep_configs_are_valid(mnist_dir):
     sweep.check(config, lambda cell: (train.validate_config(cell), optim.create(cell, 860, cell.num_epochs)))
   with pytest.raises(ValueError, match="unknown sweep 'nope'; valid sweeps: final_one_cycle"):
     sweeps.get_config("nope")
+
+
+def test_a_collected_cell_is_the_run_of_its_cell(grid_run, tmp_path):
+  """reproduction.cell_run: the row a reproduction sweep's closest cell becomes (issue 18)."""
+  config, workdir, _ = grid_run
+  found = reproduction.load(str(workdir), "ref5_step3")
+  cell = found.cells[3]
+  assert cell.values == (0.1, 0.1) and cell.replicas == (6, 7)
+  run = reproduction.cell_run(found, cell)
+  single = sweep.cell_config(config, {"dropout_rate": 0.1, "schedule.max_lr": 0.1}).to_dict()
+  for key in ("dropout_rate", "schedule", "learning_rate", "model", "batch_size"):
+    assert run.config[key] == single[key], key
+  assert (run.config["name"], run.config["sweep"], run.config["num_seeds"]) == ("ref5_step3", {}, 2)
+  grid_history = [json.loads(line) for line in open(workdir / "metrics.jsonl")]
+  for ours, theirs in zip(run.history, grid_history, strict=True):
+    assert "sweep" not in ours and ours["seeds"] == [0, 1]
+    for key in ("test_correct", "validation_correct", "train_accuracy"):
+      assert ours[key] == [theirs[key][6], theirs[key][7]], key
+    assert ours["epoch_seconds"] == pytest.approx(theirs["epoch_seconds"] / 4)
+  assert run.summary["test_accuracy"] == metrics.seed_statistics(
+      [[r["test_accuracy"][6], r["test_accuracy"][7]] for r in grid_history])
+  assert run.summary["sweep_cell"]["values"] == {"dropout_rate": 0.1, "schedule.max_lr": 0.1}
+  folder = runs_lib.write_run(run, str(tmp_path / "runs" / "ref5_step3"))
+  (tmp_path / "runs" / "ref5_step3" / "misclassified.png").write_bytes(b"stale")
+  runs_lib.write_run(run, folder)
+  assert sorted(p.name for p in (tmp_path / "runs" / "ref5_step3").iterdir()) == [
+      "config.json", "curves.png", "metrics.jsonl", "summary.json"]
+  result = analysis.analyze(runs_lib.load_run(folder))
+  assert result.run.history == run.history and result.name == "ref5_step3"
+  assert any("closest cell (dropout_rate=0.1, schedule.max_lr=0.1)" in note for note in result.notes)

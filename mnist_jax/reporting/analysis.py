@@ -214,6 +214,10 @@ class RunResult:
       notes.append(f"compared with {self.record.name} (same network)")
     if self.in_progress:
       notes.append(self.status)
+    cell = (self.run.summary or {}).get("sweep_cell")
+    if cell:
+      where = ", ".join(f"{field}={value:g}" for field, value in cell["values"].items())
+      notes.append(f"the seeds of sweep {cell['sweep']}'s closest cell ({where})")
     config = self.run.config
     if config.get("train_subset") or config.get("test_subset"):
       notes.append(f"subset: train {config.get('train_subset') or 'all'}, "

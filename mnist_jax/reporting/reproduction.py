@@ -15,19 +15,26 @@ mean over its seeds and the published run:
     of the best-test epoch, that epoch's train accuracy).
 Lower is closer; rank 1 is the closest cell.
 
+The closest cell's seeds then become the step's row in docs/RESULTS.md (`cell_run`): each
+replica of a sweep trains exactly as the single run of its cell and seed would (tests/
+test_sweep.py), so no second training is needed.
+
 Example::
 
   reproduction = reproduction.load("workdirs/ref5_step3_lr", "ref5_step3")
   print(reproduction.render())
+  runs_lib.write_run(reproduction.cell_run(reproduction, reproduction.chosen), "runs/ref5_step3")
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any, Sequence
 
 import numpy as np
 
+from mnist_jax import metrics
 from mnist_jax import published
 from mnist_jax import published_logs
 from mnist_jax.reporting import analysis
@@ -45,6 +52,7 @@ class Cell:
   Attributes:
     values: the cell's swept values, in `Reproduction.fields` order.
     seeds: its replicas' seeds.
+    replicas: their positions in metrics.jsonl's per-replica lists.
     best_test, best_train: mean ± std over seeds of each seed's best test accuracy and its
       train accuracy as the record defines it (see the module docstring).
     best_test_gap: mean best test minus the published best (signed).
@@ -56,6 +64,7 @@ class Cell:
   """
   values: tuple[Any, ...]
   seeds: tuple[int, ...]
+  replicas: tuple[int, ...]
   best_test: MeanStd
   best_train: MeanStd
   best_test_gap: float
@@ -163,7 +172,8 @@ def load(workdir: str, record_name: str) -> Reproduction:
     if train_epoch_gap is None and best_train_gap is not None:
       terms.append(abs(best_train_gap))
     cells.append(Cell(values=tuple(values[field][replicas[0]] for field in fields),
-                      seeds=tuple(seeds[r] for r in replicas), best_test=best_test,
+                      seeds=tuple(seeds[r] for r in replicas), replicas=tuple(replicas),
+                      best_test=best_test,
                       best_train=best_train, best_test_gap=best_test_gap,
                       best_train_gap=best_train_gap, test_epoch_gap=test_epoch_gap,
                       train_epoch_gap=train_epoch_gap, closeness=float(np.mean(terms))))
@@ -172,3 +182,59 @@ def load(workdir: str, record_name: str) -> Reproduction:
   cells = tuple(dataclasses.replace(cell, rank=ranks[i]) for i, cell in enumerate(cells))
   return Reproduction(run=run, record=record, fields=fields,
                       logged_epochs=sum(v is not None for v in log_test), cells=cells)
+
+
+def _select(value: Any, replicas: Sequence[int], num_replicas: int) -> Any:
+  """`value` with every per-replica list (length `num_replicas`) cut to `replicas`."""
+  if isinstance(value, list) and len(value) == num_replicas:
+    return [value[r] for r in replicas]
+  if isinstance(value, dict):
+    return {key: _select(item, replicas, num_replicas) for key, item in value.items()}
+  return value
+
+
+def cell_run(found: Reproduction, cell: Cell) -> runs_lib.Run:
+  """The replicas of `cell` as a plain run of the published step: the row of docs/RESULTS.md.
+
+  config.json is the sweep's with the cell's values set, no sweep, the record's name (e.g.
+  "ref5_step3") and the cell's seeds; metrics.jsonl keeps only the cell's replicas; summary.json
+  is recomputed from them (`metrics.seed_statistics`) and says which sweep and cell it came
+  from under "sweep_cell". The sweep's replicas train together, so its times (epoch_seconds,
+  train_seconds, compile_seconds) are shared out equally: each is scaled by the cell's share
+  of the replicas.
+
+  Returns:
+    A `runs_lib.Run` whose workdir is the sweep's (`runs_lib.write_run` writes it elsewhere).
+
+  Raises:
+    ValueError: the sweep run has no summary.json yet (it has not finished).
+  """
+  run = found.run
+  if run.summary is None:
+    raise ValueError(f"{run.workdir!r} has not finished (no summary.json): collect its cells "
+                     "once every epoch has run")
+  num_replicas = len(run.history[-1]["seeds"])
+  share = len(cell.replicas) / num_replicas
+  history = []
+  for record in run.history:
+    kept = {key: _select(value, cell.replicas, num_replicas)
+            for key, value in record.items() if key != "sweep"}
+    if "epoch_seconds" in kept:
+      kept["epoch_seconds"] = record["epoch_seconds"] * share
+    history.append(kept)
+  config = copy.deepcopy(run.config)
+  for field, value in zip(found.fields, cell.values):
+    *parents, name = field.split(".")
+    target = config
+    for parent in parents:
+      target = target[parent]
+    target[name] = value
+  config.update(name=found.record.name, sweep={}, seed=cell.seeds[0], num_seeds=len(cell.seeds))
+  summary = dict(
+      run.summary, seeds=list(cell.seeds),
+      compile_seconds=run.summary["compile_seconds"] * share,
+      train_seconds=run.summary["train_seconds"] * share,
+      test_accuracy=metrics.seed_statistics([record["test_accuracy"] for record in history]),
+      sweep_cell={"sweep": run.name, "values": dict(zip(found.fields, cell.values)),
+                  "replicas": list(cell.replicas), "sweep_replicas": num_replicas})
+  return runs_lib.Run(workdir=run.workdir, config=config, history=history, summary=summary)

@@ -158,6 +158,36 @@ def collect(workdir: str, runs_dir: str = "runs") -> str:
   return target
 
 
+def write_run(run: Run, folder: str) -> str:
+  """Writes `run`'s config.json, metrics.jsonl and summary.json into `folder` (created), as
+  `collect` would copy them, and draws curves.png from the metrics (`plots.plot_curves`). A
+  plot it cannot draw (misclassified.png needs the trained parameters) is removed from
+  `folder`, with summary.json when `run` has none, so the folder holds only this run.
+
+  Returns:
+    `folder`.
+  """
+  os.makedirs(folder, exist_ok=True)
+  with open(os.path.join(folder, "config.json"), "w") as f:
+    json.dump(run.config, f, indent=2)
+  with open(os.path.join(folder, "metrics.jsonl"), "w") as f:
+    f.writelines(json.dumps(record) + "\n" for record in run.history)
+  summary_path = os.path.join(folder, "summary.json")
+  if run.summary is None:
+    if os.path.exists(summary_path):
+      os.remove(summary_path)
+  else:
+    with open(summary_path, "w") as f:
+      json.dump(run.summary, f, indent=2)
+  for file_name in PLOT_FILES:
+    if os.path.exists(os.path.join(folder, file_name)):
+      os.remove(os.path.join(folder, file_name))
+  if run.history:
+    from mnist_jax import plots  # pylint: disable=g-import-not-at-top  (matplotlib only here)
+    plots.plot_curves(run.history, os.path.join(folder, "curves.png"))
+  return folder
+
+
 def collect_all(patterns: Sequence[str], runs_dir: str = "runs") -> list[str]:
   """`collect` for every run matched by `patterns`; checks them all before copying any.
 
