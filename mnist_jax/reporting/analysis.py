@@ -217,7 +217,7 @@ class RunResult:
     cell = (self.run.summary or {}).get("sweep_cell")
     if cell:
       where = ", ".join(f"{field}={value:g}" for field, value in cell["values"].items())
-      notes.append(f"the seeds of sweep {cell['sweep']}'s closest cell ({where})")
+      notes.append(f"closest cell ({where}) of {cell['sweep']}")
     config = self.run.config
     if config.get("train_subset") or config.get("test_subset"):
       notes.append(f"subset: train {config.get('train_subset') or 'all'}, "
