@@ -28,15 +28,16 @@ Example::
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from typing import Any, Sequence
 
+import ml_collections
 import numpy as np
 
 from mnist_jax import metrics
 from mnist_jax import published
 from mnist_jax import published_logs
+from mnist_jax import sweep
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import markdown
 from mnist_jax.reporting import runs as runs_lib
@@ -222,14 +223,9 @@ def cell_run(found: Reproduction, cell: Cell) -> runs_lib.Run:
     if "epoch_seconds" in kept:
       kept["epoch_seconds"] = record["epoch_seconds"] * share
     history.append(kept)
-  config = copy.deepcopy(run.config)
-  for field, value in zip(found.fields, cell.values):
-    *parents, name = field.split(".")
-    target = config
-    for parent in parents:
-      target = target[parent]
-    target[name] = value
-  config.update(name=found.record.name, sweep={}, seed=cell.seeds[0], num_seeds=len(cell.seeds))
+  config = sweep.cell_config(ml_collections.ConfigDict(run.config),
+                            dict(zip(found.fields, cell.values))).to_dict()
+  config.update(name=found.record.name, seed=cell.seeds[0], num_seeds=len(cell.seeds))
   summary = dict(
       run.summary, seeds=list(cell.seeds),
       compile_seconds=run.summary["compile_seconds"] * share,
