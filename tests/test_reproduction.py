@@ -1,6 +1,7 @@
 """reporting/reproduction.py and `scripts/sweep_report.py --reproduce`: a sweep's cells ranked by
 how closely they reproduce a published run, on fake workdirs with hand-computed expectations."""
 
+import functools
 import json
 import subprocess
 import sys
@@ -121,19 +122,32 @@ def test_collect_without_reproduce_is_one_line(tmp_path):
       "becomes)"]
 
 
-@pytest.mark.parametrize("name", sorted(sweeps_config.REPRODUCTIONS))
+def _record_of(name: str) -> str:
+  """The published step a reproduction sweep reproduces: its recipe's name (e.g. "ref5_step6")."""
+  return sweeps_config.REPRODUCTIONS[name][0]().name
+
+
+@pytest.mark.parametrize("name", list(sweeps_config.REPRODUCTIONS))
 def test_step_config_and_row_follow_the_committed_sweep(name):
-  """Each reproduced step keeps its sweep's closest learning rate, and its row in runs/ is
-  that cell's seeds (`sweep_report.py --collect`)."""
-  record = name.removeprefix("reproduce_").removesuffix("_lr")
+  """Each reproduced step keeps its sweep's closest cell in its config, and its row in runs/ is
+  that cell's seeds (`sweep_report.py --collect`), or those of a later committed sweep of the
+  same step (a second sweep starts from the first one's choice: REPRODUCTIONS is in order)."""
+  record = _record_of(name)
   committed = REPO_ROOT / "runs" / "sweeps" / name
   if not committed.is_dir():
     pytest.skip(f"no committed sweep {committed} yet (docs/EXPERIMENTS.md, 'Reproduction sweeps')")
   found = reproduction.load(str(committed), record)
   chosen = found.chosen
   config = sweeps_config.REPRODUCTIONS[name][0]()
-  assert config.learning_rate == chosen.values[0]
+  for field, value in zip(found.fields, chosen.values):
+    assert functools.reduce(getattr, field.split("."), config) == value, field
+  names = list(sweeps_config.REPRODUCTIONS)
+  later = [other for other in names[names.index(name) + 1:]
+           if _record_of(other) == record and (REPO_ROOT / "runs" / "sweeps" / other).is_dir()]
   row = json.loads((REPO_ROOT / "runs" / record / "summary.json").read_text())
+  if later:
+    assert row["sweep_cell"]["sweep"] == f"sweep_{later[-1]}"
+    return
   assert row["sweep_cell"] == {
-      "sweep": f"sweep_{name}", "values": {"learning_rate": chosen.values[0]},
+      "sweep": f"sweep_{name}", "values": dict(zip(found.fields, chosen.values)),
       "replicas": list(chosen.replicas), "sweep_replicas": len(found.run.history[-1]["seeds"])}
