@@ -5,10 +5,11 @@ epochs; Step 6 adds RandomRotation, Step 7 OneCycleLR. Step 7's OneCycleLR(max_l
 epochs=15) with torch's other defaults is read off its log (ref5.md, Step 7: "EPOCH:14 | LR:
 [0.008679444396382234]"; tests/test_optim.py reproduces it, docs/EXPERIMENTS.md, "ref5 Step 7",
 gives the search). Not stated, chosen here: SGD momentum 0.9, ±7° rotation, and lr 0.01 for
-Steps 1-4 and 6; for Step 5, lr 0.02, the cell of the reproduction sweep
-`configs/sweeps.py:reproduce_ref5_step5_lr` (lr 0.01 / 0.02 / 0.05 / 0.1, 3 seeds each) whose
-best test and train accuracy come closest to the published run (docs/EXPERIMENTS.md,
-"Reproduction sweeps"; tests/test_reproduction.py checks the two agree).
+Steps 1-4; for Steps 5 and 6, lr 0.02 and 0.1, the cells of the reproduction sweeps
+`configs/sweeps.py:reproduce_ref5_step5_lr` and `reproduce_ref5_step6_lr` (lr 0.01 / 0.02 /
+0.05 / 0.1, 3 seeds each) whose best test and train accuracy come closest to the published
+run (docs/EXPERIMENTS.md, "Reproduction sweeps"; tests/test_reproduction.py checks the two
+agree).
 """
 
 from configs import base
@@ -19,7 +20,7 @@ RECIPES = {
     "step3": {},
     "step4": {},
     "step5": {"batch_size": 64, "learning_rate": 0.02},
-    "step6": {"batch_size": 64, "rotation_degrees": 7.0},
+    "step6": {"batch_size": 64, "learning_rate": 0.1, "rotation_degrees": 7.0},
     "step7": {"batch_size": 64, "rotation_degrees": 7.0, "schedule": base.one_cycle(max_lr=0.1)},
 }
 
