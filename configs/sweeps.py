@@ -16,6 +16,8 @@ the test set (the reproduction sweeps below are the exception, and say why).
   images (no validation split) and ranked by how closely each cell reproduces the published
   run: `python scripts/sweep_report.py --workdir W --reproduce <step>`. Reproduction, not
   model selection: the published run's numbers are the target, so nothing is held out.
+  reproduce_<step>_dropout: a second sweep of a step still short after its learning rate,
+  over the dropout rate, at the chosen rate.
 """
 
 from configs import base
@@ -65,6 +67,10 @@ REPRODUCTIONS = {
                                 {"learning_rate": _LEARNING_RATES}),
     "reproduce_ref5_step6_lr": (lambda: ref5.get_config("step6"),
                                 {"learning_rate": _LEARNING_RATES}),
+    # Second sweeps, at the learning rate their step's first sweep chose (the step's config):
+    # ref5.md names neither the kind nor the rate of its dropout; 0.1 (ours) is the current.
+    "reproduce_ref5_step6_dropout": (lambda: ref5.get_config("step6"),
+                                     {"dropout_rate": [0.0, 0.05, 0.1]}),
 }
 SWEEPS.update(REPRODUCTIONS)
 # Seeds a cell where not 3: the frontier searches trade seeds for cells on a 2-core CPU.
