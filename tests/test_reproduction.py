@@ -1,7 +1,6 @@
 """reporting/reproduction.py and `scripts/sweep_report.py --reproduce`: a sweep's cells ranked by
 how closely they reproduce a published run, on fake workdirs with hand-computed expectations."""
 
-import functools
 import json
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pytest
 from configs import sweeps as sweeps_config
 from mnist_jax import published
 from mnist_jax import published_logs
+from mnist_jax import sweep
 from mnist_jax.reporting import reproduction
 from tests.test_results import REPO_ROOT
 
@@ -140,7 +140,7 @@ def test_step_config_and_row_follow_the_committed_sweep(name):
   chosen = found.chosen
   config = sweeps_config.REPRODUCTIONS[name][0]()
   for field, value in zip(found.fields, chosen.values):
-    assert functools.reduce(getattr, field.split("."), config) == value, field
+    assert sweep.cell_value(config, field) == value, field
   names = list(sweeps_config.REPRODUCTIONS)
   later = [other for other in names[names.index(name) + 1:]
            if _record_of(other) == record and (REPO_ROOT / "runs" / "sweeps" / other).is_dir()]
