@@ -160,6 +160,38 @@ def test_short_verdict_reconstruction_and_order(tmp_path):
   assert row["notes"] == "batch 128 (published 256)"
 
 
+def test_coverage_counts_only_finished_full_runs_of_their_own_step(tmp_path):
+  w = tmp_path / "w"
+  three = [[9938] * 15] * 3
+  # Rows: ref3_step4 at exactly -0.15 pp (99.38 against 99.53) and ref5_step7 short
+  # (99.20 against 99.47: -0.27 pp).
+  write_run(w / "a", "ref3_step4", "ref3_step4", three, num_params=9436, batch_size=256)
+  write_run(w / "b", "ref5_step7", "ref5_step7", [[9920] * 15] * 3, num_params=6376)
+  # Not rows: 2 seeds; unfinished; a training subset; 5 of the published 15 epochs; a recipe
+  # that only shares its network with a published step (final -> ref2_final).
+  write_run(w / "c", "ref1_code5", "ref1_code5", [[9950] * 15] * 2, num_params=7904)
+  write_run(w / "d", "ref4_step5", "ref4_step5", three, num_params=9426, finished=False)
+  write_run(w / "e", "ref3_step3", "ref3_step3", three, num_params=1, train_subset=1000)
+  write_run(w / "f", "ref3_step2", "ref3_step2", [[9938] * 5] * 3, num_params=1, num_epochs=5)
+  write_run(w / "g", "final", "ref2_final", [[9950] * 15] * 5, num_params=7958)
+  found = [analysis.analyze(run) for run in runs_lib.find_runs([str(w / "*")])]
+  coverage = analysis.coverage(found)
+  assert len(coverage.steps) == 27 and coverage.steps[0] == "ref1_code1"
+  assert coverage.rows == ["ref3_step4", "ref5_step7"]
+  assert coverage.within == ["ref3_step4"]
+  assert coverage.short == {"ref5_step7": pytest.approx(-0.27)}
+  assert len(coverage.missing) == 25
+  assert {"ref1_code5", "ref4_step5", "ref3_step3", "ref3_step2", "ref2_final"} <= set(
+      coverage.missing)
+  assert not set(coverage.missing) & set(coverage.rows)
+  line = coverage.line
+  assert line.startswith("Published steps: 2 of 27 have a row (a finished run of ≥ 3 seeds on "
+                         "all the data); 1 of those 2 are within 0.15 pp")
+  assert "No row yet: `ref1_code1`, `ref1_code2`" in line
+  assert line.endswith("Short: `ref5_step7` (-0.27 pp).")
+  assert line in results.render(found, "cmd").split("## All runs")[1].split("\n## ")[0]
+
+
 def test_in_progress_run(tmp_path):
   # 5 of 15 epochs, no summary.json: everything from metrics.jsonl, params from the registry.
   workdir = write_run(tmp_path / "w" / "ref3_step4", "ref3_step4", "ref3_step4",

@@ -253,6 +253,67 @@ def analyze(run: runs_lib.Run) -> RunResult:
                    seeds=seed_results(run))
 
 
+ROW_SEEDS = 3  # issue 18: a published step is reproduced by a finished run of >= 3 seeds
+
+
+@dataclasses.dataclass(frozen=True)
+class Coverage:
+  """Issue 18's tally of the published steps (`published.all()`, ref1 Code 1 .. ref5 Step 7).
+
+  A step has a row when a result of its own record (`RunResult.own_record`) is finished, has at
+  least `ROW_SEEDS` seeds, trains on all the data and for the published number of epochs.
+
+  Attributes:
+    steps: every published record's name, in write-up order.
+    rows: the steps with a row, in write-up order.
+    within: of `rows`, those whose gap is >= -`TOLERANCE` pp (the verdict "within").
+    missing: the steps without a row, in write-up order.
+    short: step -> gap in pp (< -`TOLERANCE`), for the rows short of the published best.
+  """
+  steps: list[str]
+  rows: list[str]
+  within: list[str]
+  missing: list[str]
+  short: dict[str, float]
+
+  @property
+  def line(self) -> str:
+    """One Markdown paragraph: the counts, then the steps without a row and the short ones."""
+    text = (f"Published steps: {len(self.rows)} of {len(self.steps)} have a row (a finished "
+            f"run of ≥ {ROW_SEEDS} seeds on all the data); {len(self.within)} of those "
+            f"{len(self.rows)} are within {TOLERANCE:.2f} pp of the published best or above.")
+    if self.missing:
+      text += f" No row yet: {', '.join(f'`{name}`' for name in self.missing)}."
+    if self.short:
+      text += " Short: " + ", ".join(f"`{name}` ({gap:+.2f} pp)"
+                                     for name, gap in self.short.items()) + "."
+    return text
+
+
+def coverage(results: Sequence[RunResult]) -> Coverage:
+  """`Coverage` of the published steps by `results` (any order; other runs are ignored).
+
+  When two results qualify for one step (not so in runs/, whose folders are named by recipe),
+  the later one counts.
+  """
+  steps = [record.name for record in published.all()]
+  rows: dict[str, RunResult] = {}
+  for result in results:
+    config = result.run.config
+    if (result.own_record and not result.in_progress and len(result.seeds) >= ROW_SEEDS
+        and not config.get("train_subset") and not config.get("test_subset")
+        and result.planned_epochs == result.record.epochs):
+      rows[result.name] = result
+  with_row = [name for name in steps if name in rows]
+  # The verdict's rounding: -0.15000000000000568 counts as -0.15.
+  gaps = {name: round(rows[name].gap, 6) for name in with_row}
+  return Coverage(
+      steps=steps, rows=with_row,
+      within=[name for name in with_row if gaps[name] >= -TOLERANCE],
+      missing=[name for name in steps if name not in rows],
+      short={name: gaps[name] for name in with_row if gaps[name] < -TOLERANCE})
+
+
 @dataclasses.dataclass(frozen=True)
 class Acceptance:
   """Issue 5's acceptance of the flagship run.

@@ -138,6 +138,7 @@ def render(results: Sequence[analysis.RunResult], command: str,
       "",
   ]
   lines += markdown_table(TABLE_HEADER, [table_row(r) for r in results])
+  lines += ["", analysis.coverage(results).line]
   flagship = [r for r in results if r.name == runs_lib.FLAGSHIP]
   if flagship:
     result = flagship[0]
