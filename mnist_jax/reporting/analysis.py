@@ -183,14 +183,20 @@ class RunResult:
     return self.best[0] - self.record.best_test_accuracy
 
   @property
+  def within(self) -> bool | None:
+    """The gap is >= -`TOLERANCE` pp (None without a gap)."""
+    if self.gap is None:
+      return None
+    return round(self.gap, 6) >= -TOLERANCE  # 99.38 - 99.53 is -0.15000000000000568
+
+  @property
   def verdict(self) -> str:
     if self.record is None:
       return "no published numbers"
     if not self.seeds:
       return self.status
-    gap = round(self.gap, 6)  # 99.38 - 99.53 is -0.15000000000000568
-    verdict = (f"within {TOLERANCE:.2f} pp or above" if gap >= -TOLERANCE
-               else f"short by {-gap:.2f} pp")
+    verdict = (f"within {TOLERANCE:.2f} pp or above" if self.within
+               else f"short by {-self.gap:.2f} pp")
     return f"{self.status} (so far: {verdict})" if self.in_progress else verdict
 
   @property
@@ -305,13 +311,11 @@ def coverage(results: Sequence[RunResult]) -> Coverage:
         and result.planned_epochs == result.record.epochs):
       rows[result.name] = result
   with_row = [name for name in steps if name in rows]
-  # The verdict's rounding: -0.15000000000000568 counts as -0.15.
-  gaps = {name: round(rows[name].gap, 6) for name in with_row}
   return Coverage(
       steps=steps, rows=with_row,
-      within=[name for name in with_row if gaps[name] >= -TOLERANCE],
+      within=[name for name in with_row if rows[name].within],
       missing=[name for name in steps if name not in rows],
-      short={name: gaps[name] for name in with_row if gaps[name] < -TOLERANCE})
+      short={name: rows[name].gap for name in with_row if not rows[name].within})
 
 
 @dataclasses.dataclass(frozen=True)
