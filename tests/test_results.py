@@ -160,6 +160,25 @@ def test_short_verdict_reconstruction_and_order(tmp_path):
   assert row["notes"] == "batch 128 (published 256)"
 
 
+def test_published_log_higher_than_the_stated_best_is_noted(tmp_path):
+  # ref4_step3: ref4.md states 99.37 ("99.37 (99.45 in 12th epoch)"), its log prints 99.45
+  # at `EPOCH: 11`. Bests 99.23, 99.23, 99.22: mean 99.2267, gap -0.14 to the stated best
+  # (within), -0.22 to the log's.
+  write_run(tmp_path / "w" / "a", "ref4_step3", "ref4_step3",
+            [[9923] * 15, [9923] * 15, [9922] * 15], num_params=9426, batch_size=64)
+  # ref4_step5: no per-epoch log held (published_logs), so no such note.
+  write_run(tmp_path / "w" / "b", "ref4_step5", "ref4_step5", [[9940] * 15] * 3,
+            num_params=9426, batch_size=64)
+  runs = runs_lib.find_runs([str(tmp_path / "w" / "*")])
+  text = results.render([analysis.analyze(r) for r in runs], "cmd")
+  row = dict(zip(results.TABLE_HEADER, row_of(text, "ref4_step3")))
+  assert row["gap (pp)"] == "-0.14" and row["verdict"] == "within 0.15 pp or above"
+  assert row["notes"] == "published log's highest test 99.45 % (`EPOCH: 11`), gap to it -0.22 pp"
+  assert dict(zip(results.TABLE_HEADER, row_of(text, "ref4_step5")))["notes"] == "—"
+  assert analysis.published_log_best("ref4_step4") == (7, 99.41)
+  assert analysis.published_log_best("ref1_code4") is None
+
+
 def test_coverage_counts_only_finished_full_runs_of_their_own_step(tmp_path):
   w = tmp_path / "w"
   three = [[9938] * 15] * 3
