@@ -63,7 +63,7 @@ REPRODUCTIONS = {
     "reproduce_ref2_final_exp1_lr": (lambda: ref2.get_config("final_exp1"),
                                      {"learning_rate": [0.005, 0.01, 0.02, 0.04]}),
     # ref4 Steps 3-4: prepared before their rows finished, for a lent GPU (one 12-replica
-    # epoch of this network would take ~1 h on the 2-core CPU, extrapolated from a 3-seed
+    # epoch of this network would take ~45 min on the 2-core CPU, extrapolated from a 3-seed
     # epoch's 665 s); ranked on ref4.md's per-epoch logs.
     "reproduce_ref4_step3_lr": (lambda: ref4.get_config("step3"),
                                 {"learning_rate": _LEARNING_RATES}),
