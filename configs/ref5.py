@@ -9,7 +9,8 @@ Steps 1, 2 and 4; for Steps 3, 5 and 6, lr 0.05, 0.02 and 0.1, the cells of the 
 sweeps `configs/sweeps.py:reproduce_ref5_step3_lr`, `reproduce_ref5_step5_lr` and
 `reproduce_ref5_step6_lr` (lr 0.01 / 0.02 / 0.05 / 0.1, 3 seeds each) whose best test and
 train accuracy come closest to the published run; for Step 6 also dropout 0.1 (ref5.md names
-neither kind nor rate), the closest cell of its second sweep `reproduce_ref5_step6_dropout` (0 / 0.05 / 0.1 at lr 0.1) (docs/EXPERIMENTS.md,
+neither kind nor rate), the closest cell of its second sweep `reproduce_ref5_step6_dropout`
+(0 / 0.05 / 0.1 at lr 0.1) (docs/EXPERIMENTS.md,
 "Reproduction sweeps"; tests/test_reproduction.py checks that config and sweeps agree).
 """
 
