@@ -4,7 +4,7 @@ ref5.md, Step 7: "EPOCH:14 | LR: [0.008679444396382234]", 938 batches per epoch.
 torch's OneCycleLR formula (three_phase=False) over epochs, pct_start, anneal strategy,
 div_factor and final_div_factor, and asks for a max_lr with 1-2 significant digits that gives
 the logged rate within 1e-9 (relative) at or next to an epoch boundary (13, 14 or 15 epochs of
-steps). Run: `python docs/measurements/ref5_step7_lr_search.py`; its output, 2026-11-25:
+steps). Run: `python docs/measurements/ref5_step7_schedule/lr_search.py`; its output:
 
   1 setting(s)
   epochs=15 pct_start=0.3 anneal=cos div_factor=25 final_div_factor=10000.0 max_lr=0.1 step=12194 (13.0 epochs)
