@@ -1,4 +1,4 @@
-"""Issue 17 frontier recipes, one per model; select with `--config=configs/frontier.py:frontier_4k`.
+"""Frontier recipes, one per model; select with `--config=configs/frontier.py:frontier_4k`.
 
 Protocol: recipes are chosen on the validation split (the last 5,000 training images,
 `validation_size` 5000 here), never on the test set; the final test runs of a chosen recipe

@@ -9,9 +9,9 @@ the test set (the reproduction sweeps below are the exception, and say why).
 - final_regularisation: the flagship over dropout_rate x rotation_degrees.
 - ref3_step_lr: ref3 Step 3's network and rotation with StepLR over lr x step_size x gamma.
 - frontier_<budget>_max_lr: a frontier network (configs/frontier.py) over OneCycle's max_lr,
-  2 seeds a cell (issue 17's searches; their tables are in docs/EXPERIMENTS.md);
+  2 seeds a cell (the frontier searches; their tables are in docs/EXPERIMENTS.md);
   frontier_4k_regularisation: frontier_4k over weight_decay x rotation_degrees, 2 seeds a cell.
-- reproduce_<step>_lr (issue 18): a published step whose write-up leaves the learning rate
+- reproduce_<step>_lr (reproduction): a published step whose write-up leaves the learning rate
   unstated, over the learning rate, 3 seeds a cell, trained like the write-up on all 60,000
   images (no validation split) and ranked by how closely each cell reproduces the published
   run: `python scripts/sweep_report.py --workdir W --reproduce <step>`. Reproduction, not
@@ -54,7 +54,7 @@ SWEEPS = {
     "frontier_4k_regularisation": (lambda: frontier.get_config("4k"),
                                    {"weight_decay": [0.0, 5e-5], "rotation_degrees": [7.0, 12.0]}),
 }
-# Issue 18: sweep name -> (the step's recipe, grid). ref2 Exp. 1's rate lies below Exp. 2's
+# Reproductions: sweep name -> (the step's recipe, grid). ref2 Exp. 1's rate lies below Exp. 2's
 # "high" one (0.05 in configs/ref2.py); the others span the template's 0.01 up to 0.1.
 _LEARNING_RATES = [0.01, 0.02, 0.05, 0.1]
 REPRODUCTIONS = {
@@ -62,9 +62,9 @@ REPRODUCTIONS = {
                                 {"learning_rate": _LEARNING_RATES}),
     "reproduce_ref2_final_exp1_lr": (lambda: ref2.get_config("final_exp1"),
                                      {"learning_rate": [0.005, 0.01, 0.02, 0.04]}),
-    # ref4 Steps 3-4: prepared before their rows finished, for a lent GPU (one 12-replica
-    # epoch of this network would take ~45 min on the 2-core CPU, extrapolated from a 3-seed
-    # epoch's 665 s); ranked on ref4.md's per-epoch logs.
+    # ref4 Steps 3-4: ranked on ref4.md's per-epoch logs. Best run on a GPU: one 12-replica
+    # epoch of Step 3's network would take ~45 min on the 2-core CPU (extrapolated from a
+    # 3-seed epoch's 665 s).
     "reproduce_ref4_step3_lr": (lambda: ref4.get_config("step3"),
                                 {"learning_rate": _LEARNING_RATES}),
     "reproduce_ref4_step4_lr": (lambda: ref4.get_config("step4"),
