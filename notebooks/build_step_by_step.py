@@ -74,7 +74,7 @@ REPO_URL = "https://github.com/<owner>/mnist_jax"  # placeholder: the repository
 def find_checkout() -> pathlib.Path | None:
   \"\"\"The repository folder that holds the working directory, or None.\"\"\"
   for folder in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents):
-    if (folder / "configs" / "ref3.py").is_file() and (folder / "mnist_jax" / "train.py").is_file():
+    if (folder / "configs" / "ref3.py").is_file() and (folder / "mnist_jax" / "training" / "train.py").is_file():
       return folder
   return None
 
@@ -136,7 +136,9 @@ import jax
 from IPython.display import Image, Markdown, display
 
 from configs import ref3
-from mnist_jax import metrics, published, summary, train
+from mnist_jax import published
+from mnist_jax.models import table as model_table
+from mnist_jax.training import metrics, train
 
 device = jax.devices()[0]
 print(f"JAX {jax.__version__}: {jax.device_count()} x {device.platform} ({device.device_kind})")
@@ -230,7 +232,7 @@ for step in STEPS:
   best_train = max(r["train_accuracy"][0] for r in history)
   best_test, last3 = stats["best"][0], stats["last3_mean"][0]
   lines.append(
-      f"| {record.step} | `{config.name}` | {summary.count_params(config.model):,} "
+      f"| {record.step} | `{config.name}` | {model_table.count_params(config.model):,} "
       f"| {best_train:.2f} | {best_test:.2f} | {last3:.2f} | {record.params:,} "
       f"| {record.best_train_accuracy:.2f} | {record.best_test_accuracy:.2f} "
       f"| {best_test - record.best_test_accuracy:+.2f} |")
@@ -270,8 +272,8 @@ def build() -> nbformat.NotebookNode:
     cells += [
         v4.new_markdown_cell(_text(STEP_MARKDOWN[step]), id=f"about-{step}"),
         v4.new_code_cell(_text(f"""
-            print(summary.table("{model}"))
-            print(f"Receptive field of the output: {{summary.receptive_field('{model}')}} pixels "
+            print(model_table.table("{model}"))
+            print(f"Receptive field of the output: {{model_table.receptive_field('{model}')}} pixels "
                   "of the 28x28 input")
             """), id=f"summary-{step}"),
         v4.new_code_cell(_text(f"""

@@ -5,7 +5,7 @@ PyTorch state_dict of a mirrored network with our evaluation.
   python scripts/evaluate.py --torch_checkpoint model.pt --model ref3_step4 [--test_subset 1000]
 
 A torch checkpoint is a ``torch.save(module.state_dict())`` of
-`mnist_jax.models.torch_mirror.build(model)` (e.g. written by scripts/export.py). Bad input
+`mnist_jax.torch.mirror.build(model)` (e.g. written by scripts/export.py). Bad input
 ends with one line on stderr and exit status 1.
 """
 
@@ -17,12 +17,12 @@ import _paths  # noqa: F401  pylint: disable=unused-import
 
 from configs import base
 from mnist_jax import cli
-from mnist_jax import console
+from mnist_jax.training import console
 from mnist_jax import data
 from mnist_jax import models
 from mnist_jax import runtime
-from mnist_jax import torch_checkpoint
-from mnist_jax import train
+from mnist_jax.torch import checkpoint as torch_checkpoint
+from mnist_jax.training import train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (with config.json and checkpoints/).")

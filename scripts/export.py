@@ -2,10 +2,10 @@
 
   python scripts/export.py --workdir workdirs/final --output final.pt [--step 15] [--seed 1]
 
-The file loads into `mnist_jax.models.torch_mirror.build(model)` with
+The file loads into `mnist_jax.torch.mirror.build(model)` with
 ``load_state_dict(torch.load("final.pt", weights_only=True), strict=True)``. Default: the
 best checkpoint, the first replica; --seed picks a seed's replica, --replica an index of a
-sweep's replicas (cell-major, `mnist_jax.sweep.replicas`). Bad input ends with one line on
+sweep's replicas (cell-major, `mnist_jax.training.sweep.replicas`). Bad input ends with one line on
 stderr and exit status 1.
 """
 
@@ -16,7 +16,7 @@ from absl import logging
 import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import cli
-from mnist_jax import torch_checkpoint
+from mnist_jax.torch import checkpoint as torch_checkpoint
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (with config.json and checkpoints/).")

@@ -9,7 +9,7 @@ from absl import flags
 import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import models
-from mnist_jax import summary
+from mnist_jax.models import table as model_table
 
 _MODEL = flags.DEFINE_enum("model", None, models.names(), "Registered model name.")
 _INCLUDE_FUNCTIONAL = flags.DEFINE_bool(
@@ -20,7 +20,7 @@ flags.mark_flag_as_required("model")
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  print(summary.table(_MODEL.value, include_functional=_INCLUDE_FUNCTIONAL.value))
+  print(model_table.table(_MODEL.value, include_functional=_INCLUDE_FUNCTIONAL.value))
 
 
 if __name__ == "__main__":

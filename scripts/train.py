@@ -29,7 +29,7 @@ import _paths  # noqa: F401  pylint: disable=unused-import
 from mnist_jax import cli
 from mnist_jax import data
 from mnist_jax import runtime
-from mnist_jax import train
+from mnist_jax.training import train
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None,

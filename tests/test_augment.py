@@ -1,4 +1,4 @@
-"""Tests for mnist_jax.augment: torchvision semantics of ToTensor, Normalize, rotate."""
+"""Tests for mnist_jax.data.augment: torchvision semantics of ToTensor, Normalize, rotate."""
 
 import functools
 import math
@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_jax import augment
+from mnist_jax.data import augment
 from mnist_jax import data
 
 

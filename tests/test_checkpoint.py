@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from configs import base
-from mnist_jax import checkpoint
-from mnist_jax import train
+from mnist_jax.training import checkpoint
+from mnist_jax.training import train
 from tests.test_train import assert_trees_close, final_params, small_config
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from configs import final
 from mnist_jax import published
-from mnist_jax import summary
+from mnist_jax.models import table as model_table
 
 
 def _config(record: published.Record):
@@ -25,6 +25,6 @@ def test_each_published_step_has_a_config_with_its_model_batch_size_and_epochs(r
 
 def test_flagship_is_under_8000_parameters_and_trains_15_epochs():
   config = final.get_config()
-  assert summary.count_params(config.model) < 8000
+  assert model_table.count_params(config.model) < 8000
   assert config.num_epochs == 15
   assert config.name == "final"

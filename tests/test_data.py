@@ -413,7 +413,7 @@ def test_train_script_offline_prints_exactly_one_error_line(tmp_path):
 
 
 def test_import_does_not_load_tensorflow():
-  code = ("import sys, mnist_jax.data, mnist_jax.augment; "
+  code = ("import sys, mnist_jax.data, mnist_jax.data.augment; "
           "loaded = [m for m in ('tensorflow', 'tensorflow_datasets') if m in sys.modules]; "
           "assert not loaded, loaded")
   python_path = os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])

@@ -4,12 +4,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mnist_jax import augment
-from mnist_jax import epoch
+from mnist_jax.data import augment
+from mnist_jax.training import epoch
 from mnist_jax import optim
-from mnist_jax import steps
-from mnist_jax import sweep
-from mnist_jax import train
+from mnist_jax.training import step as step_lib
+from mnist_jax.training import sweep
+from mnist_jax.training import train
 from mnist_jax.models import fast_cpu
 from mnist_jax.models import network
 from tests.test_train import assert_trees_close, small_config
@@ -23,10 +23,10 @@ def test_replicas_by_lax_map_equal_replicas_by_vmap(mnist_dir, monkeypatch):
   config = small_config(mnist_dir, num_epochs=1, rotation_degrees=0.0)
   (images, labels), _ = train.load_datasets(config)
   schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
-  model = steps.create_model(config)
+  model = step_lib.create_model(config)
   tx = optim.create_optimizer(config, schedule)
   keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
-  states = jax.vmap(lambda k: steps.create_train_state(k, model, tx))(keys)
+  states = jax.vmap(lambda k: step_lib.create_train_state(k, model, tx))(keys)
 
   def run_epoch():
     train_epoch = jax.jit(epoch.make_train_epoch(config, len(labels)))
@@ -48,9 +48,9 @@ def test_epoch_program_equals_step_by_step_loop(mnist_dir):
   config = small_config(mnist_dir, num_epochs=1)
   (images, labels), _ = train.load_datasets(config)
   schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
-  model = steps.create_model(config)
+  model = step_lib.create_model(config)
   tx = optim.create_optimizer(config, schedule)
-  state = steps.create_train_state(jax.random.PRNGKey(0), model, tx)
+  state = step_lib.create_train_state(jax.random.PRNGKey(0), model, tx)
   states = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
 
   scanned, out = jax.jit(epoch.make_train_epoch(config, len(labels)))(states, images, labels, jnp.int32(0))
@@ -59,7 +59,7 @@ def test_epoch_program_equals_step_by_step_loop(mnist_dir):
   with jax.threefry_partitionable(False):
     permutation_key, steps_key = jax.random.split(jax.random.fold_in(state.key, 0))
     permutation = np.asarray(jax.random.permutation(permutation_key, len(labels)))
-    step = jax.jit(steps.train_step)
+    step = jax.jit(step_lib.train_step)
     losses = []
     for i, start in enumerate(range(0, len(labels), config.batch_size)):
       indices = permutation[start:start + config.batch_size]
@@ -93,8 +93,8 @@ def test_epoch_smaller_than_one_batch_is_one_step(mnist_dir):
   config = small_config(mnist_dir, num_epochs=1, train_subset=8)
   (images, labels), _ = train.load_datasets(config)
   schedule = optim.create(config, steps_per_epoch=1, num_epochs=1)
-  model = steps.create_model(config)
-  state = steps.create_train_state(jax.random.PRNGKey(0), model, optim.create_optimizer(config, schedule))
+  model = step_lib.create_model(config)
+  state = step_lib.create_train_state(jax.random.PRNGKey(0), model, optim.create_optimizer(config, schedule))
   states = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
   new_states, out = jax.jit(epoch.make_train_epoch(config, 8))(states, images, labels, jnp.int32(0))
   assert out.step_losses.shape == (1, 1) and np.isfinite(out.step_losses).all()
@@ -112,7 +112,7 @@ def test_fast_path_on_and_off_end_an_epoch_with_equal_parameters(mnist_dir):
   results = {}
   for fast_path, network_type in (("on", fast_cpu.FastCpuNetwork), ("off", network.Network)):
     config.fast_path = fast_path
-    assert type(steps.create_model(config)) is network_type
+    assert type(step_lib.create_model(config)) is network_type
     states, _ = sweep.create_replica_states(config, steps_per_epoch=4)
     train_epoch = jax.jit(epoch.make_train_epoch(config, len(labels)))
     results[fast_path] = jax.device_get(train_epoch(states, images, labels, jnp.int32(0)))

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_jax import augment
-from mnist_jax import checkpoint
+from mnist_jax.data import augment
+from mnist_jax.training import checkpoint
 from mnist_jax import data
-from mnist_jax import epoch as epoch_lib
+from mnist_jax.training import epoch as epoch_lib
 from mnist_jax import models
-from mnist_jax import steps
-from mnist_jax import torch_checkpoint
-from mnist_jax import train
-from mnist_jax.models import torch_mirror
+from mnist_jax.training import step as step_lib
+from mnist_jax.torch import checkpoint as torch_checkpoint
+from mnist_jax.training import train
+from mnist_jax.torch import mirror as torch_mirror
 from tests.test_train import REPO_ROOT, small_config
 
 TOLERANCE = 1e-5  # max abs difference of float32 log-probabilities
@@ -90,10 +90,10 @@ def test_export_round_trip(trained, mnist_dir, tmp_path):
   manager = checkpoint.create_checkpoint_manager(str(workdir), config.keep_checkpoints)
   arrays = jax.device_get(checkpoint.restore_arrays(manager, manager.best_step()))
   manager.close()
-  state = steps.InferenceState(steps.create_model(config).apply,
+  state = step_lib.InferenceState(step_lib.create_model(config).apply,
                                jax.tree.map(lambda x: x[0], arrays["params"]),
                                jax.tree.map(lambda x: x[0], arrays["batch_stats"]))
-  ours = np.asarray(steps.predict_log_probs(state, images))
+  ours = np.asarray(step_lib.predict_log_probs(state, images))
   assert np.max(np.abs(theirs - ours)) < TOLERANCE
 
   steps_trained = epoch_lib.steps_per_epoch(config.train_subset, config.batch_size)

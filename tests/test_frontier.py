@@ -16,9 +16,9 @@ import torch
 
 from configs import frontier as frontier_configs
 from mnist_jax import models
-from mnist_jax import summary
+from mnist_jax.models import table as model_table
 from mnist_jax.models import layers
-from mnist_jax.models import torch_mirror
+from mnist_jax.torch import mirror as torch_mirror
 from mnist_jax.reporting import sweeps
 import test_parity
 
@@ -42,7 +42,7 @@ def test_every_frontier_model_is_registered_and_listed_here():
 @pytest.mark.parametrize("name,params,budget", FRONTIER)
 def test_parameter_counts_equal_hand_count_and_torch(name, params, budget):
   torch_count = sum(p.numel() for p in torch_mirror.build(name).parameters())
-  assert summary.count_params(name) == torch_count == params <= budget
+  assert model_table.count_params(name) == torch_count == params <= budget
   assert models.spec(name).source == (
       f"ours (issue 17 frontier), designed for <= {budget:,} parameters")
 
@@ -85,7 +85,7 @@ def test_output_shape_of_grouped_convs():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_receptive_field_reaches_the_whole_image(name):
-  assert summary.receptive_field(name) >= 28
+  assert model_table.receptive_field(name) >= 28
 
 
 @pytest.mark.parametrize("name", ["frontier_1k_separable"])

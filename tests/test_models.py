@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mnist_jax import models
-from mnist_jax import summary
+from mnist_jax.models import table as model_table
 from mnist_jax.models import layers
 from mnist_jax.models import network
 
@@ -258,7 +258,7 @@ def parse_table(text: str) -> list[tuple[str, tuple[int, ...], int]]:
 
 
 def our_rows(name: str) -> list[tuple[str, tuple[int, ...], int]]:
-  return [(row.name, row.output_shape, row.params) for row in summary.rows(name)]
+  return [(row.name, row.output_shape, row.params) for row in model_table.rows(name)]
 
 
 def test_every_model_has_a_published_total():
@@ -274,7 +274,7 @@ def test_total_params_equal_published(name, total, source):
   model = models.create(name)
   x = jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)
   variables = jax.eval_shape(lambda x: model.init({"params": jax.random.key(0)}, x), x)
-  assert summary.count_params(variables) == total, source
+  assert model_table.count_params(variables) == total, source
 
 
 @pytest.mark.parametrize("name,table", FULL_TABLES)
@@ -297,20 +297,20 @@ def test_ref2_net1_rows_equal_published_rows_and_fill_the_gap():
 @pytest.mark.parametrize("name", ["ref4_step3", "ref4_step4", "ref4_step5"])
 def test_ref4_layers_follow_the_text_list(name):
   kinds = {layer_type for layer_type, _ in REF4_TEXT_LAYERS}
-  ours = [(row.layer_type, row.output_shape) for row in summary.rows(name)
+  ours = [(row.layer_type, row.output_shape) for row in model_table.rows(name)
           if row.layer_type in kinds]
   assert ours == REF4_TEXT_LAYERS
   # "conv -> batch norm -> relu", "max pool -> dropout", no ReLU after the last conv.
-  types = [row.layer_type for row in summary.rows(name)]
+  types = [row.layer_type for row in model_table.rows(name)]
   assert types[:3] == ["Conv2d", "BatchNorm2d", "ReLU"]
   assert types[types.index("MaxPool2d") + 1] == "Dropout"
   assert types[-2:] == ["Conv2d", "AdaptiveAvgPool2d"]
 
 
 def test_ref4_step2_is_step5_without_batch_norm():
-  ours = [row for row in summary.rows("ref4_step5") if row.layer_type not in ("BatchNorm2d",
+  ours = [row for row in model_table.rows("ref4_step5") if row.layer_type not in ("BatchNorm2d",
                                                                               "Dropout")]
-  lighter = summary.rows("ref4_step2")
+  lighter = model_table.rows("ref4_step2")
   assert [(r.layer_type, r.output_shape, r.params) for r in lighter] == [
       (r.layer_type, r.output_shape, r.params) for r in ours]
 
@@ -411,7 +411,7 @@ def test_batch_norm_running_variance_is_unbiased_like_torch():
 
 
 def types_of(name: str) -> list[str]:
-  return [row.layer_type for row in summary.rows(name)]
+  return [row.layer_type for row in model_table.rows(name)]
 
 
 def without(name: str, *removed: type) -> list:
@@ -426,7 +426,7 @@ def test_reconstructions_say_so(name):
 def test_ref1_code3_is_code2_plus_batch_norm():
   # ref1.md Code 3 "ADD batch normalization": 5,150 - 4,990 = 160 BatchNorm parameters.
   assert without("ref1_code3", layers.BatchNorm) == list(models.spec("ref1_code2").layers)
-  bn_params = sum(r.params for r in summary.rows("ref1_code3") if r.layer_type == "BatchNorm2d")
+  bn_params = sum(r.params for r in model_table.rows("ref1_code3") if r.layer_type == "BatchNorm2d")
   assert bn_params == 160
 
 
@@ -434,15 +434,15 @@ def test_ref1_code3_is_code2_plus_batch_norm():
 def test_ref1_early_codes_end_in_gap_without_a_layer_after_it(name):
   # ref1.md Code 4 "added one extra layer after GAP": before it, GAP is the last layer.
   assert types_of(name)[-1] == "AvgPool2d"
-  assert summary.rows(name)[-1].output_shape == (-1, 10, 1, 1)
+  assert model_table.rows(name)[-1].output_shape == (-1, 10, 1, 1)
   assert "Dropout2d" not in types_of(name) and "Dropout" not in types_of(name)
 
 
 def test_ref4_step1_is_the_final_layout_without_batch_norm():
-  step1 = [(r.layer_type, r.output_shape[2:]) for r in summary.rows("ref4_step1")]
-  step2 = [(r.layer_type, r.output_shape[2:]) for r in summary.rows("ref4_step2")]
+  step1 = [(r.layer_type, r.output_shape[2:]) for r in model_table.rows("ref4_step1")]
+  step2 = [(r.layer_type, r.output_shape[2:]) for r in model_table.rows("ref4_step2")]
   assert step1 == step2  # Same layers and map sizes; only the widths differ.
-  assert summary.rows("ref4_step1")[0].output_shape == (-1, 96, 28, 28)
+  assert model_table.rows("ref4_step1")[0].output_shape == (-1, 96, 28, 28)
 
 
 @pytest.mark.parametrize("name", ["ref5_step1", "ref5_step2", "ref5_step3", "ref5_step4"])
@@ -467,10 +467,10 @@ def test_ref5_gap_from_step4_on_and_one_block_fewer_without_padding_in_step5():
   for name in ("ref5_step1", "ref5_step2", "ref5_step3"):
     assert "AvgPool2d" not in types_of(name)
   for name in ("ref5_step4", "ref5_step5"):
-    gap = summary.rows(name)[-1]
+    gap = model_table.rows(name)[-1]
     assert gap.layer_type == "AvgPool2d" and gap.output_shape == (-1, 10, 1, 1)
   assert types_of("ref5_step5").count("MaxPool2d") == 1
   assert all(layer.padding == 0 for layer in models.spec("ref5_step5").layers
              if isinstance(layer, layers.Conv))
   # "increase capacity": Step 4's first block is wider than Step 3's.
-  assert summary.rows("ref5_step4")[0].output_shape[1] > summary.rows("ref5_step3")[0].output_shape[1]
+  assert model_table.rows("ref5_step4")[0].output_shape[1] > model_table.rows("ref5_step3")[0].output_shape[1]

@@ -13,9 +13,9 @@ import optax
 import pytest
 import torch
 
-from mnist_jax import one_cycle as one_cycle_lib
+from mnist_jax.optim import one_cycle as one_cycle_lib
 from mnist_jax import optim
-from mnist_jax import plateau as plateau_lib
+from mnist_jax.optim import plateau as plateau_lib
 
 RTOL = 1e-6
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from mnist_jax import models
-from mnist_jax.models import torch_mirror
+from mnist_jax.torch import mirror as torch_mirror
 from mnist_jax.models import layers
 
 TOLERANCE = 1e-5  # Max abs difference of float32 log-probs / running statistics.

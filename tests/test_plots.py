@@ -5,7 +5,7 @@ from matplotlib import image as mpimg
 import numpy as np
 import pytest
 
-from mnist_jax import plots
+from mnist_jax.training import plots
 
 
 def _history(num_epochs=4, seeds=None):

@@ -7,7 +7,7 @@ import pytest
 
 from mnist_jax import models
 from mnist_jax import published
-from mnist_jax import summary
+from mnist_jax.models import table as model_table
 
 from tests import write_ups
 from tests.write_ups import requires_write_ups
@@ -146,4 +146,4 @@ def test_known_architectures_are_registered_with_the_published_count():
     model = models.create(record.model)
     variables = jax.eval_shape(lambda m=model: m.init(
         {"params": jax.random.key(0)}, jnp.zeros((1, 28, 28, 1)), train=False))
-    assert summary.count_params(variables) == record.params, record.name
+    assert model_table.count_params(variables) == record.params, record.name

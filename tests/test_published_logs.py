@@ -6,7 +6,7 @@ import re
 import pytest
 
 from mnist_jax import published
-from mnist_jax import published_logs
+from mnist_jax.published import logs as published_logs
 
 from tests import write_ups
 from tests.write_ups import requires_write_ups

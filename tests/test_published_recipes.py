@@ -6,7 +6,7 @@ import re
 import pytest
 
 from mnist_jax import published
-from mnist_jax import published_recipes
+from mnist_jax.published import recipes as published_recipes
 
 from tests import write_ups
 from tests.write_ups import requires_write_ups

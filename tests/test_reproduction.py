@@ -9,8 +9,8 @@ import pytest
 
 from configs import sweeps as sweeps_config
 from mnist_jax import published
-from mnist_jax import published_logs
-from mnist_jax import sweep
+from mnist_jax.published import logs as published_logs
+from mnist_jax.training import sweep
 from mnist_jax.reporting import reproduction
 from tests.test_results import REPO_ROOT
 

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from mnist_jax import summary
+from mnist_jax.models import table as model_table
 from mnist_jax.models import layers
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -20,17 +20,17 @@ SPATIAL = ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d")
 
 def spatial_receptive_fields(name: str) -> list[int]:
   """RF after each convolution/pooling row (the rows that can change it)."""
-  return [row.receptive_field for row in summary.rows(name) if row.layer_type in SPATIAL]
+  return [row.receptive_field for row in model_table.rows(name) if row.layer_type in SPATIAL]
 
 
 def test_ref2_model_init_receptive_field():
   # ref2.md, Model Init: "Receptive field is 16." That is the RF at the last max-pool
   # (conv 3, conv 5, pool 6, conv 10, conv 14, pool 16), the input of the Linear layers.
-  rows = summary.rows("ref2_model_init", include_functional=True)
+  rows = model_table.rows("ref2_model_init", include_functional=True)
   flatten = next(row for row in rows if row.name == "view")
   assert flatten.receptive_field == 16
   # Linear-5 reads the whole 4x4 map (jump 4): 16 + 3 * 4 = 28, the whole image.
-  assert summary.receptive_field("ref2_model_init") == 28
+  assert model_table.receptive_field("ref2_model_init") == 28
 
 
 def test_ref2_net1_receptive_field():
@@ -38,7 +38,7 @@ def test_ref2_net1_receptive_field():
   # published table has RF 11. Conv 3, conv 5, pool 6 (jump 2), conv 10, conv 14, pool 16
   # (jump 4), conv 24, AvgPool2d(2) 24 + 1 * 4 = 28.
   assert spatial_receptive_fields("ref2_net1") == [3, 5, 6, 10, 14, 16, 24, 28]
-  assert summary.receptive_field("ref2_net1") == 28
+  assert model_table.receptive_field("ref2_net1") == 28
 
 
 @pytest.mark.parametrize("name", ["ref2_net2", "ref2_final"])
@@ -47,21 +47,21 @@ def test_ref2_net2_and_final_receptive_field(name):
   # conv 3, conv 5, 1x1 5, pool 6 (jump 2), conv 10, 14, 18, padded conv 22,
   # AvgPool2d(6) 22 + 5 * 2 = 32, 1x1 head 32.
   assert spatial_receptive_fields(name) == [3, 5, 5, 6, 10, 14, 18, 22, 32, 32]
-  assert summary.receptive_field(name) == 32
+  assert model_table.receptive_field(name) == 32
 
 
 def test_ref4_receptive_fields_follow_the_text_list():
   # ref4.md, "Final Model Architecture", rf of items 1-9. Item 1 reads "rf = 585", a typo
   # for 5 x 5 (a 5x5 kernel on the input); all others agree with the formula.
   assert spatial_receptive_fields("ref4_step5") == [5, 5, 6, 10, 10, 12, 20, 28, 32]
-  assert summary.receptive_field("ref4_step5") == 32
+  assert model_table.receptive_field("ref4_step5") == 32
 
 
 def test_ref3_receptive_field():
   # ref3.md gives its RF calculation only as an image. Conv 3, conv 5, pool 6 (jump 2),
   # 1x1 6, conv 10, 14, 18, 22, AvgPool2d(4) 22 + 3 * 2 = 28, 1x1 head 28.
   assert spatial_receptive_fields("ref3_step4") == [3, 5, 6, 6, 10, 14, 18, 22, 28, 28]
-  assert [row.jump for row in summary.rows("ref3_step4") if row.layer_type in SPATIAL] == [
+  assert [row.jump for row in model_table.rows("ref3_step4") if row.layer_type in SPATIAL] == [
       1, 1, 2, 2, 2, 2, 2, 2, 8, 8]
 
 
@@ -81,7 +81,7 @@ def test_stride_dilation_padding_and_dense_on_a_map():
       layers.Dense(10),                     # sees the 4x4 map: 17 + 3*4 = 29
       layers.LogSoftmax(),
   ), 0.0, "test")
-  rows = summary.rows(spec)
+  rows = model_table.rows(spec)
   assert [(r.name, r.output_shape, r.receptive_field, r.jump) for r in rows] == [
       ("Conv2d-1", (-1, 4, 13, 13), 3, 2),
       ("Conv2d-2", (-1, 4, 9, 9), 11, 2),
@@ -90,19 +90,19 @@ def test_stride_dilation_padding_and_dense_on_a_map():
       ("Linear-5", (-1, 10), 29, 16),
   ]
   assert [r.params for r in rows] == [40, 148, 148, 0, 650]
-  assert summary.receptive_field(spec) == 29
+  assert model_table.receptive_field(spec) == 29
 
 
 def test_functional_rows_do_not_shift_the_numbering():
-  with_functional = summary.rows("ref2_model_init", include_functional=True)
-  assert [r for r in with_functional if not r.functional] == summary.rows("ref2_model_init")
+  with_functional = model_table.rows("ref2_model_init", include_functional=True)
+  assert [r for r in with_functional if not r.functional] == model_table.rows("ref2_model_init")
   assert [r.name for r in with_functional[:5]] == [
       "Conv2d-1", "F.relu", "Conv2d-2", "F.relu", "F.max_pool2d"]
   assert with_functional[-1].name == "F.log_softmax"
 
 
 def test_table_matches_torchsummary_format():
-  text = summary.table("ref3_step4")
+  text = model_table.table("ref3_step4")
   lines = text.splitlines()
   # Row text copied from ref3.md "Model Summary"; our RF and jump columns follow it.
   assert any(line.startswith("            Conv2d-1           [-1, 12, 26, 26]             108")
@@ -120,10 +120,10 @@ def test_table_matches_torchsummary_format():
 def test_count_params_counts_only_params():
   variables = {"params": {"a": np.zeros((3, 4)), "b": {"c": np.zeros(5)}},
                "batch_stats": {"mean": np.zeros(100)}}
-  assert summary.count_params(variables) == 17
+  assert model_table.count_params(variables) == 17
 
 
-@pytest.mark.parametrize("function", [summary.rows, summary.table, summary.receptive_field])
+@pytest.mark.parametrize("function", [model_table.rows, model_table.table, model_table.receptive_field])
 def test_unknown_model(function):
   with pytest.raises(ValueError, match="unknown model 'ref0'.*ref3_step4"):
     function("ref0")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from configs import base
-from mnist_jax import metrics
+from mnist_jax.training import metrics
 from mnist_jax import optim
-from mnist_jax import sweep
-from mnist_jax import train
+from mnist_jax.training import sweep
+from mnist_jax.training import train
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import reproduction
 from mnist_jax.reporting import runs as runs_lib

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from mnist_jax import plots
+from mnist_jax.training import plots
 from mnist_jax.reporting import sweeps
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from configs import base
-from mnist_jax import checkpoint
-from mnist_jax import console
-from mnist_jax import metrics as metrics_lib
-from mnist_jax import steps
-from mnist_jax import train
+from mnist_jax.training import checkpoint
+from mnist_jax.training import console
+from mnist_jax.training import metrics as metrics_lib
+from mnist_jax.training import step as step_lib
+from mnist_jax.training import train
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -148,7 +148,7 @@ def test_two_devices_give_the_same_parameters_as_one(mnist_dir, tmp_path, refere
   code = (
       "import sys, jax, numpy as np; sys.path.insert(0, sys.argv[1]);"
       "assert jax.device_count() == 2, jax.devices();"
-      "from tests.test_train import small_config, final_params; from mnist_jax import train;"
+      "from tests.test_train import small_config, final_params; from mnist_jax.training import train;"
       "train.train_and_evaluate(small_config(sys.argv[2]), sys.argv[3]);"
       "np.savez(sys.argv[3] + '/leaves.npz', *jax.tree.leaves(final_params(sys.argv[3])))")
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
@@ -166,13 +166,13 @@ def test_two_devices_give_the_same_parameters_as_one(mnist_dir, tmp_path, refere
 def test_nan_loss_stops_with_error_and_keeps_last_good_checkpoint(mnist_dir, tmp_path, monkeypatch):
   config = small_config(mnist_dir, num_epochs=1)
   train.train_and_evaluate(config, str(tmp_path))
-  original_step = steps.train_step
+  original_step = step_lib.train_step
 
   def poisoned_step(state, images, labels, dropout_key):
     state, loss, batch_metrics = original_step(state, images, labels, dropout_key)
     return state, loss * jnp.nan, batch_metrics
 
-  monkeypatch.setattr(steps, "train_step", poisoned_step)
+  monkeypatch.setattr(step_lib, "train_step", poisoned_step)
   config.num_epochs = 2
   with pytest.raises(train.TrainingError, match=r"non-finite training loss at epoch 1 step 0 .*last good checkpoint: epoch 1"):
     train.train_and_evaluate(config, str(tmp_path))

@@ -5,7 +5,7 @@ PyTorch call order. Three interpreters read the same tuple:
 
 - `Network` (here): the Flax module used for training (NHWC);
 - `mnist_jax.torch_mirror.build`: the `torch.nn` mirror (NCHW) for parity tests;
-- `mnist_jax.summary`: the torchsummary-style table and the receptive field.
+- `mnist_jax.models.table`: the torchsummary-style table and the receptive field.
 
 Specs follow torch defaults (``Conv(use_bias=True)``, max-pool stride = window) so a spec
 reads like the ``nn.Module`` it mirrors. ``functional=True`` marks an op the reference

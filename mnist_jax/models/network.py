@@ -87,7 +87,7 @@ class Network(nn.Module):
   """Flax interpreter of a layer-spec tuple (see `mnist_jax.models.layers.ModelSpec`).
 
   Submodule names are ``layers_<i>`` with ``i`` the index in `layers`, matching the keys of
-  the ``torch.nn.Sequential`` mirror built by `mnist_jax.models.torch_mirror.build`.
+  the ``torch.nn.Sequential`` mirror built by `mnist_jax.torch.mirror.build`.
   Convolution variables are ``kernel`` float32 [k, k, C_in / groups, C_out] (HWIO) and ``bias``
   float32 [C_out]; Dense ``kernel`` [F_in, F_out] and ``bias`` [F_out].
 
@@ -108,7 +108,7 @@ class Network(nn.Module):
       train: batch statistics and dropout on (needs ``rngs={'dropout': key}`` when the
         model has dropout with a rate > 0, and ``mutable=['batch_stats']``).
       keep_prob: float32 [], replaces ``1 - dropout_rate`` when the rate is swept
-        (`mnist_jax.sweep`; computed on the host as Flax does, so masks are Flax's).
+        (`mnist_jax.training.sweep`; computed on the host as Flax does, so masks are Flax's).
 
     Returns:
       float32 [N, num_classes] log-probabilities when the spec ends with `LogSoftmax`.

@@ -3,8 +3,8 @@
 The references train with ``torch.optim.SGD`` and StepLR, OneCycleLR or ReduceLROnPlateau, and
 runs are compared with PyTorch runs. Per-step schedules are optax schedules of the 0-based step
 count (the value used by the update at that step) that run inside ``jit`` (OneCycleLR in
-`mnist_jax.one_cycle`); ReduceLROnPlateau depends on the test loss, so it is a per-epoch state
-machine (`mnist_jax.plateau`).
+`mnist_jax.optim.one_cycle`); ReduceLROnPlateau depends on the test loss, so it is a per-epoch state
+machine (`mnist_jax.optim.plateau`).
 
 Typical use in a trainer::
 
@@ -26,8 +26,8 @@ import ml_collections
 import optax
 
 from mnist_jax import checks
-from mnist_jax import one_cycle as one_cycle_lib
-from mnist_jax import plateau as plateau_lib
+from mnist_jax.optim import one_cycle as one_cycle_lib
+from mnist_jax.optim import plateau as plateau_lib
 
 _require = checks.require
 _require_positive_ints = checks.require_positive_ints
@@ -62,7 +62,7 @@ def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch:
   _require_positive_ints(step_size=step_size, steps_per_epoch=steps_per_epoch,
                          num_epochs=num_epochs)
   # Our own: optax.piecewise_constant_schedule would equal torch, but takes its boundaries as
-  # Python numbers, and a swept step_size is an array (mnist_jax.sweep); and
+  # Python numbers, and a swept step_size is an array (mnist_jax.training.sweep); and
   # exponential_decay(staircase=True) floors count / transition_steps in float32, where XLA's
   # division gives e.g. 705 / 705 = 0.99999994, a decay one step late. Integer division is exact.
   period = step_size * steps_per_epoch
@@ -202,7 +202,7 @@ def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: 
       `one_cycle_momentum`, `plateau.reduce_on_plateau`; step_size and patience in epochs).
     steps_per_epoch: optimizer steps (batches) per epoch, positive int.
     num_epochs: epochs in the run, positive int.
-    values: one replica's swept values (`mnist_jax.sweep`), scalar arrays by field path
+    values: one replica's swept values (`mnist_jax.training.sweep`), scalar arrays by field path
       ("learning_rate", "momentum", "schedule.max_lr", ...), replacing the config's; they
       are not range-checked here (each sweep cell is checked as a config first).
 

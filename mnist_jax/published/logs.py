@@ -15,7 +15,7 @@ What it holds:
     which `mnist_jax.published` already holds as that step's best accuracies).
 
 What each write-up states about a step's recipe (batch size, epochs, optimizer settings,
-schedule, ...) is in `mnist_jax.published_recipes`, for every published step.
+schedule, ...) is in `mnist_jax.published.recipes`, for every published step.
 
 Units and conventions:
   * Accuracies are in percent: the train accuracy is the ``Accuracy=`` of the

@@ -26,11 +26,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mnist_jax import metrics
+from mnist_jax.training import metrics
 from mnist_jax import models
 from mnist_jax import published
-from mnist_jax import published_logs
-from mnist_jax import summary
+from mnist_jax.published import logs as published_logs
+from mnist_jax.models import table as model_table
 from mnist_jax.reporting import runs as runs_lib
 
 TARGET = 99.40  # percent: the references' goal
@@ -248,7 +248,7 @@ class RunResult:
 
 def published_log_best(name: str) -> tuple[int, float] | None:
   """(epoch as printed, test accuracy in percent) of the highest test epoch of step `name`'s
-  published per-epoch log (`mnist_jax.published_logs`), the first if tied; None where the
+  published per-epoch log (`mnist_jax.published.logs`), the first if tied; None where the
   write-up prints no such log. ref4's Results state the last epoch's accuracy as the best
   ("99.37 (99.45 in 12th epoch)"), so its log can hold a higher one."""
   if name not in published_logs.LOGS:
@@ -275,7 +275,7 @@ def analyze(run: runs_lib.Run) -> RunResult:
   if run.summary is not None and "num_params" in run.summary:
     params = int(run.summary["num_params"])
   else:
-    params = summary.count_params(model) if model in models.names() else None
+    params = model_table.count_params(model) if model in models.names() else None
   return RunResult(run=run, record=published_record(run), params=params,
                    seeds=seed_results(run))
 

@@ -27,8 +27,8 @@ import ml_collections
 import numpy as np
 
 from mnist_jax import data
-from mnist_jax import epoch as epoch_lib
-from mnist_jax import sweep
+from mnist_jax.training import epoch as epoch_lib
+from mnist_jax.training import sweep
 from mnist_jax.reporting import machine
 from mnist_jax.reporting import measurements
 from mnist_jax.reporting import torch_epoch

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from mnist_jax import plots
+from mnist_jax.training import plots
 from mnist_jax import published
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import markdown

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from mnist_jax import models
 from mnist_jax.models.layers import Dropout
-from mnist_jax import published_recipes
+from mnist_jax.published import recipes as published_recipes
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import markdown
 
@@ -87,7 +87,7 @@ def table(results: Sequence[analysis.RunResult]) -> list[str]:
   header = ["recipe", *(f"`{field}`" for field in FIELDS), "fields stated"]
   lines = ["## Recipes: what the write-ups state and what is ours", "",
            f"Each value is the run's; ({STATED}) = stated by the write-up (quoted, or derived "
-           f"with certainty from its log: `mnist_jax/published_recipes.py` holds each quote), "
+           f"with certainty from its log: `mnist_jax/published/recipes.py` holds each quote), "
            f"({PART}) = stated in part (a scheduler without its kind or parameters, an epoch "
            "budget), "
            f"({OURS}) = the write-up is silent and the value is our choice (the step's config "

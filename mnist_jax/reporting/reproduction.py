@@ -34,10 +34,10 @@ from typing import Any, Sequence
 import ml_collections
 import numpy as np
 
-from mnist_jax import metrics
+from mnist_jax.training import metrics
 from mnist_jax import published
-from mnist_jax import published_logs
-from mnist_jax import sweep
+from mnist_jax.published import logs as published_logs
+from mnist_jax.training import sweep
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import markdown
 from mnist_jax.reporting import runs as runs_lib

@@ -21,7 +21,7 @@ import os
 import shutil
 from typing import Any, Sequence
 
-from mnist_jax import metrics
+from mnist_jax.training import metrics
 from mnist_jax import published
 
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json")
@@ -183,7 +183,7 @@ def write_run(run: Run, folder: str) -> str:
     if os.path.exists(os.path.join(folder, file_name)):
       os.remove(os.path.join(folder, file_name))
   if run.history:
-    from mnist_jax import plots  # pylint: disable=g-import-not-at-top  (matplotlib only here)
+    from mnist_jax.training import plots  # pylint: disable=g-import-not-at-top  (matplotlib only here)
     plots.plot_curves(run.history, os.path.join(folder, "curves.png"))
   return folder
 

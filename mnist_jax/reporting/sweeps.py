@@ -28,9 +28,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from mnist_jax import metrics
+from mnist_jax.training import metrics
 # The figure and Markdown helpers of the other reports, so the sweep looks the same.
-from mnist_jax import plots
+from mnist_jax.training import plots
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import markdown
 from mnist_jax.reporting import runs as runs_lib

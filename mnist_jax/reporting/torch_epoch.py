@@ -18,7 +18,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from mnist_jax import augment
+from mnist_jax.data import augment
 from mnist_jax.reporting import measurements
 
 TORCH_DEVICES = ("cpu", "cuda")
@@ -67,7 +67,7 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
   """
   import torch  # pylint: disable=import-outside-toplevel
   import torch.nn.functional as F  # pylint: disable=import-outside-toplevel,invalid-name
-  from mnist_jax.models import torch_mirror  # pylint: disable=import-outside-toplevel
+  from mnist_jax.torch import mirror as torch_mirror  # pylint: disable=import-outside-toplevel
 
   check_torch_device(device)
   threads = threads or os.cpu_count()

@@ -1,7 +1,7 @@
 """PyTorch checkpoints of our networks: a trained replica out as a state_dict, and a torch
 state_dict of a mirrored network scored by our evaluation.
 
-The torch side is `mnist_jax.models.torch_mirror.build(name)`; torch is imported inside the
+The torch side is `mnist_jax.torch.mirror.build(name)`; torch is imported inside the
 functions that need it, so ``mnist_jax`` itself never does.
 
 Example::
@@ -21,13 +21,13 @@ import jax
 import ml_collections
 import numpy as np
 
-from mnist_jax import checkpoint
-from mnist_jax import epoch as epoch_lib
+from mnist_jax.training import checkpoint
+from mnist_jax.training import epoch as epoch_lib
 from mnist_jax import models
-from mnist_jax import steps
-from mnist_jax import sweep
-from mnist_jax import train
-from mnist_jax.models import torch_mirror
+from mnist_jax.training import step as step_lib
+from mnist_jax.training import sweep
+from mnist_jax.training import train
+from mnist_jax.torch import mirror as torch_mirror
 
 
 def export_replica(workdir: str, step: int | None = None, seed: int | None = None,
@@ -118,7 +118,7 @@ def evaluate(path: str, config: ml_collections.ConfigDict) -> dict[str, Any]:
   variables = load_variables(path, config.model)
   test_images, test_labels = train.load_splits(config)["test"]
   one_replica = lambda tree: jax.tree.map(lambda x: x[None], tree)
-  state = steps.InferenceState(steps.create_model(config).apply, one_replica(variables["params"]),
+  state = step_lib.InferenceState(step_lib.create_model(config).apply, one_replica(variables["params"]),
                                one_replica(variables.get("batch_stats", {})))
   evaluate_fn = jax.jit(epoch_lib.make_evaluate(config, len(test_labels)))
   totals = evaluate_fn(state, test_images, test_labels)

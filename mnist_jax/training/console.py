@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from mnist_jax import epoch as epoch_lib
+from mnist_jax.training import epoch as epoch_lib
 
 
 def test_line(loss: float, correct: int, total: int) -> str:

@@ -1,7 +1,7 @@
 """The epoch program: an epoch's optimizer steps for every replica in one compiled call.
 
 The dataset lives on the device as uint8; each call draws the epoch's permutation, gathers,
-rotates and normalises each batch and runs `steps.train_step` in a `jax.lax.fori_loop`. The
+rotates and normalises each batch and runs `step_lib.train_step` in a `jax.lax.fori_loop`. The
 whole test set is evaluated in one call. Several seeds train as one program: the per-step
 function is mapped over a leading replica axis of the state (`over_replicas`), each replica
 with its own init, dropout, shuffling and augmentation keys.
@@ -18,10 +18,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from mnist_jax import augment
-from mnist_jax import metrics as metrics_lib
-from mnist_jax import steps
-from mnist_jax import sweep
+from mnist_jax.data import augment
+from mnist_jax.training import metrics as metrics_lib
+from mnist_jax.training import step as step_lib
+from mnist_jax.training import sweep
 
 
 class EpochOutput(NamedTuple):
@@ -181,7 +181,7 @@ def make_train_steps(config: ml_collections.ConfigDict, num_examples: int,
     if recipe:
       swept = {"tx": sweep.create_optimizer(config, num_steps, recipe),
                "keep_prob": recipe.get(sweep.KEEP_PROB)}
-    state, loss, batch_metrics = steps.train_step(state, x, labels, dropout_key, **swept)
+    state, loss, batch_metrics = step_lib.train_step(state, x, labels, dropout_key, **swept)
     return state, (loss, learning_rate, batch_metrics)
 
   def train_steps(states, partial, images, labels, epoch, start, stop):
@@ -265,7 +265,7 @@ def make_evaluate(config: ml_collections.ConfigDict, num_examples: int,
     mask = jnp.arange(padded) < num_examples
     batches = jax.tree.map(lambda x: x.reshape((num_chunks, chunk) + x.shape[1:]), (images, labels, mask))
     num_replicas = jax.tree.leaves(states)[0].shape[0]
-    step_fn = over_replicas(lambda s, b: steps.eval_step(s, *b), num_replicas, in_axes=(0, None))
+    step_fn = over_replicas(lambda s, b: step_lib.eval_step(s, *b), num_replicas, in_axes=(0, None))
 
     def body(total, batch):
       return total.merge(step_fn(states, batch)), None

@@ -9,10 +9,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from mnist_jax import epoch as epoch_lib
-from mnist_jax import metrics as metrics_lib
-from mnist_jax import steps
-from mnist_jax import sweep
+from mnist_jax.training import epoch as epoch_lib
+from mnist_jax.training import metrics as metrics_lib
+from mnist_jax.training import step as step_lib
+from mnist_jax.training import sweep
 
 
 def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list[dict[str, Any]],
@@ -33,7 +33,7 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list
   return summary
 
 
-def make_plots(workdir: str, states: steps.TrainState, history: list[dict[str, Any]],
+def make_plots(workdir: str, states: step_lib.TrainState, history: list[dict[str, Any]],
                test_images: jax.Array, test_labels: jax.Array) -> None:
   """Writes curves.png (every replica), learning_rate.png (per step) and misclassified.png
   (the first replica's wrong test predictions) to `workdir`.
@@ -43,7 +43,7 @@ def make_plots(workdir: str, states: steps.TrainState, history: list[dict[str, A
     history: the per-epoch records of metrics.jsonl; steps.jsonl is read from `workdir`.
     test_images: uint8 [N, 28, 28, 1]; test_labels: int32 [N].
   """
-  from mnist_jax import plots  # pylint: disable=g-import-not-at-top  (matplotlib only when plotting)
+  from mnist_jax.training import plots  # pylint: disable=g-import-not-at-top  (matplotlib only when plotting)
 
   step_records = metrics_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
   step_losses = np.concatenate([np.asarray(r["step_loss"]) for r in step_records], axis=1)
@@ -51,7 +51,7 @@ def make_plots(workdir: str, states: steps.TrainState, history: list[dict[str, A
   plots.plot_curves(history, os.path.join(workdir, "curves.png"), step_losses=step_losses)
   plots.plot_learning_rate(learning_rates[0], os.path.join(workdir, "learning_rate.png"))
   first = jax.tree.map(lambda x: x[0], states)
-  predictions = np.asarray(jax.jit(steps.predict_log_probs)(first, test_images).argmax(-1))
+  predictions = np.asarray(jax.jit(step_lib.predict_log_probs)(first, test_images).argmax(-1))
   labels = np.asarray(test_labels)
   wrong = np.flatnonzero(predictions != labels)
   plots.plot_misclassified(np.asarray(test_images)[wrong], labels[wrong], predictions[wrong],

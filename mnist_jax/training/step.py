@@ -1,7 +1,7 @@
 """One replica's training and evaluation steps: TrainState, the model, the loss.
 
 The plain Flax and Optax path, the same on every backend: `train_step` is one SGD step on a
-normalised batch, `eval_step` the eval-mode metrics of a batch. `mnist_jax.epoch` maps them
+normalised batch, `eval_step` the eval-mode metrics of a batch. `mnist_jax.training.epoch` maps them
 over replicas and batches.
 """
 
@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from mnist_jax import augment
-from mnist_jax import metrics as metrics_lib
+from mnist_jax.data import augment
+from mnist_jax.training import metrics as metrics_lib
 from mnist_jax import models
 
 
@@ -27,7 +27,7 @@ class TrainState(train_state.TrainState):
   rotation angles and dropout masks, so a resumed run draws exactly what an uninterrupted
   one would.
 
-  `recipe` holds the replica's swept values (`mnist_jax.sweep.replica_values`): scalar arrays
+  `recipe` holds the replica's swept values (`mnist_jax.training.sweep.replica_values`): scalar arrays
   by config field path, empty outside a sweep. Being data, one program trains a whole grid.
   """
 
@@ -84,7 +84,7 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, dropout_
     labels: int32 [B].
     dropout_key: raw PRNG key for this step's dropout masks.
     tx: the optimizer to step with instead of ``state.tx`` (the same structure): a sweep
-      replica's, built from its swept values (`mnist_jax.epoch`).
+      replica's, built from its swept values (`mnist_jax.training.epoch`).
     keep_prob: float32 [], a swept dropout rate as 1 - rate (see `network.Network`).
 
   Returns:

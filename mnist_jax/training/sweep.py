@@ -25,8 +25,8 @@ import numpy as np
 
 from mnist_jax import checks
 from mnist_jax import optim
-from mnist_jax import plateau as plateau_lib
-from mnist_jax import steps
+from mnist_jax.optim import plateau as plateau_lib
+from mnist_jax.training import step as step_lib
 
 # Fields outside `config.schedule` that can be swept: their values enter the program as data.
 SWEEPABLE = ("learning_rate", "momentum", "weight_decay", "dropout_rate", "rotation_degrees")
@@ -164,20 +164,20 @@ def create_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int,
 
 
 def create_replica_states(config: ml_collections.ConfigDict, steps_per_epoch: int):
-  """Fresh states of all replicas: (steps.TrainState [R, ...], plateau state [R, ...] or None).
+  """Fresh states of all replicas: (step_lib.TrainState [R, ...], plateau state [R, ...] or None).
 
   Replica r is initialised from `jax.random.PRNGKey(seed)` of its seed (`replicas`), with its
   swept values in ``recipe`` (and in its optimizer's hyperparameters and plateau state).
   """
   schedule = optim.create(config, steps_per_epoch, config.num_epochs)
-  model = steps.create_model(config)
+  model = step_lib.create_model(config)
   template = optim.create_optimizer(config, schedule)  # the static tx all replicas share
   keys = jnp.stack([jax.random.PRNGKey(seed) for seed in replica_seeds(config)])
   recipes = {key: jnp.asarray(value) for key, value in replica_values(config).items()}
 
   def init(key, recipe):
     tx = create_optimizer(config, steps_per_epoch, recipe) if recipe else template
-    return steps.create_train_state(key, model, tx, recipe).replace(tx=template)
+    return step_lib.create_train_state(key, model, tx, recipe).replace(tx=template)
 
   states = jax.jit(jax.vmap(init))(keys, recipes)
   plateau_state = None

@@ -1,8 +1,8 @@
 """The main loop: `train_and_evaluate(config, workdir)` and `evaluate_checkpoint`.
 
 The host sets up (config checks, data, replica states, resume), then per epoch calls the
-compiled epoch program (`mnist_jax.epoch`), evaluates, reports the references' console lines,
-writes metrics and saves an Orbax checkpoint (`mnist_jax.checkpoint`); plots and summary.json
+compiled epoch program (`mnist_jax.training.epoch`), evaluates, reports the references' console lines,
+writes metrics and saves an Orbax checkpoint (`mnist_jax.training.checkpoint`); plots and summary.json
 when done. Several seeds (`config.num_seeds`) train as replicas of one program, replica r
 from seed `config.seed + r`.
 """
@@ -18,17 +18,17 @@ from jax.sharding import NamedSharding, PartitionSpec
 import ml_collections
 import numpy as np
 
-from mnist_jax import checkpoint
-from mnist_jax import console
+from mnist_jax.training import checkpoint
+from mnist_jax.training import console
 from mnist_jax import data
-from mnist_jax import epoch as epoch_lib
-from mnist_jax import metrics as metrics_lib
+from mnist_jax.training import epoch as epoch_lib
+from mnist_jax.training import metrics as metrics_lib
 from mnist_jax import models
 from mnist_jax import optim
-from mnist_jax import run_files
-from mnist_jax import steps
-from mnist_jax import summary
-from mnist_jax import sweep
+from mnist_jax.training import run_files
+from mnist_jax.training import step as step_lib
+from mnist_jax.models import table as model_table
+from mnist_jax.training import sweep
 
 
 class TrainingError(RuntimeError):
@@ -166,7 +166,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   seeds = sweep.replica_seeds(config)
   labels = [sweep.replica_label(config, r) for r in range(len(seeds))]
   states, plateau_state = sweep.create_replica_states(config, num_steps)
-  num_params = summary.count_params({"params": jax.tree.map(lambda x: x[0], states.params)})
+  num_params = model_table.count_params({"params": jax.tree.map(lambda x: x[0], states.params)})
 
   mesh = epoch_lib.create_mesh(len(seeds))
   replicated = NamedSharding(mesh, PartitionSpec())
@@ -324,7 +324,7 @@ def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]
   # Restored without a target: evaluation needs the variables, not the optimizer or schedule.
   arrays = checkpoint.restore_arrays(manager, step)
   manager.close()
-  states = steps.InferenceState(steps.create_model(config).apply, arrays["params"],
+  states = step_lib.InferenceState(step_lib.create_model(config).apply, arrays["params"],
                                 arrays.get("batch_stats", {}))
   test_metrics = jax.jit(epoch_lib.make_evaluate(config, len(test_labels)))(states, test_images, test_labels)
   result = jax.device_get(epoch_lib.compute_per_replica(test_metrics))
