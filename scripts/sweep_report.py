@@ -10,7 +10,7 @@ picked by --plot_fields (the others averaged over). Bad input ends with one line
 exit status 1.
 
 --reproduce RECORD ranks the cells instead by how closely they reproduce the published run
-RECORD (issue 18; `mnist_jax.reporting.reproduction`): its best test and train accuracy and,
+RECORD (`mnist_jax.reporting.reproduction`): its best test and train accuracy and,
 where the write-up prints one, its per-epoch log. No plot is drawn then. With --collect
 RUNS_DIR it also writes the closest cell's seeds as the step's run, RUNS_DIR/RECORD/
 (`reproduction.cell_run`), the row `scripts/compare.py` reports:

@@ -33,7 +33,7 @@ def test_budgets_name_registered_models_within_their_budget():
   assert [b.target for b in frontier.BUDGETS] == [99.40, 99.20, 99.00]
   for budget in (*frontier.BUDGETS, frontier.FALLBACK):
     assert model_table.count_params(budget.model) <= budget.max_params
-  # The fallback stays below the smallest public single run at 99.40 % (issue 17: 5,854).
+  # The fallback stays below the smallest public single run at 99.40 % (the frontier protocol: 5,854).
   assert frontier.FALLBACK.max_params < 5854 and frontier.FALLBACK.target == 99.40
 
 

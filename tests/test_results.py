@@ -301,7 +301,7 @@ def test_flagship_section_and_plots(tmp_path):
   (workdir / "misclassified.png").write_bytes(b"grid")
   output = tmp_path / "docs" / "RESULTS.md"
   text = results.report(runs_lib.find_runs([str(workdir)]), str(output), "cmd")
-  assert "Acceptance (issue 5): < 8,000 parameters: yes (7,958)" in text
+  assert "Acceptance: < 8,000 parameters: yes (7,958)" in text
   assert "5/5 → accepted" in text
   assert "![final curves](final_curves.png)" in text
   assert "![final misclassified](final_misclassified.png)" in text

@@ -1,5 +1,5 @@
 """reporting/sweeps.py and scripts/sweep_report.py on fake sweep workdirs with hand-computed
-expectations (issue 16)."""
+expectations."""
 
 import json
 import math

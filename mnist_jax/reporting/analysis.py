@@ -1,4 +1,4 @@
-"""A run's numbers next to the published ones, and issue 5's acceptance of the flagship.
+"""A run's numbers next to the published ones, and the flagship's acceptance.
 
 Every number comes from ``metrics.jsonl``, except the parameter count, device and times
 (``summary.json``; without it the parameter count is computed from the model registry).
@@ -37,7 +37,7 @@ TARGET = 99.40  # percent: the references' goal
 TOLERANCE = 0.15  # pp below the published best still counted as reproduced
 LAST_EPOCHS = 3
 
-# Issue 5's acceptance of the flagship: < 8,000 parameters, and in at least 4 of 5 seeds
+# The flagship's acceptance: < 8,000 parameters, and in at least 4 of 5 seeds
 # test accuracy >= 99.40 % in each of the last 3 of 15 epochs.
 FLAGSHIP_MAX_PARAMS = 8000  # exclusive
 FLAGSHIP_SEEDS = 5
@@ -280,12 +280,12 @@ def analyze(run: runs_lib.Run) -> RunResult:
                    seeds=seed_results(run))
 
 
-ROW_SEEDS = 3  # issue 18: a published step is reproduced by a finished run of >= 3 seeds
+ROW_SEEDS = 3  # a published step is reproduced by a finished run of >= 3 seeds
 
 
 @dataclasses.dataclass(frozen=True)
 class Coverage:
-  """Issue 18's tally of the published steps (`published.all()`, ref1 Code 1 .. ref5 Step 7).
+  """The tally of the published steps reproduced (`published.all()`, ref1 Code 1 .. ref5 Step 7).
 
   A step has a row when a result of its own record (`RunResult.own_record`) is finished, has at
   least `ROW_SEEDS` seeds, trains on all the data and for the published number of epochs.
@@ -341,7 +341,7 @@ def coverage(results: Sequence[RunResult]) -> Coverage:
 
 @dataclasses.dataclass(frozen=True)
 class Acceptance:
-  """Issue 5's acceptance of the flagship run.
+  """The flagship's acceptance.
 
   Attributes:
     small: fewer than `FLAGSHIP_MAX_PARAMS` parameters.
@@ -359,7 +359,7 @@ class Acceptance:
 
 
 def acceptance(result: RunResult) -> Acceptance:
-  """Issue 5's acceptance line for `result` (meant for the `runs_lib.FLAGSHIP` run)."""
+  """The flagship's acceptance of `result` (meant for the `runs_lib.FLAGSHIP` run)."""
   small = result.params is not None and result.params < FLAGSHIP_MAX_PARAMS
   k, n = result.seeds_holding_target, len(result.seeds)
   problems = []

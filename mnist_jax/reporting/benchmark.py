@@ -28,7 +28,9 @@ import numpy as np
 
 from mnist_jax import data
 from mnist_jax.training import epoch as epoch_lib
-from mnist_jax.training import sweep
+from mnist_jax.optim import recipe as recipe_lib
+from mnist_jax.optim import sweep
+from mnist_jax.training import step as step_lib
 from mnist_jax.reporting import machine
 from mnist_jax.reporting import measurements
 from mnist_jax.reporting import torch_epoch
@@ -69,7 +71,7 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
   """Times `epoch.make_train_epoch` (AOT-compiled) over `num_epochs` epochs.
 
   Trains the replicas of `config` as training does: `config.num_seeds` seeds times the cells
-  of `config.sweep` (`sweep.replicas`), states from `sweep.create_replica_states`, split
+  of `config.sweep` (`sweep.replicas`), states from `step.create_replica_states`, split
   across the devices by `epoch.create_mesh`. The schedule spans `config.num_epochs` epochs as
   in a real run; rotation is `config.rotation_degrees`.
 
@@ -86,7 +88,7 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
   num_examples = len(labels)
   num_replicas = len(sweep.replicas(config))
   steps_per_epoch = epoch_lib.steps_per_epoch(num_examples, config.batch_size)
-  states, _ = sweep.create_replica_states(config, steps_per_epoch)
+  states = step_lib.create_replica_states(config, recipe_lib.Recipe(config, steps_per_epoch))
   mesh = epoch_lib.create_mesh(num_replicas)
   states = epoch_lib.place(states, NamedSharding(mesh, PartitionSpec("replica")))
   device_images, device_labels = epoch_lib.place((images, labels), NamedSharding(mesh, PartitionSpec()))

@@ -1,4 +1,4 @@
-"""The parameter frontier (issue 17): our smallest networks beside the write-ups and public results.
+"""The parameter frontier: our smallest networks beside the write-ups and public results.
 
 For each budget (at most 4,000 / 2,000 / 1,000 parameters) the model of ours chosen for it on
 the validation split (docs/EXPERIMENTS.md, "Frontier") is reported from its committed 5-seed
@@ -29,7 +29,7 @@ SELECTED_ON_TEST = "single run, selected on test"
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-  """A parameter budget and issue 17's target for it.
+  """A parameter budget and the frontier protocol's target for it.
 
   Attributes:
     max_params: the budget, inclusive.
@@ -55,7 +55,7 @@ BUDGETS = (
     Budget(2000, 99.20, "frontier_2k_separable"),
     Budget(1000, 99.00, "frontier_1k_separable"),
 )
-# Issue 17: where the 4,000 target is not met, the smallest model of ours that reaches a mean
+# Where the 4,000 target is not met, the smallest model of ours that reaches a mean
 # best of 99.40 % below the smallest public single run there (5,854 parameters).
 FALLBACK = Budget(5853, 99.40, "frontier_5k", label="< 5,854 (where 4,000 falls short)")
 
@@ -82,8 +82,8 @@ class PublicResult:
   source: str
 
 
-# The figures as each source prints them (issue 17 lists them); "selected on test": the run
-# or epoch reported was picked by its test accuracy. Issue 17 also names a single run at 5,854
+# The figures as each source prints them (the frontier protocol lists them); "selected on test": the run
+# or epoch reported was picked by its test accuracy. The protocol also names a single run at 5,854
 # parameters without its source; it is left out until one is found.
 PUBLIC = (
     PublicResult("TSAI-S6 OptimizedNetV36", 6260, 99.44, 99.42, 15,
@@ -166,7 +166,7 @@ def section(results: Sequence[analysis.RunResult], plot_path: str | None) -> lis
   """
   by_name = _by_name(results)
   lines = [
-      "## Frontier: the smallest networks at 99.40 / 99.20 / 99.00 % (issue 17)", "",
+      "## Frontier: the smallest networks at 99.40 / 99.20 / 99.00 %", "",
       "Each model of ours was chosen on a validation split (the last 5,000 training images), "
       "never on the test set (docs/EXPERIMENTS.md, \"Frontier\"); the chosen recipe then "
       f"trained on all 60,000 images with {SEEDS} seeds for at most {MAX_EPOCHS} epochs and is "

@@ -1,4 +1,4 @@
-"""Per published step, the recipe we train and which of its fields the write-up states (issue 18).
+"""Per published step, the recipe we train and which of its fields the write-up states.
 
 Each row of RESULTS.md's "Recipes" table shows a run's recipe field by field, each value
 marked with where it comes from: "W" where the write-up states it (quoted or derived with

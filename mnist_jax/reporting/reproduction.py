@@ -1,4 +1,4 @@
-"""How closely each cell of a sweep reproduces a published run (issue 18).
+"""How closely each cell of a sweep reproduces a published run.
 
 A write-up that leaves part of its recipe unstated (learning rate, schedule) is reproduced by
 sweeping the unstated fields over its own network and keeping the cell whose runs look most
@@ -37,7 +37,7 @@ import numpy as np
 from mnist_jax.training import metrics
 from mnist_jax import published
 from mnist_jax.published import logs as published_logs
-from mnist_jax.training import sweep
+from mnist_jax.optim import sweep
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import markdown
 from mnist_jax.reporting import runs as runs_lib

@@ -145,7 +145,7 @@ def render(results: Sequence[analysis.RunResult], command: str,
   if flagship:
     result = flagship[0]
     lines += ["", f"## Flagship (`{runs_lib.FLAGSHIP}`)", "",
-              f"Acceptance (issue 5): {analysis.acceptance(result).line}.", ""]
+              f"Acceptance: {analysis.acceptance(result).line}.", ""]
     if plots:
       lines += [f"![{title}]({path})" for title, path in plots.items()]
     else:

@@ -1,4 +1,4 @@
-"""Sweeps (issue 16): the cells of a grid of recipe values x seeds, ranked on validation.
+"""Sweeps: the cells of a grid of recipe values x seeds, ranked on validation.
 
 A sweep workdir is a run workdir (`runs_lib.load_run`) whose metrics.jsonl records carry
 ``"sweep"``: {flat field path: [one value per replica]} (``{}`` for a plain run), with the
