@@ -1,21 +1,8 @@
 """A run's numbers next to the published ones, and the flagship's acceptance.
 
-Every number comes from ``metrics.jsonl``, except the parameter count, device and times
-(``summary.json``; without it the parameter count is computed from the model registry).
-Definitions (repeated in RESULTS.md):
-  * accuracy: test accuracy of an epoch in percent, ``100 * test_correct / test_total``;
-  * best: a seed's highest accuracy over its epochs; last-3 mean: the mean of its last 3
-    (`metrics.seed_statistics`, as in summary.json);
-  * epochs are counted from 1 (the references' logs print ``EPOCH: 0`` for the first);
-  * mean ± std over seeds uses the sample standard deviation (ddof=1);
-  * gap: mean over seeds of the best minus the published best test accuracy, in percentage
-    points (pp); the published figure is the write-up's stated best test accuracy of its one
-    run (ref4's is its last epoch's; where its log holds a higher one, the notes give it).
-
-Example::
-
-  result = analysis.analyze(runs_lib.load_run("runs/final"))
-  print(result.verdict, analysis.acceptance(result).line)
+Numbers come from ``metrics.jsonl``; the parameter count, device and times from
+``summary.json`` (without it the count comes from the model registry). The definitions (best,
+last-3 mean, epochs from 1, mean ± std with ddof=1, gap in pp) are those RESULTS.md states.
 """
 
 from __future__ import annotations
@@ -36,10 +23,9 @@ from mnist_jax.reporting import runs as runs_lib
 TARGET = 99.40  # percent: the references' goal
 TOLERANCE = 0.15  # pp below the published best still counted as reproduced
 LAST_EPOCHS = 3
+ROW_SEEDS = 3  # a published step is reproduced by a finished run of >= 3 seeds
 
-# The flagship's acceptance: < 8,000 parameters, and in at least 4 of 5 seeds
-# test accuracy >= 99.40 % in each of the last 3 of 15 epochs.
-FLAGSHIP_MAX_PARAMS = 8000  # exclusive
+FLAGSHIP_MAX_PARAMS = 8000  # exclusive; the flagship's acceptance, see `acceptance`
 FLAGSHIP_SEEDS = 5
 FLAGSHIP_MIN_SEEDS = 4
 FLAGSHIP_EPOCHS = 15
@@ -47,20 +33,11 @@ FLAGSHIP_EPOCHS = 15
 
 @dataclasses.dataclass(frozen=True)
 class SeedResult:
-  """One seed of a run; accuracies in percent, epochs counted from 1.
-
-  Attributes:
-    seed: the replica's seed.
-    best: highest test accuracy over the epochs.
-    best_epoch: first epoch with `best`.
-    last: accuracies of the last `LAST_EPOCHS` epochs (fewer if fewer are done).
-    last_mean: their mean.
-    first_epoch_at_target: first epoch with accuracy >= `TARGET`, or None.
-    holds_target: accuracy >= `TARGET` in each of the last `LAST_EPOCHS` epochs.
-  """
+  """One seed of a run: accuracies in percent, epochs from 1; `last` holds the last
+  `LAST_EPOCHS` epochs' accuracies, `holds_target` is >= `TARGET` in each of them."""
   seed: int
   best: float
-  best_epoch: int
+  best_epoch: int  # the first epoch with `best`
   last: tuple[float, ...]
   last_mean: float
   first_epoch_at_target: int | None
@@ -73,34 +50,25 @@ def seed_results(run: runs_lib.Run) -> list[SeedResult]:
     return []
   accuracy, at_target = _accuracy(run.history)
   statistics = metrics.seed_statistics(accuracy, LAST_EPOCHS)
-  last_means = statistics[f"last{LAST_EPOCHS}_mean"]
   results = []
   for r, seed in enumerate(run.history[-1]["seeds"]):
-    column = accuracy[:, r]
     reached = np.flatnonzero(at_target[:, r])
     results.append(SeedResult(
-        seed=seed,
-        best=statistics["best"][r],
-        best_epoch=int(column.argmax()) + 1,
-        last=tuple(float(a) for a in column[-LAST_EPOCHS:]),
-        last_mean=last_means[r],
+        seed=seed, best=statistics["best"][r], best_epoch=int(accuracy[:, r].argmax()) + 1,
+        last=tuple(float(a) for a in accuracy[-LAST_EPOCHS:, r]),
+        last_mean=statistics[f"last{LAST_EPOCHS}_mean"][r],
         first_epoch_at_target=int(reached[0]) + 1 if reached.size else None,
         holds_target=len(run.history) >= LAST_EPOCHS and bool(at_target[-LAST_EPOCHS:, r].all())))
   return results
 
 
 def _accuracy(history: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-  """(accuracy float64 [epochs, seeds] in percent, accuracy >= TARGET bool [epochs, seeds]).
-
-  From the integer counts where present, so that 9940/10000 is exactly at the target (the
-  logged percentages went through float32).
-  """
+  """(accuracy float64 [epochs, seeds] in percent, >= TARGET bool [epochs, seeds]), from the
+  integer counts where logged, so that 9940/10000 is exactly at the target."""
   if all("test_correct" in record for record in history):
     correct = np.array([record["test_correct"] for record in history], np.int64)
     total = np.array([record["test_total"] for record in history], np.int64)[:, None]
-    # Percent with two decimals as an integer ratio: correct / total >= TARGET / 100.
-    at_target = correct * 10000 >= round(TARGET * 100) * total
-    return 100.0 * correct / total, at_target
+    return 100.0 * correct / total, correct * 10000 >= round(TARGET * 100) * total
   accuracy = np.array([record["test_accuracy"] for record in history], np.float64)
   return accuracy, accuracy >= TARGET - 1e-4
 
@@ -113,15 +81,8 @@ def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-  """A run's numbers next to the published ones.
-
-  Attributes:
-    run: the run.
-    record: the published record compared with: the recipe's own, else that of the network
-      it trains (``final`` -> ``ref2_final``), else None.
-    params: our trainable parameter count, or None if unknown.
-    seeds: per-seed results.
-  """
+  """A run's numbers next to the published `record`: the recipe's own, else that of the
+  network it trains (``final`` -> ``ref2_final``), else None. `params` is None if unknown."""
   run: runs_lib.Run
   record: published.Record | None
   params: int | None
@@ -133,7 +94,6 @@ class RunResult:
 
   @property
   def own_record(self) -> bool:
-    """The record is the recipe's own (not only that of its network)."""
     return self.record is not None and self.record.name == self.name
 
   @property
@@ -156,12 +116,10 @@ class RunResult:
 
   @property
   def best(self) -> tuple[float, float | None]:
-    """Mean and std over seeds of the best accuracy."""
     return mean_std([s.best for s in self.seeds])
 
   @property
   def last_mean(self) -> tuple[float, float | None]:
-    """Mean and std over seeds of the last-3 mean."""
     return mean_std([s.last_mean for s in self.seeds])
 
   @property
@@ -170,26 +128,21 @@ class RunResult:
 
   @property
   def first_epoch_at_target(self) -> float | None:
-    """Median over seeds of the first epoch at `TARGET` (a seed that never gets there counts
-    as later than any); None when that median is "never"."""
-    epochs = [math.inf if s.first_epoch_at_target is None else s.first_epoch_at_target
-              for s in self.seeds]
-    median = float(np.median(epochs))
+    """Median over seeds (a seed that never gets there counts as later than any); None when
+    that median is "never"."""
+    median = float(np.median([s.first_epoch_at_target or math.inf for s in self.seeds]))
     return None if math.isinf(median) else median
 
   @property
   def gap(self) -> float | None:
     """Mean best minus the published best test accuracy, in pp (None without a record)."""
-    if self.record is None or not self.seeds:
-      return None
-    return self.best[0] - self.record.best_test_accuracy
+    if self.record is not None and self.seeds:
+      return self.best[0] - self.record.best_test_accuracy
+    return None
 
   @property
-  def within(self) -> bool | None:
-    """The gap is >= -`TOLERANCE` pp (None without a gap)."""
-    if self.gap is None:
-      return None
-    return round(self.gap, 6) >= -TOLERANCE  # 99.38 - 99.53 is -0.15000000000000568
+  def within(self) -> bool | None:  # round: 99.38 - 99.53 is -0.15000000000000568
+    return None if self.gap is None else round(self.gap, 6) >= -TOLERANCE
 
   @property
   def verdict(self) -> str:
@@ -203,100 +156,76 @@ class RunResult:
 
   @property
   def train_seconds(self) -> float:
-    """Training and evaluation wall time of all seeds together (they train as one program)."""
+    """Wall time of all seeds together (they train as one program)."""
     if self.run.summary is not None:
       return float(self.run.summary["train_seconds"])
     return float(sum(record["epoch_seconds"] for record in self.run.history))
 
   @property
   def device(self) -> str | None:
-    return None if self.run.summary is None else self.run.summary.get("device")
+    return (self.run.summary or {}).get("device")
 
   @property
   def notes(self) -> list[str]:
     """What makes the comparison less than like for like."""
-    notes = []
-    if self.record is not None and self.record.architecture == published.RECONSTRUCTION:
+    record, config, notes = self.record, self.run.config, []
+    if record is not None and record.architecture == published.RECONSTRUCTION:
       notes.append("reconstruction")
-    if self.record is not None and not self.own_record:
-      notes.append(f"compared with {self.record.name} (same network)")
+    if record is not None and not self.own_record:
+      notes.append(f"compared with {record.name} (same network)")
     if self.in_progress:
       notes.append(self.status)
     cell = (self.run.summary or {}).get("sweep_cell")
     if cell:
       where = ", ".join(f"{field}={value:g}" for field, value in cell["values"].items())
       notes.append(f"closest cell ({where}) of {cell['sweep']}")
-    config = self.run.config
     if config.get("train_subset") or config.get("test_subset"):
       notes.append(f"subset: train {config.get('train_subset') or 'all'}, "
                    f"test {config.get('test_subset') or 'all'}")
-    if self.record is not None:
-      if self.planned_epochs != self.record.epochs:
-        notes.append(f"{self.planned_epochs} epochs (published {self.record.epochs})")
-      batch_size = config.get("batch_size")
-      if self.record.batch_size is not None and batch_size != self.record.batch_size:
-        notes.append(f"batch {batch_size} (published {self.record.batch_size})")
-      if self.params is not None and self.params != self.record.params:
-        notes.append(f"params differ from published by {self.params - self.record.params:+,}")
-      log_best = published_log_best(self.record.name)
-      if self.seeds and log_best is not None and log_best[1] > self.record.best_test_accuracy:
-        epoch, accuracy = log_best
-        notes.append(f"published log's highest test {accuracy:.2f} % (`EPOCH: {epoch}`), "
-                     f"gap to it {self.best[0] - accuracy:+.2f} pp")
+    if record is None:
+      return notes
+    if self.planned_epochs != record.epochs:
+      notes.append(f"{self.planned_epochs} epochs (published {record.epochs})")
+    batch_size = config.get("batch_size")
+    if record.batch_size is not None and batch_size != record.batch_size:
+      notes.append(f"batch {batch_size} (published {record.batch_size})")
+    if self.params is not None and self.params != record.params:
+      notes.append(f"params differ from published by {self.params - record.params:+,}")
+    log_best = published_log_best(record.name)
+    if self.seeds and log_best is not None and log_best[1] > record.best_test_accuracy:
+      epoch, accuracy = log_best
+      notes.append(f"published log's highest test {accuracy:.2f} % (`EPOCH: {epoch}`), "
+                   f"gap to it {self.best[0] - accuracy:+.2f} pp")
     return notes
 
 
 def published_log_best(name: str) -> tuple[int, float] | None:
-  """(epoch as printed, test accuracy in percent) of the highest test epoch of step `name`'s
-  published per-epoch log (`mnist_jax.published.logs`), the first if tied; None where the
-  write-up prints no such log. ref4's Results state the last epoch's accuracy as the best
-  ("99.37 (99.45 in 12th epoch)"), so its log can hold a higher one."""
-  if name not in published_logs.LOGS:
-    return None
-  epochs = [e for e in published_logs.log(name) if e.test_accuracy is not None]
-  if not epochs:
-    return None
-  best = max(epochs, key=lambda e: e.test_accuracy)
-  return best.epoch, best.test_accuracy
-
-
-def published_record(run: runs_lib.Run) -> published.Record | None:
-  """The record of the recipe, else of the network it trains, else None."""
-  known = {record.name: record for record in published.all()}
-  return known.get(run.name) or known.get(run.config.get("model"))
+  """(epoch as printed, test accuracy %) of the first highest test epoch of step `name`'s
+  published per-epoch log; None without one. ref4 states its last epoch's accuracy as the
+  best ("99.37 (99.45 in 12th epoch)"), so its log can hold a higher one."""
+  epochs = [(e.epoch, e.test_accuracy) for e in published_logs.LOGS.get(name, ())
+            if e.test_accuracy is not None]
+  return max(epochs, key=lambda e: e[1]) if epochs else None
 
 
 def analyze(run: runs_lib.Run) -> RunResult:
-  """`RunResult` of `run`; the parameter count from summary.json, else the registry.
-
-  The count is None for a run without summary.json whose model is not registered.
-  """
+  """`RunResult` of `run`; the parameter count from summary.json, else the registry (None for
+  an unregistered model)."""
   model = run.config.get("model", "")
   if run.summary is not None and "num_params" in run.summary:
     params = int(run.summary["num_params"])
   else:
     params = model_table.count_params(model) if model in models.names() else None
-  return RunResult(run=run, record=published_record(run), params=params,
-                   seeds=seed_results(run))
-
-
-ROW_SEEDS = 3  # a published step is reproduced by a finished run of >= 3 seeds
+  known = {record.name: record for record in published.all()}
+  record = known.get(run.name) or known.get(run.config.get("model"))
+  return RunResult(run=run, record=record, params=params, seeds=seed_results(run))
 
 
 @dataclasses.dataclass(frozen=True)
 class Coverage:
-  """The tally of the published steps reproduced (`published.all()`, ref1 Code 1 .. ref5 Step 7).
-
-  A step has a row when a result of its own record (`RunResult.own_record`) is finished, has at
-  least `ROW_SEEDS` seeds, trains on all the data and for the published number of epochs.
-
-  Attributes:
-    steps: every published record's name, in write-up order.
-    rows: the steps with a row, in write-up order.
-    within: of `rows`, those whose gap is >= -`TOLERANCE` pp (the verdict "within").
-    missing: the steps without a row, in write-up order.
-    short: step -> gap in pp (< -`TOLERANCE`), for the rows short of the published best.
-  """
+  """The published steps (`published.all()`, in write-up order) reproduced by a row: a
+  finished result of the step's own record with >= `ROW_SEEDS` seeds, all the data and the
+  published epochs. `within`: rows whose gap is >= -`TOLERANCE`; `short`: the others' gaps."""
   steps: list[str]
   rows: list[str]
   within: list[str]
@@ -318,11 +247,8 @@ class Coverage:
 
 
 def coverage(results: Sequence[RunResult]) -> Coverage:
-  """`Coverage` of the published steps by `results` (any order; other runs are ignored).
-
-  When two results qualify for one step (not so in runs/, whose folders are named by recipe),
-  the later one counts.
-  """
+  """`Coverage` of the published steps by `results` (any order; of two for one step, the
+  later counts)."""
   steps = [record.name for record in published.all()]
   rows: dict[str, RunResult] = {}
   for result in results:
@@ -341,16 +267,9 @@ def coverage(results: Sequence[RunResult]) -> Coverage:
 
 @dataclasses.dataclass(frozen=True)
 class Acceptance:
-  """The flagship's acceptance.
-
-  Attributes:
-    small: fewer than `FLAGSHIP_MAX_PARAMS` parameters.
-    seeds_holding: seeds at >= `TARGET` in each of the last 3 epochs.
-    num_seeds: seeds in the run.
-    accepted: both criteria met by a finished run of `FLAGSHIP_SEEDS` seeds and
-      `FLAGSHIP_EPOCHS` epochs on the full data.
-    line: the acceptance line for RESULTS.md.
-  """
+  """The flagship's acceptance: `small` (< `FLAGSHIP_MAX_PARAMS`), `seeds_holding` (seeds at
+  >= `TARGET` in each of the last 3 epochs), `accepted` (both, by a finished run of
+  `FLAGSHIP_SEEDS` seeds and `FLAGSHIP_EPOCHS` epochs on all the data), RESULTS.md's `line`."""
   small: bool
   seeds_holding: int
   num_seeds: int
@@ -362,9 +281,7 @@ def acceptance(result: RunResult) -> Acceptance:
   """The flagship's acceptance of `result` (meant for the `runs_lib.FLAGSHIP` run)."""
   small = result.params is not None and result.params < FLAGSHIP_MAX_PARAMS
   k, n = result.seeds_holding_target, len(result.seeds)
-  problems = []
-  if result.in_progress:
-    problems.append(result.status)
+  problems = [result.status] if result.in_progress else []
   if n != FLAGSHIP_SEEDS:
     problems.append(f"the run has {n} seeds, the criterion needs {FLAGSHIP_SEEDS}")
   if result.planned_epochs != FLAGSHIP_EPOCHS:
