@@ -1,10 +1,8 @@
 """How closely each cell of a sweep reproduces a published run.
 
-A write-up that leaves part of its recipe unstated (learning rate, schedule) is reproduced by
-sweeping the unstated fields over its own network and keeping the cell whose runs look most
-like the published one. This is reproduction, not model selection: the published run's
-numbers, test accuracy included, are the target by definition, so the cells are compared with
-them rather than ranked on a validation split (`sweeps` does that for recipes of our own).
+A write-up that leaves part of its recipe unstated is reproduced by sweeping the unstated
+fields over its network and keeping the cell most like the published run. The published
+numbers, test accuracy included, are the target by definition, so no validation split is used.
 
 Closeness of a cell, in percentage points (pp), is the mean of these absolute gaps between the
 mean over its seeds and the published run:
@@ -15,15 +13,8 @@ mean over its seeds and the published run:
     of the best-test epoch, that epoch's train accuracy).
 Lower is closer; rank 1 is the closest cell.
 
-The closest cell's seeds then become the step's row in docs/RESULTS.md (`cell_run`): each
-replica of a sweep trains exactly as the single run of its cell and seed would (tests/
-test_sweep.py), so no second training is needed.
-
-Example::
-
-  reproduction = reproduction.load("workdirs/ref5_step3_lr", "ref5_step3")
-  print(reproduction.render())
-  runs_lib.write_run(reproduction.cell_run(reproduction, reproduction.chosen), "runs/ref5_step3")
+The closest cell's seeds then become the step's row in docs/RESULTS.md (`cell_run`): a
+sweep's replica trains exactly as the single run of its cell and seed would (tests/test_sweep.py).
 """
 
 from __future__ import annotations
@@ -48,21 +39,10 @@ MeanStd = sweeps.MeanStd
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-  """One cell of the sweep against the published run; accuracies in percent, gaps in pp.
-
-  Attributes:
-    values: the cell's swept values, in `Reproduction.fields` order.
-    seeds: its replicas' seeds.
-    replicas: their positions in metrics.jsonl's per-replica lists.
-    best_test, best_train: mean ± std over seeds of each seed's best test accuracy and its
-      train accuracy as the record defines it (see the module docstring).
-    best_test_gap: mean best test minus the published best (signed).
-    best_train_gap: likewise for train; None when the record has no train figure.
-    test_epoch_gap, train_epoch_gap: mean over the logged epochs of |mean over seeds -
-      published|; None without a log.
-    closeness: the mean of the terms used (see the module docstring).
-    rank: 1 for the closest cell.
-  """
+  """One cell against the published run (percent; gaps in pp): mean ± std over seeds of the
+  best test and of the train accuracy as the record defines it, the signed gaps of their means
+  (train: None without a train figure), the per-epoch gaps (None without a log), closeness and
+  rank (1: closest)."""
   values: tuple[Any, ...]
   seeds: tuple[int, ...]
   replicas: tuple[int, ...]
@@ -122,8 +102,8 @@ class Reproduction:
 
 def _train_at_record(record: published.Record, train: np.ndarray,
                      test: np.ndarray) -> np.ndarray:
-  """Per replica, the train accuracy the record's figure stands for: the best over epochs,
-  or for ref5 that of the best-test epoch (published.py's module docstring)."""
+  """Per replica, the train accuracy the record stands for: the best, for ref5 the best-test
+  epoch's."""
   if record.experiment == "ref5":
     return train[np.argmax(test, axis=0), np.arange(train.shape[1])]
   return train.max(axis=0)
@@ -137,19 +117,13 @@ def _epoch_gap(ours: np.ndarray, theirs: Sequence[float | None]) -> float | None
 
 
 def load(workdir: str, record_name: str) -> Reproduction:
-  """Reads the sweep run in `workdir` (validation split or not) and compares each cell with
-  the published record `record_name`.
+  """Compares each cell of the sweep run in `workdir` with the published record `record_name`.
 
   Raises:
-    ValueError: unknown record (the message lists the known ones), a workdir that is not a
-      run or has no finished epoch, or per-replica lists of different lengths.
+    ValueError: unknown record (the message lists the known ones), or as `sweeps.read_replicas`.
   """
   record = published.record(record_name)
-  run = runs_lib.load_run(workdir)
-  if not run.history:
-    raise ValueError(f"{workdir!r} has no finished epoch yet (metrics.jsonl is empty or absent)")
-  seeds = tuple(run.history[-1]["seeds"])
-  values = dict(run.history[-1].get("sweep") or {})
+  run, seeds, values = sweeps.read_replicas(workdir)
   fields = tuple(values)
   test = sweeps.split_accuracy(run.history, "test", len(seeds))
   train = np.array([record["train_accuracy"] for record in run.history], np.float64)
@@ -178,11 +152,9 @@ def load(workdir: str, record_name: str) -> Reproduction:
                       best_train=best_train, best_test_gap=best_test_gap,
                       best_train_gap=best_train_gap, test_epoch_gap=test_epoch_gap,
                       train_epoch_gap=train_epoch_gap, closeness=float(np.mean(terms))))
-  order = sorted(range(len(cells)), key=lambda i: (cells[i].closeness, i))
-  ranks = {i: rank for rank, i in enumerate(order, start=1)}
-  cells = tuple(dataclasses.replace(cell, rank=ranks[i]) for i, cell in enumerate(cells))
   return Reproduction(run=run, record=record, fields=fields,
-                      logged_epochs=sum(v is not None for v in log_test), cells=cells)
+                      logged_epochs=sum(v is not None for v in log_test),
+                      cells=sweeps.ranked(cells, lambda cell: cell.closeness))
 
 
 def _select(value: Any, replicas: Sequence[int], num_replicas: int) -> Any:
@@ -195,17 +167,12 @@ def _select(value: Any, replicas: Sequence[int], num_replicas: int) -> Any:
 
 
 def cell_run(found: Reproduction, cell: Cell) -> runs_lib.Run:
-  """The replicas of `cell` as a plain run of the published step: the row of docs/RESULTS.md.
+  """The replicas of `cell` as a plain run named for the published step (its RESULTS.md row).
 
-  config.json is the sweep's with the cell's values set, no sweep, the record's name (e.g.
-  "ref5_step3") and the cell's seeds; metrics.jsonl keeps only the cell's replicas; summary.json
-  is recomputed from them (`metrics.seed_statistics`) and says which sweep and cell it came
-  from under "sweep_cell". The sweep's replicas train together, so its times (epoch_seconds,
-  train_seconds, compile_seconds) are shared out equally: each is scaled by the cell's share
-  of the replicas.
-
-  Returns:
-    A `runs_lib.Run` whose workdir is the sweep's (`runs_lib.write_run` writes it elsewhere).
+  config.json is the sweep's with the cell's values and seeds, without the sweep; metrics.jsonl
+  keeps the cell's replicas; summary.json is recomputed and names the sweep and cell under
+  "sweep_cell"; the times are scaled by the cell's share of the replicas (they trained together).
+  The workdir stays the sweep's (`runs_lib.write_run` writes it elsewhere).
 
   Raises:
     ValueError: the sweep run has no summary.json yet (it has not finished).

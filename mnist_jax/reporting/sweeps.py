@@ -1,21 +1,10 @@
 """Sweeps: the cells of a grid of recipe values x seeds, ranked on validation.
 
-A sweep workdir is a run workdir (`runs_lib.load_run`) whose metrics.jsonl records carry
-``"sweep"``: {flat field path: [one value per replica]} (``{}`` for a plain run), with the
-replicas cell-major (replica r = cell * num_seeds + seed index). A cell is the tuple of swept
-values; its replicas are its seeds.
-
-Definitions (as in docs/RESULTS.md): accuracy in percent, from the correct / total counts
-where logged; a seed's best and last-3 mean as `metrics.seed_statistics`; mean ± std over a
-cell's seeds with the sample std (ddof=1), none for a single seed. Cells are ranked by the
-mean last-3 validation accuracy (ties: the mean best validation accuracy); the test split
-never chooses, it only reports.
-
-Example::
-
-  sweep = sweeps.load_sweep("workdirs/sweep")
-  print(sweeps.render(sweep))
-  sweeps.plot(sweep, "workdirs/sweep/sweep.png")
+A sweep workdir is a run workdir whose metrics.jsonl records carry ``"sweep"``: {field path:
+[one value per replica]} (``{}`` for a plain run); a cell is a tuple of swept values, its
+replicas its seeds. Accuracies are percent, mean ± std over a cell's seeds (ddof=1) as in
+docs/RESULTS.md. Cells are ranked by the mean last-3 validation accuracy (ties: mean best
+validation); the test split never chooses, it only reports.
 """
 
 from __future__ import annotations
@@ -29,7 +18,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from mnist_jax.training import metrics
-# The figure and Markdown helpers of the other reports, so the sweep looks the same.
 from mnist_jax.training import plots
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import markdown
@@ -45,16 +33,9 @@ MeanStd = tuple[float, float | None]  # percent; std None for a single seed
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-  """One point of the grid: the replicas sharing the same swept values.
-
-  Attributes:
-    values: one value per grouping field (`Sweep.fields`, or those given to `Sweep.group`).
-    replicas: the cell's replica indices (positions in metrics.jsonl's per-replica lists).
-    seeds: their seeds.
-    validation_best, validation_last3, test_best, test_last3: (mean, std) over the replicas
-      of each replica's best / last-3 mean accuracy, percent.
-    rank: 1 for the best cell on validation (see the module docstring), 2, 3, ...
-  """
+  """One point of the grid: its values (one per grouping field), its replicas (positions in
+  metrics.jsonl's lists) and their seeds, (mean, std) over them of each replica's best /
+  last-3 accuracy per split, and its rank (1: best on validation)."""
   values: tuple[Any, ...]
   replicas: tuple[int, ...]
   seeds: tuple[int, ...]
@@ -67,18 +48,9 @@ class Cell:
 
 @dataclasses.dataclass(frozen=True)
 class Sweep:
-  """A sweep run, its per-replica numbers and its cells.
-
-  Attributes:
-    run: the run's files.
-    fields: the swept field paths, e.g. ("schedule.max_lr", "schedule.pct_start"); () for a
-      plain run (one cell of seeds).
-    values: {field: [one value per replica]}, as in metrics.jsonl.
-    seeds: one seed per replica.
-    statistics: {"validation_best" | "validation_last3" | "test_best" | "test_last3":
-      float [replicas]}, percent.
-    cells: grouped by all of `fields`, in grid order (first appearance among the replicas).
-  """
+  """A sweep run: its swept field paths (() for a plain run), {field: [value per replica]},
+  a seed per replica, {"validation_best" | ... | "test_last3": float [replicas]} in percent,
+  and its cells grouped by all fields, in grid order."""
   run: runs_lib.Run
   fields: tuple[str, ...]
   values: Mapping[str, Sequence[Any]]
@@ -104,21 +76,20 @@ class Sweep:
       cells.append(Cell(values=tuple(self.values[field][replicas[0]] for field in fields),
                         replicas=tuple(replicas), seeds=tuple(self.seeds[r] for r in replicas),
                         **numbers))
-    order = sorted(range(len(cells)), key=lambda i: (
-        -cells[i].validation_last3[0], -cells[i].validation_best[0], i))
-    ranks = {i: rank for rank, i in enumerate(order, start=1)}
-    return tuple(dataclasses.replace(cell, rank=ranks[i]) for i, cell in enumerate(cells))
+    return ranked(cells, lambda c: (-c.validation_last3[0], -c.validation_best[0]))
+
+
+def ranked(cells: Sequence[Any], key) -> tuple[Any, ...]:
+  """`cells` (dataclasses with a `rank`) with rank 1, 2, ... by `key`, ties in grid order."""
+  order = sorted(range(len(cells)), key=lambda i: (key(cells[i]), i))
+  ranks = {i: rank for rank, i in enumerate(order, start=1)}
+  return tuple(dataclasses.replace(cell, rank=ranks[i]) for i, cell in enumerate(cells))
 
 
 def cell_replicas(values: Mapping[str, Sequence[Any]], fields: Sequence[str],
                   num_replicas: int) -> list[list[int]]:
-  """The replicas of each cell when grouped by `fields`, cells in order of first appearance.
-
-  Args:
-    values: {field: [one value per replica]}, as metrics.jsonl's ``"sweep"``.
-    fields: the fields to group by (others are pooled).
-    num_replicas: the number of replicas.
-  """
+  """The replicas of each cell grouped by `fields` (others pooled), in order of first
+  appearance; `values` is metrics.jsonl's ``"sweep"``."""
   members: dict[str, list[int]] = {}
   for replica in range(num_replicas):
     # JSON text as the key: a swept value may be a list (unhashable).
@@ -145,29 +116,36 @@ def split_accuracy(history: Sequence[Mapping[str, Any]], split: str, replicas: i
   return accuracy
 
 
-def load_sweep(workdir: str) -> Sweep:
-  """Reads the sweep run in `workdir` and groups its replicas into ranked cells.
+def read_replicas(workdir: str) -> tuple[runs_lib.Run, tuple[int, ...], dict[str, list]]:
+  """(the run, a seed per replica, {swept field: [value per replica]}) of a sweep workdir.
 
   Raises:
-    ValueError: `workdir` is missing or not a run workdir (as `runs_lib.load_run`), has no
-      finished epoch, has no validation split (`NO_VALIDATION`), or its per-replica lists
-      differ in length.
+    ValueError: as `runs_lib.load_run`, no finished epoch, or lists of different lengths.
   """
-  if not os.path.isdir(workdir):
-    raise ValueError(f"no workdir {workdir!r}: the folder does not exist")
   run = runs_lib.load_run(workdir)
   if not run.history:
     raise ValueError(f"{workdir!r} has no finished epoch yet (metrics.jsonl is empty or absent)")
-  if (not run.config.get("validation_size", 0)
-      or any("validation_accuracy" not in record for record in run.history)):
-    raise ValueError(f"{workdir!r} has no validation split, but {NO_VALIDATION}")
-  last = run.history[-1]
-  seeds = tuple(last["seeds"])
-  values = dict(last.get("sweep") or {})
+  seeds = tuple(run.history[-1]["seeds"])
+  values = dict(run.history[-1].get("sweep") or {})
   for field, per_replica in values.items():
     if len(per_replica) != len(seeds):
       raise ValueError(f"metrics.jsonl: sweep field {field!r} has {len(per_replica)} values "
                        f"but there are {len(seeds)} replicas (seeds)")
+  return run, seeds, values
+
+
+def load_sweep(workdir: str) -> Sweep:
+  """Reads the sweep run in `workdir` and groups its replicas into ranked cells.
+
+  Raises:
+    ValueError: as `read_replicas`, a missing folder, or no validation split.
+  """
+  if not os.path.isdir(workdir):
+    raise ValueError(f"no workdir {workdir!r}: the folder does not exist")
+  run, seeds, values = read_replicas(workdir)
+  if (not run.config.get("validation_size", 0)
+      or any("validation_accuracy" not in record for record in run.history)):
+    raise ValueError(f"{workdir!r} has no validation split, but {NO_VALIDATION}")
   statistics = {}
   for split in SPLITS:
     numbers = metrics.seed_statistics(split_accuracy(run.history, split, len(seeds)), LAST_EPOCHS)
@@ -200,9 +178,7 @@ def chosen_line(sweep: Sweep) -> str:
 
 
 def render(sweep: Sweep) -> str:
-  """The Markdown report: a line on the ranking, the table (one row per cell in grid order:
-  each swept field, seeds, validation best / last-3, test best / last-3, rank) and
-  `chosen_line`."""
+  """The Markdown report: a line on the ranking, a row per cell in grid order, `chosen_line`."""
   stat = markdown.format_mean_std
   header = [*(f"`{field}`" for field in sweep.fields), "seeds", "validation best %",
             "validation last-3 %", "test best %", "test last-3 %", "rank"]
@@ -219,15 +195,10 @@ def render(sweep: Sweep) -> str:
 
 
 def plot_fields(sweep: Sweep, requested: Sequence[str] | None = None) -> tuple[str, ...] | None:
-  """The fields to plot: `requested` (checked), else all swept fields when one or two.
-
-  Returns:
-    One or two field paths, or None when nothing was requested and the sweep has zero or
-    more than two fields (see `no_plot_line`).
+  """The one or two fields to plot: `requested`, else the swept ones if one or two, else None.
 
   Raises:
-    ValueError: `requested` names a field that is not swept, repeats one, or has not one or
-      two entries.
+    ValueError: `requested` names an unswept field, repeats one, or has not one or two.
   """
   if not requested:
     return sweep.fields if 1 <= len(sweep.fields) <= 2 else None
@@ -296,18 +267,9 @@ def _plot_two(figure, axes, fields: Sequence[str], cells: Sequence[Cell]) -> Non
 
 def plot(sweep: Sweep, path: str | os.PathLike[str],
          fields: Sequence[str] | None = None) -> pathlib.Path | None:
-  """Writes the sweep's plot as a PNG (see `plot_fields` for which fields).
-
-  One field: mean ± std over seeds of the last-3 validation and test accuracy against the
-  value (log axis when all values are positive and span more than 10x). Two fields: a heatmap
-  of the mean last-3 validation accuracy, annotated. Fields left out are averaged over.
-
-  Returns:
-    The path written, or None when there is no plot (`no_plot_line` says why).
-
-  Raises:
-    ValueError: as `plot_fields`.
-  """
+  """Writes the PNG for `plot_fields` (others averaged over): one field, mean ± std of the
+  last-3 accuracies against it; two, a heatmap of the last-3 validation mean. Returns the path,
+  or None (`no_plot_line` says why). Raises ValueError as `plot_fields`."""
   chosen = plot_fields(sweep, fields)
   if chosen is None:
     return None
