@@ -1,15 +1,9 @@
 """The parameter frontier: our smallest networks beside the write-ups and public results.
 
-For each budget (at most 4,000 / 2,000 / 1,000 parameters) the model of ours chosen for it on
-the validation split (docs/EXPERIMENTS.md, "Frontier") is reported from its committed 5-seed
-test run; beside it, the write-ups' final models (published, and our reproductions) and the
-smallest public results we know of, as data with their sources. `section` renders the
-Markdown of docs/RESULTS.md's frontier section and `plot` the test accuracy against parameters.
-
-Example::
-
-  results = [analysis.analyze(run) for run in runs_lib.find_runs(["runs/*"])]
-  lines = frontier.section(results, plot_path="frontier.png")
+For each budget (at most 4,000 / 2,000 / 1,000 parameters), the model of ours chosen on the
+validation split (docs/EXPERIMENTS.md, "Frontier") from its 5-seed test run, beside the
+write-ups' final models and the smallest public results we know of. `section` renders
+RESULTS.md's frontier section, `plot` the test accuracy against parameters.
 """
 
 from __future__ import annotations
@@ -29,16 +23,9 @@ SELECTED_ON_TEST = "single run, selected on test"
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-  """A parameter budget and the frontier protocol's target for it.
-
-  Attributes:
-    max_params: the budget, inclusive.
-    target: mean over `SEEDS` seeds of the best test accuracy to reach, percent.
-    model: the recipe (config name) of ours chosen for the budget on the validation split.
-    min_seeds_holding: seeds that must hold `target` in each of the last 3 epochs (0: none
-      asked).
-    label: the budget as the tables show it ("≤ 4,000" by default).
-  """
+  """A parameter budget (inclusive), the frontier protocol's target for it (mean over `SEEDS`
+  seeds of the best test accuracy, percent), our model chosen for it, the seeds that must hold
+  the target in each of the last 3 epochs, and its label in tables ("≤ 4,000" by default)."""
   max_params: int
   target: float
   model: str
@@ -62,17 +49,8 @@ FALLBACK = Budget(5853, 99.40, "frontier_5k", label="< 5,854 (where 4,000 falls 
 
 @dataclasses.dataclass(frozen=True)
 class PublicResult:
-  """A public small-MNIST result, as its source reports it.
-
-  Attributes:
-    label: short name for tables and the plot.
-    params: trainable parameters.
-    best: best test accuracy, percent.
-    last_mean: mean of the last 3 epochs' test accuracy, percent, where published.
-    epochs: epochs trained (the most, where training stopped early).
-    how: how the figure was obtained and chosen.
-    source: where it is published.
-  """
+  """A public small-MNIST result as its source reports it: accuracies in percent (the last-3
+  mean where published), the most epochs trained, how the figure was chosen, its source."""
   label: str
   params: int
   best: float
@@ -103,13 +81,8 @@ PUBLIC = (
 )
 
 
-def _by_name(results: Sequence[analysis.RunResult]) -> dict[str, analysis.RunResult]:
-  return {result.name: result for result in results}
-
-
 def holding(result: analysis.RunResult, target: float) -> int:
-  """Seeds of `result` whose test accuracy is >= `target` (percent) in each of the last 3
-  epochs."""
+  """Seeds of `result` at >= `target` percent in each of the last 3 epochs."""
   return sum(len(s.last) == analysis.LAST_EPOCHS and min(s.last) >= target
              for s in result.seeds)
 
@@ -157,14 +130,10 @@ def _write_up_finals(results: dict[str, analysis.RunResult]) -> list[tuple[str, 
 
 
 def section(results: Sequence[analysis.RunResult], plot_path: str | None) -> list[str]:
-  """The Markdown lines of RESULTS.md's frontier section.
-
-  Args:
-    results: every run's result (`analysis.analyze`); the budgets' models are looked up by
-      recipe name.
-    plot_path: the frontier plot, relative to RESULTS.md, or None when it was not drawn.
-  """
-  by_name = _by_name(results)
+  """RESULTS.md's frontier section for every run's result; `plot_path` is relative to
+  RESULTS.md, None when not drawn."""
+  by_name = {result.name: result for result in results}
+  stat = markdown.format_mean_std
   lines = [
       "## Frontier: the smallest networks at 99.40 / 99.20 / 99.00 %", "",
       "Each model of ours was chosen on a validation split (the last 5,000 training images), "
@@ -174,52 +143,48 @@ def section(results: Sequence[analysis.RunResult], plot_path: str | None) -> lis
   rows = []
   for budget in shown_budgets(by_name):
     result = by_name.get(budget.model)
-    if result is None or not result.seeds:
-      rows.append([budget.name, f"{budget.target:.2f}", f"`{budget.model}`",
-                   "—", "—", "—", "—", verdict(budget, result)])
-      continue
-    rows.append([budget.name, f"{budget.target:.2f}", f"`{budget.model}`",
-                 f"{result.params:,}", markdown.format_mean_std(result.best), markdown.format_mean_std(result.last_mean),
-                 f"{holding(result, budget.target)} of {len(result.seeds)}",
+    numbers = ["—"] * 4
+    if result is not None and result.seeds:
+      numbers = [f"{result.params:,}", stat(result.best), stat(result.last_mean),
+                 f"{holding(result, budget.target)} of {len(result.seeds)}"]
+    rows.append([budget.name, f"{budget.target:.2f}", f"`{budget.model}`", *numbers,
                  verdict(budget, result)])
-  lines += markdown.markdown_table(["budget (params)", "target %", "ours", "params", "best test %: mean ± std",
-                   "last-3 mean %: mean ± std", "seeds ≥ target in each of the last 3 epochs",
-                   "target"], rows)
+  lines += markdown.markdown_table(
+      ["budget (params)", "target %", "ours", "params", "best test %: mean ± std",
+       "last-3 mean %: mean ± std", "seeds ≥ target in each of the last 3 epochs", "target"], rows)
   lines += ["", "Beside the write-ups' final models and the public results (published figures "
             "are one run's best epoch):", ""]
+
+  def ours(label: str, result: analysis.RunResult | None, how: str) -> list[list[str]]:
+    if result is None or not result.seeds:
+      return []
+    return [[label, f"{result.params:,}", stat(result.best), stat(result.last_mean),
+             str(result.epochs_done), f"{len(result.seeds)} seeds{how}", "this repository"]]
+
   rows = []
   for budget in shown_budgets(by_name):
-    result = by_name.get(budget.model)
-    if result is not None and result.seeds:
-      rows.append([f"ours: `{budget.model}`", f"{result.params:,}", markdown.format_mean_std(result.best),
-                   markdown.format_mean_std(result.last_mean), str(result.epochs_done),
-                   f"{len(result.seeds)} seeds; recipe chosen on validation", "this repository"])
-  for name, params, best, ours in _write_up_finals(by_name):
+    rows += ours(f"ours: `{budget.model}`", by_name.get(budget.model),
+                 "; recipe chosen on validation")
+  for name, params, best, result in _write_up_finals(by_name):
     rows.append([f"write-up: `{name}` (published)", f"{params:,}", f"{best:.2f}", "—",
                  str(published.record(name).epochs), "single run", f"{name.split('_')[0]}.md"])
-    if ours is not None and ours.seeds:
-      rows.append([f"write-up: `{name}` (ours)", f"{ours.params:,}", markdown.format_mean_std(ours.best),
-                   markdown.format_mean_std(ours.last_mean), str(ours.epochs_done), f"{len(ours.seeds)} seeds",
-                   "this repository"])
+    rows += ours(f"write-up: `{name}` (ours)", result, "")
   for public in PUBLIC:
     rows.append([f"public: {public.label}", f"{public.params:,}", f"{public.best:.2f}",
                  "—" if public.last_mean is None else f"{public.last_mean:.2f}",
                  str(public.epochs), public.how, public.source])
-  lines += markdown.markdown_table(["model", "params", "best test %", "last-3 mean %", "epochs",
-                   "how obtained", "source"], rows)
+  lines += markdown.markdown_table(
+      ["model", "params", "best test %", "last-3 mean %", "epochs", "how obtained", "source"], rows)
   if plot_path:
     lines += ["", f"![test accuracy against parameters]({plot_path})"]
   return lines
 
 
 def plot(results: Sequence[analysis.RunResult], path: str) -> bool:
-  """Draws best test accuracy (%) against parameters (log scale) for ours, the write-ups'
-  final models (published and ours) and `PUBLIC`, with each budget's target; writes a PNG.
-
-  Returns:
-    False (nothing written) when no frontier model of ours has a finished epoch.
-  """
-  by_name = _by_name(results)
+  """Writes a PNG of best test accuracy (%) against parameters (log scale) for ours, the
+  write-ups' final models and `PUBLIC`, with each budget's target; False (nothing written)
+  when no frontier model of ours has a finished epoch."""
+  by_name = {result.name: result for result in results}
   ours = [(budget, by_name[budget.model]) for budget in shown_budgets(by_name)
           if budget.model in by_name and by_name[budget.model].seeds]
   if not ours:

@@ -1,15 +1,8 @@
 """Per published step, the recipe we train and which of its fields the write-up states.
 
 Each row of RESULTS.md's "Recipes" table shows a run's recipe field by field, each value
-marked with where it comes from: "W" where the write-up states it (quoted or derived with
-certainty from its log; `published_recipes`), "W, part" where it states only part (a
-scheduler named without its kind or parameters, an epoch budget), "ours" where the write-up
-is silent and the value is our choice (each step's config docstring says why; docs/EXPERIMENTS.md has the runs
-behind the searched ones).
-
-Example::
-
-  lines = recipes.table([analysis.analyze(run) for run in runs_lib.find_runs(["runs/*"])])
+marked "W" (stated by the write-up, `published_recipes`), "W, part" (stated in part) or "ours"
+(the write-up is silent; the table's text says more).
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
-"""docs/RESULTS.md: every run's numbers next to the published ones, rendered as Markdown.
+"""docs/RESULTS.md: every run's numbers (`analysis`) next to the published ones, as Markdown.
 
-`report` writes the file from runs read by `runs_lib.find_runs` (usually the committed copies
-in ``runs/``, see `runs_lib.collect`); the numbers and their definitions are those of
-`analysis`.
-
-Example::
-
-  runs = runs_lib.find_runs(["runs/*"])
-  text = results.report(runs, "docs/RESULTS.md", command="python scripts/compare.py")
+  text = results.report(runs_lib.find_runs(["runs/*"]), "docs/RESULTS.md", command)
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Sequence
 
 from mnist_jax import published
@@ -96,20 +88,9 @@ def seed_table(result: analysis.RunResult) -> list[str]:
 
 def render(results: Sequence[analysis.RunResult], command: str,
            plots: dict[str, str] | None = None, frontier_plot: str | None = None) -> str:
-  """RESULTS.md for `results` (in the given order).
-
-  Args:
-    results: from `analysis.analyze`, e.g.
-      ``[analysis.analyze(run) for run in runs_lib.find_runs(["runs/*"])]``.
-    command: the command line that regenerates the file, written in its header.
-    plots: title -> path relative to RESULTS.md of the flagship's plots to link.
-    frontier_plot: path relative to RESULTS.md of the frontier plot, or None. The frontier
-      section (`frontier.section`) is written when a run of a `frontier.BUDGETS` model is in
-      `results`.
-
-  Returns:
-    The Markdown text.
-  """
+  """RESULTS.md's text for `results` (`analysis.analyze`, in the given order); `command`
+  regenerates it; `plots` maps titles to the flagship's plots and `frontier_plot` is the
+  frontier plot's path (or None), both relative to RESULTS.md."""
   lines = [
       "# Results",
       "",
@@ -172,11 +153,8 @@ def render(results: Sequence[analysis.RunResult], command: str,
 
 
 def report(runs: Sequence[runs_lib.Run], output: str, command: str) -> str:
-  """Writes RESULTS.md to `output` and returns its text.
-
-  The flagship's plots (`runs_lib.PLOT_FILES`) are copied beside it as ``final_curves.png``
-  and ``final_misclassified.png`` and linked; stale copies of plots the run lacks are removed.
-  The frontier plot (`FRONTIER_PLOT`) is drawn beside it when a frontier model has run.
+  """Writes RESULTS.md to `output` and returns its text; beside it, copies of the flagship's
+  plots (``final_curves.png``, ...; stale ones removed) and the frontier plot (`FRONTIER_PLOT`).
 
   Raises:
     OSError: `output` or its folder cannot be written.
@@ -189,14 +167,10 @@ def report(runs: Sequence[runs_lib.Run], output: str, command: str) -> str:
     if result.name != runs_lib.FLAGSHIP:
       continue
     for file_name in runs_lib.PLOT_FILES:
-      source = os.path.join(result.run.workdir, file_name)
       copy_name = f"{runs_lib.FLAGSHIP}_{file_name}"
-      destination = os.path.join(folder, copy_name)
-      if os.path.exists(source):
-        shutil.copyfile(source, destination)
+      if runs_lib.copy_or_remove(os.path.join(result.run.workdir, file_name),
+                                 os.path.join(folder, copy_name)):
         plots[f"{runs_lib.FLAGSHIP} {os.path.splitext(file_name)[0]}"] = copy_name
-      elif os.path.exists(destination):
-        os.remove(destination)
   frontier_path = os.path.join(folder, FRONTIER_PLOT)
   if frontier.plot(results, frontier_path):
     frontier_plot = FRONTIER_PLOT

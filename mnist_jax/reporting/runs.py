@@ -1,15 +1,8 @@
 """Training runs on disk: reading a run's files, finding runs, collecting them into ``runs/``.
 
-A run is a workdir written by `train.train_and_evaluate`: ``config.json``, ``metrics.jsonl``
-(one line per finished epoch, every value a list over seeds) and, once the run has finished,
-``summary.json``. Checkpoints make workdirs large, so `collect` copies the small files of a run
-(and its plots) into ``runs/<recipe name>/``, which is committed; `results.report` regenerates
-``docs/RESULTS.md`` from there on any machine.
-
-Example::
-
-  runs = runs_lib.find_runs(["workdirs/*"])
-  folders = runs_lib.collect_all(["workdirs/*"], "runs")
+A run is a workdir written by training: ``config.json``, ``metrics.jsonl`` (a line per
+finished epoch, every value a list over seeds) and, once finished, ``summary.json``. `collect`
+copies these and the plots (not the checkpoints) into the committed ``runs/<recipe name>/``.
 """
 
 from __future__ import annotations
@@ -31,14 +24,8 @@ FLAGSHIP = "final"  # the recipe name of the flagship (configs/final.py)
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-  """The files of one run.
-
-  Attributes:
-    workdir: the folder the files were read from.
-    config: config.json (the ml_collections config as a dict).
-    history: the records of metrics.jsonl, one per finished epoch, in order.
-    summary: summary.json, or None while the run is in progress.
-  """
+  """The files of one run: config.json, metrics.jsonl's records (one per finished epoch) and
+  summary.json (None while in progress), read from `workdir`."""
   workdir: str
   config: dict[str, Any]
   history: list[dict[str, Any]]
@@ -92,12 +79,7 @@ def load_run(workdir: str) -> Run:
 
 
 def find_runs(patterns: Sequence[str]) -> list[Run]:
-  """The runs in the folders matched by the glob `patterns`, one per recipe name.
-
-  Folders without config.json are ignored.
-
-  Returns:
-    The runs in `recipe_order`.
+  """The runs in the folders with config.json matched by the glob `patterns`, in `recipe_order`.
 
   Raises:
     ValueError: a pattern matches no run, or two runs share a recipe name (the message
@@ -131,15 +113,20 @@ def recipe_order(name: str) -> tuple[int, int, str]:
   return (len(published.EXPERIMENTS) + 1, 0, name)
 
 
+def copy_or_remove(source: str, destination: str) -> bool:
+  """Copies `source` to `destination`, or removes a stale `destination` where `source` is
+  missing; returns whether `source` exists."""
+  if os.path.exists(source):
+    shutil.copyfile(source, destination)
+    return True
+  if os.path.exists(destination):
+    os.remove(destination)
+  return False
+
+
 def collect(workdir: str, runs_dir: str = "runs") -> str:
-  """Copies the small files of the run in `workdir` into ``runs_dir/<recipe name>/``.
-
-  Copies `RUN_FILES` and `PLOT_FILES` (not checkpoints, TensorBoard events or steps.jsonl);
-  a file the run lacks (summary.json while in progress) is removed from the copy, so the copy
-  always matches the run.
-
-  Returns:
-    The folder written.
+  """Copies `RUN_FILES` and `PLOT_FILES` of the run in `workdir` into ``runs_dir/<recipe
+  name>/`` and returns that folder; files the run lacks are removed from the copy.
 
   Raises:
     ValueError: as `load_run`.
@@ -147,26 +134,16 @@ def collect(workdir: str, runs_dir: str = "runs") -> str:
   run = load_run(workdir)
   target = os.path.join(runs_dir, run.name)
   os.makedirs(target, exist_ok=True)
-  if os.path.samefile(workdir, target):
-    return target
-  for file_name in RUN_FILES + PLOT_FILES:
-    source, destination = os.path.join(workdir, file_name), os.path.join(target, file_name)
-    if os.path.exists(source):
-      shutil.copyfile(source, destination)
-    elif os.path.exists(destination):
-      os.remove(destination)
+  if not os.path.samefile(workdir, target):
+    for file_name in RUN_FILES + PLOT_FILES:
+      copy_or_remove(os.path.join(workdir, file_name), os.path.join(target, file_name))
   return target
 
 
 def write_run(run: Run, folder: str) -> str:
-  """Writes `run`'s config.json, metrics.jsonl and summary.json into `folder` (created), as
-  `collect` would copy them, and draws curves.png from the metrics (`plots.plot_curves`). A
-  plot it cannot draw (misclassified.png needs the trained parameters) is removed from
-  `folder`, with summary.json when `run` has none, so the folder holds only this run.
-
-  Returns:
-    `folder`.
-  """
+  """Writes `run`'s files into `folder` (created) as `collect` would and draws curves.png;
+  returns `folder`. Stale files it cannot write (misclassified.png, a missing summary.json) are
+  removed."""
   os.makedirs(folder, exist_ok=True)
   with open(os.path.join(folder, "config.json"), "w") as f:
     json.dump(run.config, f, indent=2)
@@ -189,12 +166,5 @@ def write_run(run: Run, folder: str) -> str:
 
 
 def collect_all(patterns: Sequence[str], runs_dir: str = "runs") -> list[str]:
-  """`collect` for every run matched by `patterns`; checks them all before copying any.
-
-  Returns:
-    The folders written, in `recipe_order`.
-
-  Raises:
-    ValueError: as `find_runs`.
-  """
+  """`collect` for every run of `find_runs(patterns)` (all checked before any is copied)."""
   return [collect(run.workdir, runs_dir) for run in find_runs(patterns)]
