@@ -41,15 +41,8 @@ SWEEP_MAX_LR = (0.02, 0.2)
 
 def load_images(num_examples: int, synthetic: bool = False,
                 data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """The first `num_examples` MNIST training images, or random ones of the same shape.
-
-  Args:
-    num_examples: 1..60000.
-    synthetic: random uint8 pixels and labels 0-9 (seeded) instead of real MNIST.
-    data_dir: IDX folder for `data.load` (default: the MNIST_DIR environment variable).
-
-  Returns:
-    images uint8 [N, 28, 28, 1] and labels int32 [N].
+  """The first `num_examples` (1..60000) MNIST training images, uint8 [N, 28, 28, 1], and
+  labels int32 [N]; `synthetic`: seeded random ones; `data_dir` defaults to MNIST_DIR.
 
   Raises:
     ValueError: num_examples outside 1..60000.
@@ -70,20 +63,8 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
                    num_epochs: int, name: str = "ours") -> measurements.Timing:
   """Times `epoch.make_train_epoch` (AOT-compiled) over `num_epochs` epochs.
 
-  Trains the replicas of `config` as training does: `config.num_seeds` seeds times the cells
-  of `config.sweep` (`sweep.replicas`), states from `step.create_replica_states`, split
-  across the devices by `epoch.create_mesh`. The schedule spans `config.num_epochs` epochs as
-  in a real run; rotation is `config.rotation_degrees`.
-
-  Args:
-    config: the training config.
-    images: uint8 [N, 28, 28, 1]; labels: int32 [N].
-    num_epochs: timed epochs (after the untimed compile).
-    name: label of the contender.
-
-  Returns:
-    The `measurements.Timing`, compile time apart, with the replica count and the swept
-    values read back from the timed states.
+  Trains `config`'s replicas (seeds times sweep cells) across the devices as training does;
+  images uint8 [N, 28, 28, 1], labels int32 [N]; the compile is untimed and reported apart.
   """
   num_examples = len(labels)
   num_replicas = len(sweep.replicas(config))

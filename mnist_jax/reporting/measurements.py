@@ -1,8 +1,4 @@
-"""What a benchmark measured: the times of one contender (`Timing`) and of a whole run (`Report`).
-
-Kept apart from the code that times (`benchmark`, `torch_epoch`) and from the Markdown
-(`benchmark_report`), which all read these records.
-"""
+"""What a benchmark measured: the times of one contender (`Timing`) and of a whole run (`Report`)."""
 
 from __future__ import annotations
 
@@ -13,21 +9,10 @@ import statistics
 
 @dataclasses.dataclass
 class Timing:
-  """Wall-clock times of one contender.
-
-  Attributes:
-    name: what ran, e.g. "ours (rotation ±7°)" or "torch eager".
-    num_examples: training images per epoch.
-    batch_size: images per optimizer step (the last step may be smaller).
-    epoch_seconds: one entry per timed epoch, seconds.
-    compile_seconds: ahead-of-time compile (ours) or first-epoch warm-up (torch.compile);
-      None where nothing is compiled.
-    num_replicas: replicas trained together in one program (ours: seeds times sweep cells);
-      1 otherwise.
-    swept: the swept values the timed program's states carried, {field path: [R] values}
-      ({} outside a sweep).
-    error: the first line of the failure when the contender could not run; the times are
-      then empty.
+  """Wall-clock seconds of one contender ("ours (rotation ±7°)", "torch eager", ...): one per
+  timed epoch of `num_examples` images; the compile (ours ahead of time, torch.compile's
+  warm-up epoch; None without one); `num_replicas` trained together; the swept values of the
+  timed states ({field path: [R] values}); `error`, the failure's first line (no times then).
   """
 
   name: str
@@ -77,21 +62,9 @@ def per_replica_ratio(timing: Timing, separate: Timing) -> float:
 
 @dataclasses.dataclass
 class Report:
-  """Everything one benchmark run measured, with the machine it ran on.
-
-  Attributes:
-    config_name: the config's ``name`` (e.g. "final").
-    model: the registry model it trains.
-    machine: `machine.machine_info` of the machine it ran on.
-    timings: ours (with and without rotation) and torch, one seed each.
-    seed_timings: the multi-seed program, one entry per replica count.
-    synthetic: random images instead of MNIST.
-    load_before: `machine.load_average` before the first contender.
-    load_after: the same after the last.
-    num_epochs: epochs of a full run of the config (its `num_epochs`), or None.
-    sweep_timings: the sweep program (`benchmark.run_sweep`), one entry per replica count,
-      the plain run (1 replica) first.
-  """
+  """One benchmark run: the config and model, `machine.machine_info`, the contenders'
+  `timings` (one seed each), `seed_timings` and `sweep_timings` (one per replica count, the
+  plain run first), load averages before and after, and the config's `num_epochs`."""
 
   config_name: str
   model: str
