@@ -364,8 +364,21 @@ def test_output_is_log_probabilities(name):
   assert set(updates) == ({"batch_stats"} if has_batch_norm else set())
 
 
+# Every registered model, typed here rather than read from the registry, in sorted order.
+EXPECTED_NAMES = (
+    ["frontier_1k_separable", "frontier_2k", "frontier_2k_separable", "frontier_4k",
+     "frontier_5k"]
+    + [f"ref1_code{i}" for i in range(1, 6)]
+    + ["ref2_final", "ref2_model_init", "ref2_net1", "ref2_net2"]
+    + [f"ref3_step{i}" for i in range(1, 5)]
+    + [f"ref4_step{i}" for i in range(1, 6)]
+    + [f"ref5_step{i}" for i in range(1, 8)]
+)
+
+
 def test_names_sorted_and_unique():
-  assert models.names() == sorted(set(models.names()))
+  assert EXPECTED_NAMES == sorted(set(EXPECTED_NAMES))  # the list above is itself well formed
+  assert models.names() == EXPECTED_NAMES
 
 
 def test_create_unknown_name_lists_valid_names():
