@@ -19,37 +19,47 @@ def header(magic: int, dims: list[int]) -> bytes:
 
 @st.composite
 def idx_files(draw):
-  """Bytes that are an IDX file, nearly one (header, truncated or oversized) or anything."""
+  """(kind, magic, bytes): an IDX file ("valid"), one cut short ("truncated") or with bytes
+  after its data ("oversized"), a header with any dimensions ("header") or any bytes ("random")."""
   kind = draw(st.sampled_from(["random", "header", "valid", "truncated", "oversized"]))
   magic = draw(st.sampled_from(MAGICS))
   if kind == "random":
-    return magic, draw(st.binary(max_size=200))
+    return kind, magic, draw(st.binary(max_size=200))
   ndim = magic & 0xFF
   if kind == "header":  # any dimensions, up to 2^32 - 1 each, and a few bytes of data
     dims = draw(st.lists(st.integers(0, 2**32 - 1), min_size=ndim, max_size=ndim))
-    return magic, header(magic, dims) + draw(st.binary(max_size=64))
+    return kind, magic, header(magic, dims) + draw(st.binary(max_size=64))
   dims = draw(st.lists(st.integers(0, 6), min_size=ndim, max_size=ndim))
   payload = draw(st.binary(min_size=int(np.prod(dims)), max_size=int(np.prod(dims))))
   content = header(magic, dims) + payload
   if kind == "truncated":
-    return magic, content[:draw(st.integers(0, max(len(content) - 1, 0)))]
+    return kind, magic, content[:draw(st.integers(0, max(len(content) - 1, 0)))]
   if kind == "oversized":
-    return magic, content + draw(st.binary(min_size=1, max_size=32))
-  return magic, content
+    return kind, magic, content + draw(st.binary(min_size=1, max_size=32))
+  return kind, magic, content
 
 
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(file=idx_files(), compress=st.booleans())
 def test_reader_returns_arrays_or_data_error(tmp_path, file, compress):
-  magic, content = file
+  kind, magic, content = file
   path = tmp_path / ("file.gz" if compress else "file")
   path.write_bytes(gzip.compress(content) if compress else content)
+  ndim = magic & 0xFF
+  if kind == "valid":  # a well-formed file loads, whatever its dimensions (0 included)
+    dims = [int.from_bytes(content[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    expected = np.frombuffer(content[4 + 4 * ndim:], np.uint8).reshape(dims)
+    array = data.read_idx(path, magic)
+    assert array.dtype == np.uint8
+    np.testing.assert_array_equal(array, expected, strict=True)
+    return
   try:
     array = data.read_idx(path, magic)
   except data.DataError as e:
     assert "\n" not in str(e) and str(path) in str(e)
     return
-  ndim = magic & 0xFF
+  # Too short or too long for its header is never an array; other bytes may happen to be one.
+  assert kind not in ("truncated", "oversized"), (kind, content)
   dims = [int.from_bytes(content[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
   assert array.dtype == np.uint8 and list(array.shape) == dims
   assert array.tobytes() == content[4 + 4 * ndim:]
