@@ -1,5 +1,10 @@
 """Plots write readable PNGs and leave matplotlib's global state alone."""
 
+import json
+import pathlib
+import subprocess
+import sys
+
 import matplotlib
 from matplotlib import image as mpimg
 import numpy as np
@@ -134,11 +139,41 @@ def test_plot_misclassified_rejects_bad_shapes(tmp_path):
                              tmp_path / "bad.png")
 
 
+# Every plot drawn in a fresh interpreter; then whether pyplot (and with it the global figure
+# registry) was imported. Nothing here may import it: `matplotlib.get_backend()` does, where
+# no backend was chosen yet, so the backend is read as set (`rcParams` unresolved) instead.
+_PLOT_EVERYTHING = """
+import json, pathlib, sys
+import matplotlib
+import numpy as np
+from mnist_jax.training import plots
+from tests.test_plots import _history
+folder = pathlib.Path(sys.argv[1])
+backend = dict.__getitem__(matplotlib.rcParams, "backend")
+plots.plot_curves(_history(), folder / "a.png")
+plots.plot_curves(_history(seeds=3), folder / "b.png")
+plots.plot_learning_rate(np.ones(10), folder / "c.png")
+labels = np.arange(5)
+plots.plot_misclassified(np.zeros((5, 28, 28), np.uint8), labels, (labels + 1) % 10,
+                         folder / "d.png")
+after = dict.__getitem__(matplotlib.rcParams, "backend")
+print(json.dumps({"pyplot": "matplotlib.pyplot" in sys.modules,
+                  "backend": [str(backend), str(after)]}))
+"""
+
+
 def test_no_global_matplotlib_state(tmp_path):
   backend = matplotlib.get_backend()
   plots.plot_curves(_history(), tmp_path / "a.png")
   plots.plot_learning_rate(np.ones(10), tmp_path / "b.png")
   assert matplotlib.get_backend() == backend
-  import sys
-  if "matplotlib.pyplot" in sys.modules:  # imported by something else: no figures left
-    assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+  # In a fresh interpreter, so that whether pyplot is imported depends on the plots alone.
+  result = subprocess.run([sys.executable, "-c", _PLOT_EVERYTHING, str(tmp_path)],
+                          cwd=pathlib.Path(__file__).resolve().parents[1], capture_output=True,
+                          text=True, timeout=120, check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  state = json.loads(result.stdout.strip().splitlines()[-1])
+  assert state["pyplot"] is False, state
+  assert state["backend"][0] == state["backend"][1], state
+  for name in ("a.png", "b.png", "c.png", "d.png"):
+    assert (tmp_path / name).stat().st_size > 1000, name
