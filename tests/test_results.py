@@ -1,6 +1,7 @@
 """reporting/ (runs.py, analysis.py, results.py) and scripts/compare.py on fake run workdirs with
-hand-computed expectations."""
+hand-computed expectations; and the committed docs/RESULTS.md against the committed runs/."""
 
+import difflib
 import json
 import os
 import pathlib
@@ -382,3 +383,23 @@ def test_script_error_is_one_line(tmp_path):
   assert process.returncode == 1
   assert process.stderr.strip() == (
       "error: no run workdir (a folder with config.json) matches 'missing/*'")
+
+
+def test_committed_results_md_is_what_runs_gives(tmp_path, monkeypatch):
+  """docs/RESULTS.md is `python scripts/compare.py`'s output for the committed runs/, byte for
+  byte, and so are the flagship's plots beside it (copies of runs/final/*.png)."""
+  monkeypatch.chdir(REPO_ROOT)  # compare.py's default: the runs/* of the repository root
+  output = tmp_path / "docs" / "RESULTS.md"
+  results.report(runs_lib.find_runs(["runs/*"]), str(output), "python scripts/compare.py")
+  committed = REPO_ROOT / "docs" / "RESULTS.md"
+  if output.read_bytes() != committed.read_bytes():
+    diff = difflib.unified_diff(committed.read_text().splitlines(), output.read_text().splitlines(),
+                                "docs/RESULTS.md (committed)", "from runs/", lineterm="", n=1)
+    pytest.fail("docs/RESULTS.md differs from what runs/ gives; run `python scripts/compare.py` "
+                "and commit docs/:\n" + "\n".join(list(diff)[:40]))
+  for file_name in runs_lib.PLOT_FILES:
+    copy_name = f"{runs_lib.FLAGSHIP}_{file_name}"
+    assert ((tmp_path / "docs" / copy_name).read_bytes()
+            == (REPO_ROOT / "docs" / copy_name).read_bytes()), (
+                f"docs/{copy_name} differs from runs/{runs_lib.FLAGSHIP}/{file_name}; run "
+                "`python scripts/compare.py`")
