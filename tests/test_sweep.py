@@ -1,6 +1,7 @@
 """Sweeps: a grid of recipes x seeds as one program equals the single runs it stands for."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -10,8 +11,10 @@ import pytest
 
 from configs import base
 from mnist_jax.training import metrics
-from mnist_jax import optim
-from mnist_jax.training import sweep
+from mnist_jax.optim import recipe as recipe_lib
+from mnist_jax.optim import sweep
+from mnist_jax.data import splits as splits_lib
+from mnist_jax.training import config_checks
 from mnist_jax.training import train
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import reproduction
@@ -92,15 +95,15 @@ def test_each_replica_of_the_grid_equals_its_single_run(grid_run, mnist_dir, tmp
 
 def test_validation_images_are_held_out_of_training(mnist_dir):
   config = small_config(mnist_dir, train_subset=0, validation_size=5000)
-  splits = train.load_splits(config)
-  full = train.load_splits(small_config(mnist_dir, train_subset=0))["train"]
+  splits = splits_lib.load_splits(config)
+  full = splits_lib.load_splits(small_config(mnist_dir, train_subset=0))["train"]
   assert len(splits["train"][1]) == 55000 and len(splits["validation"][1]) == 5000
   # The validation images are the last 5,000 training images, the training ones the first 55,000.
   np.testing.assert_array_equal(splits["validation"][0], full[0][55000:])
   np.testing.assert_array_equal(splits["train"][0], full[0][:55000])
   # A train subset cuts what is left, never reaching into the validation images.
   config.train_subset = 59000
-  assert len(train.load_splits(config)["train"][1]) == 55000
+  assert len(splits_lib.load_splits(config)["train"][1]) == 55000
 
 
 def test_report_ranks_the_grid_on_validation(grid_run, tmp_path):
@@ -114,8 +117,16 @@ def test_report_ranks_the_grid_on_validation(grid_run, tmp_path):
   cell_means = validation.reshape(4, 2).mean(1)  # cells x seeds
   best = int(np.argmax(cell_means))
   dropout, max_lr = [(d, m) for d in (0.0, 0.1) for m in (0.05, 0.1)][best]
-  chosen = [line for line in result.stdout.splitlines() if "chosen" in line.lower()]
-  assert chosen and f"{dropout}" in chosen[0] and f"{max_lr}" in chosen[0], result.stdout
+  # "Chosen: cell 2 of 4 (dropout_rate=0, schedule.max_lr=0.1), validation ...": the cell
+  # and its values parsed and compared as numbers (0 is "0", 0.05 is "0.05").
+  chosen = [line for line in result.stdout.splitlines() if line.startswith("Chosen:")]
+  assert len(chosen) == 1, result.stdout
+  match = re.match(r"Chosen: cell (\d+) of (\d+) \(([^)]*)\),", chosen[0])
+  assert match, chosen[0]
+  assert (int(match[1]), int(match[2])) == (best + 1, 4), chosen[0]
+  values = dict(assignment.split("=") for assignment in match[3].split(", "))
+  assert {field: float(value) for field, value in values.items()} == {
+      "dropout_rate": dropout, "schedule.max_lr": max_lr}, chosen[0]
   assert (tmp_path / "sweep.png").exists()
 
 
@@ -129,7 +140,7 @@ def test_a_field_that_cannot_be_swept_is_one_line(mnist_dir, field, why):
   *parents, name = field.split(".")
   config.sweep = {parents[0]: {name: [1, 2]}} if parents else {name: [1, 2]}
   with pytest.raises(ValueError, match=f"config.sweep.{field}.*{why}.*sweepable: learning_rate"):
-    train.validate_config(config)
+    config_checks.validate_config(config)
 
 
 def test_a_bad_value_in_one_cell_names_the_cell(mnist_dir, tmp_path):
@@ -147,8 +158,8 @@ def test_sweep_configs_are_valid(mnist_dir):
     assert (config.validation_size == 0) == (name in sweeps.REPRODUCTIONS)
     assert config.num_seeds >= 2
     assert len(sweep.cells(config)) >= 2
-    train.validate_config(config)
-    sweep.check(config, lambda cell: (train.validate_config(cell), optim.create(cell, 860, cell.num_epochs)))
+    config_checks.validate_config(config)
+    recipe_lib.Recipe(config, 860)  # every cell's schedule
   with pytest.raises(ValueError, match="unknown sweep 'nope'; valid sweeps: final_one_cycle"):
     sweeps.get_config("nope")
 
