@@ -30,9 +30,9 @@ import _paths  # noqa: F401  pylint: disable=unused-import
 
 from mnist_jax import data
 from mnist_jax import runtime
-from mnist_jax.reporting import benchmark
-from mnist_jax.reporting import benchmark_report
-from mnist_jax.reporting import torch_epoch
+from mnist_jax.benchmarks import timing as timing_lib
+from mnist_jax.benchmarks import report as benchmark_report
+from mnist_jax.benchmarks import torch_epoch
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=False)
@@ -80,11 +80,11 @@ def _section() -> str:
 
 def _run():
   if FLAGS.sweep:
-    return benchmark.run_sweep(
+    return timing_lib.run_sweep(
         FLAGS.config, replicas=_ints(FLAGS.sweep_replicas, "sweep_replicas"),
         num_examples=FLAGS.sweep_num_examples or min(FLAGS.num_examples, 6400),
         num_epochs=FLAGS.epochs, synthetic=FLAGS.synthetic)
-  return benchmark.run(
+  return timing_lib.run(
       FLAGS.config, num_examples=FLAGS.num_examples, num_epochs=FLAGS.epochs,
       seeds=_ints(FLAGS.seeds, "seeds"), seeds_num_examples=FLAGS.seeds_num_examples,
       torch_threads=_ints(FLAGS.torch_threads, "torch_threads") or None,

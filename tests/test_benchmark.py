@@ -7,10 +7,10 @@ import pytest
 
 from configs import base
 from configs import final
-from mnist_jax.reporting import benchmark
-from mnist_jax.reporting import benchmark_report
-from mnist_jax.reporting import measurements
-from mnist_jax.reporting import torch_epoch
+from mnist_jax.benchmarks import timing as timing_lib
+from mnist_jax.benchmarks import report as benchmark_report
+from mnist_jax.benchmarks import measurements
+from mnist_jax.benchmarks import torch_epoch
 
 
 def _tiny_config():
@@ -22,8 +22,8 @@ def _tiny_config():
 
 
 def test_run_times_every_contender_and_formats_them():
-  report = benchmark.run(_tiny_config(), num_examples=256, num_epochs=1, seeds=(1,),
-                         torch_threads=[1], synthetic=True, log=lambda line: None)
+  report = timing_lib.run(_tiny_config(), num_examples=256, num_epochs=1, seeds=(1,),
+                          torch_threads=[1], synthetic=True, log=lambda line: None)
 
   names = [t.name for t in report.timings]
   assert names == ["ours (rotation ±7°)", "ours (no rotation)", "torch eager (1 thread)"]
@@ -55,15 +55,15 @@ def test_run_times_every_contender_and_formats_them():
 
 
 def test_run_sweep_times_a_real_sweep_per_replica_count():
-  report = benchmark.run_sweep(_tiny_config(), replicas=(2,), num_examples=256, num_epochs=1,
-                               synthetic=True, log=lambda line: None)
+  report = timing_lib.run_sweep(_tiny_config(), replicas=(2,), num_examples=256, num_epochs=1,
+                                synthetic=True, log=lambda line: None)
 
   assert report.timings == [] and report.seed_timings == []
   plain, swept = report.sweep_timings
   assert [plain.num_replicas, swept.num_replicas] == [1, 2]  # the plain run always, first
   assert plain.swept == {}  # no sweep: the single run as training runs it
   # Read back from the timed states: the 2 replicas carried 2 distinct max_lr values.
-  assert swept.swept == {"schedule.max_lr": pytest.approx(list(benchmark.SWEEP_MAX_LR))}
+  assert swept.swept == {"schedule.max_lr": pytest.approx(list(timing_lib.SWEEP_MAX_LR))}
   for timing in (plain, swept):
     assert timing.error is None and timing.num_examples == 256 and timing.compile_seconds > 0
     assert len(timing.epoch_seconds) == 1 and timing.epoch_seconds[0] > 0
@@ -84,14 +84,14 @@ def test_run_sweep_times_a_real_sweep_per_replica_count():
 
 def test_sweep_config_spans_distinct_max_lr_values():
   config = _tiny_config()
-  assert benchmark.sweep_config(config, 1).sweep.to_dict() == {}
-  values = benchmark.sweep_config(config, 64).sweep.schedule.max_lr
+  assert timing_lib.sweep_config(config, 1).sweep.to_dict() == {}
+  values = timing_lib.sweep_config(config, 64).sweep.schedule.max_lr
   assert len(set(values)) == 64 and min(values) == 0.02 and max(values) == 0.2
   with pytest.raises(ValueError, match="replica counts must be >= 1"):
-    benchmark.run_sweep(config, replicas=(0, 2), num_examples=128, synthetic=True)
+    timing_lib.run_sweep(config, replicas=(0, 2), num_examples=128, synthetic=True)
   config.schedule = base.constant()
   with pytest.raises(ValueError, match="config.sweep.schedule.max_lr"):
-    benchmark.sweep_config(config, 2)
+    timing_lib.sweep_config(config, 2)
 
 
 def test_torch_compile_failure_is_reported_not_raised(monkeypatch):
@@ -101,7 +101,7 @@ def test_torch_compile_failure_is_reported_not_raised(monkeypatch):
     raise RuntimeError("no C++ compiler found\nsecond line")
 
   monkeypatch.setattr(torch, "compile", broken_compile)
-  images, labels = benchmark.load_images(256, synthetic=True)
+  images, labels = timing_lib.load_images(256, synthetic=True)
   timing = torch_epoch.time_torch_epoch(_tiny_config(), images, labels, num_epochs=1, threads=1,
                                         compile_model=True)
   assert timing.error == "RuntimeError: no C++ compiler found"
@@ -113,13 +113,13 @@ def test_torch_compile_failure_is_reported_not_raised(monkeypatch):
 
 def test_bad_input_raises_one_line_errors():
   with pytest.raises(ValueError, match="num_epochs must be >= 1"):
-    benchmark.run(_tiny_config(), num_examples=128, num_epochs=0, synthetic=True)
+    timing_lib.run(_tiny_config(), num_examples=128, num_epochs=0, synthetic=True)
   with pytest.raises(ValueError, match="num_examples must be in 1..60000"):
-    benchmark.load_images(0, synthetic=True)
+    timing_lib.load_images(0, synthetic=True)
   with pytest.raises(ValueError, match="seed counts must be >= 1"):
-    benchmark.run(_tiny_config(), num_examples=128, seeds=(0,), synthetic=True)
+    timing_lib.run(_tiny_config(), num_examples=128, seeds=(0,), synthetic=True)
   with pytest.raises(ValueError, match="torch device must be one of cpu, cuda, got 'gpu'"):
-    benchmark.run(_tiny_config(), num_examples=128, torch_device="gpu", synthetic=True)
+    timing_lib.run(_tiny_config(), num_examples=128, torch_device="gpu", synthetic=True)
   with pytest.raises(ValueError, match="section name must be letters"):
     benchmark_report.section_markers("gpu run")
 
@@ -128,7 +128,7 @@ def test_cuda_without_a_cuda_device_is_a_one_line_error(monkeypatch):
   import torch  # pylint: disable=import-outside-toplevel  (a test dependency)
 
   monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-  images, labels = benchmark.load_images(128, synthetic=True)
+  images, labels = timing_lib.load_images(128, synthetic=True)
   with pytest.raises(ValueError, match="torch device 'cuda' asked for, but torch .* sees no CUDA device"):
     torch_epoch.time_torch_epoch(_tiny_config(), images, labels, num_epochs=1, device="cuda")
 

@@ -39,7 +39,7 @@ def git_commit() -> str:
 
   "unknown" without git or outside a checkout.
   """
-  # mnist_jax/reporting/machine.py -> the repository root.
+  # mnist_jax/benchmarks/machine.py -> the repository root.
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   try:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 
-from mnist_jax.reporting import measurements
+from mnist_jax.benchmarks import measurements
 
 BEGIN_MARKER = "<!-- benchmark:begin -->"
 END_MARKER = "<!-- benchmark:end -->"

@@ -19,7 +19,7 @@ import ml_collections
 import numpy as np
 
 from mnist_jax.data import augment
-from mnist_jax.reporting import measurements
+from mnist_jax.benchmarks import measurements
 
 TORCH_DEVICES = ("cpu", "cuda")
 

@@ -11,7 +11,8 @@ What is timed (docs/PERFORMANCE.md explains the numbers):
   of one jitted epoch, time per replica against one separate run.
 
 `run` times all but the sweep, `run_sweep` the sweep, each in one process; each returns a
-`measurements.Report`, with the machine (`machine`); `benchmark_report` turns it into Markdown. Timings never go into tests.
+`measurements.Report`, with the machine (`machine`); `report` turns it into Markdown. Timings
+never go into tests.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from mnist_jax.training import epoch as epoch_lib
 from mnist_jax.optim import recipe as recipe_lib
 from mnist_jax.optim import sweep
 from mnist_jax.training import step as step_lib
-from mnist_jax.reporting import machine
-from mnist_jax.reporting import measurements
-from mnist_jax.reporting import torch_epoch
+from mnist_jax.benchmarks import machine
+from mnist_jax.benchmarks import measurements
+from mnist_jax.benchmarks import torch_epoch
 
 # The max_lr range `run_sweep`'s sweeps span (the flagship's 0.1 lies inside).
 SWEEP_MAX_LR = (0.02, 0.2)
