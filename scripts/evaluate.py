@@ -22,7 +22,7 @@ from mnist_jax import data
 from mnist_jax import models
 from mnist_jax import runtime
 from mnist_jax.torch import checkpoint as torch_checkpoint
-from mnist_jax.training import train
+from mnist_jax.training import evaluate
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir (with config.json and checkpoints/).")
@@ -54,7 +54,7 @@ def main(argv):
     evaluate_torch_checkpoint()
     return
   try:
-    result = train.evaluate_checkpoint(FLAGS.workdir, FLAGS.step)
+    result = evaluate.evaluate_checkpoint(FLAGS.workdir, FLAGS.step)
   except (ValueError, data.DataError) as e:
     cli.fail(str(e))
   print(f"Checkpoint after epoch {result['epoch']} of {FLAGS.workdir}")

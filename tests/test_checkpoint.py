@@ -10,6 +10,7 @@ import pytest
 
 from configs import base
 from mnist_jax.training import checkpoint
+from mnist_jax.training import evaluate
 from mnist_jax.training import train
 from tests.test_train import assert_trees_close, final_params, small_config
 
@@ -114,7 +115,7 @@ def test_evaluate_needs_no_schedule(mnist_dir, tmp_path, schedule, num_seeds):
   history = train.train_and_evaluate(config, str(tmp_path))
   best_accuracy = max(np.mean(r["test_accuracy"]) for r in history)
   for step in (3, None):  # the last, then the best (mean test accuracy over seeds)
-    result = train.evaluate_checkpoint(str(tmp_path), step)
+    result = evaluate.evaluate_checkpoint(str(tmp_path), step)
     expected = history[result["epoch"] - 1]
     assert result["epoch"] == 3 if step else np.mean(expected["test_accuracy"]) == best_accuracy
     assert result["seeds"] == list(range(num_seeds))
@@ -125,4 +126,4 @@ def test_evaluate_needs_no_schedule(mnist_dir, tmp_path, schedule, num_seeds):
 def test_evaluate_unknown_step_is_one_line(two_epoch_run):
   _, workdir, _ = two_epoch_run
   with pytest.raises(ValueError, match=r"^no checkpoint 7 in .*checkpoints; saved: 1, 2$"):
-    train.evaluate_checkpoint(str(workdir), 7)
+    evaluate.evaluate_checkpoint(str(workdir), 7)

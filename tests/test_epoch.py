@@ -5,11 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from mnist_jax.data import augment
+from mnist_jax.data import splits
+from mnist_jax.optim import recipe as recipe_lib
 from mnist_jax.training import epoch
-from mnist_jax import optim
 from mnist_jax.training import step as step_lib
-from mnist_jax.training import sweep
-from mnist_jax.training import train
 from mnist_jax.models import fast_cpu
 from mnist_jax.models import network
 from tests.test_train import assert_trees_close, small_config
@@ -21,10 +20,9 @@ def test_replicas_by_lax_map_equal_replicas_by_vmap(mnist_dir, monkeypatch):
   # replica, with the unfused layers too; suspected (not proven) cause: nearest-neighbour
   # sampling rounding a coordinate within an ulp of .5 differently in the other program.
   config = small_config(mnist_dir, num_epochs=1, rotation_degrees=0.0)
-  (images, labels), _ = train.load_datasets(config)
-  schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
+  (images, labels) = splits.load_splits(config)["train"]
   model = step_lib.create_model(config)
-  tx = optim.create_optimizer(config, schedule)
+  tx = recipe_lib.Recipe(config, steps_per_epoch=4).optimizer
   keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
   states = jax.vmap(lambda k: step_lib.create_train_state(k, model, tx))(keys)
 
@@ -46,10 +44,9 @@ def test_replicas_by_lax_map_equal_replicas_by_vmap(mnist_dir, monkeypatch):
 
 def test_epoch_program_equals_step_by_step_loop(mnist_dir):
   config = small_config(mnist_dir, num_epochs=1)
-  (images, labels), _ = train.load_datasets(config)
-  schedule = optim.create(config, steps_per_epoch=4, num_epochs=1)
+  (images, labels) = splits.load_splits(config)["train"]
   model = step_lib.create_model(config)
-  tx = optim.create_optimizer(config, schedule)
+  tx = recipe_lib.Recipe(config, steps_per_epoch=4).optimizer
   state = step_lib.create_train_state(jax.random.PRNGKey(0), model, tx)
   states = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
 
@@ -77,9 +74,9 @@ def test_epoch_program_equals_step_by_step_loop(mnist_dir):
 def test_epoch_in_segments_equals_one_call(mnist_dir):
   # The progress bar runs an epoch's steps in segments; the remainder step ends the last one.
   config = small_config(mnist_dir, num_epochs=1, num_seeds=2)
-  (images, labels), _ = train.load_datasets(config)
-  states, _ = sweep.create_replica_states(config, steps_per_epoch=4)
-  train_steps = jax.jit(epoch.make_train_steps(config, len(labels)))
+  (images, labels) = splits.load_splits(config)["train"]
+  states = step_lib.create_replica_states(config, recipe_lib.Recipe(config, 4))
+  train_steps = jax.jit(epoch.make_train_segment(config, len(labels)))
   whole = train_steps(states, epoch.empty_epoch_output(2, 4), images, labels, jnp.int32(0),
                       jnp.int32(0), jnp.int32(4))
   segmented = (states, epoch.empty_epoch_output(2, 4))
@@ -91,10 +88,10 @@ def test_epoch_in_segments_equals_one_call(mnist_dir):
 
 def test_epoch_smaller_than_one_batch_is_one_step(mnist_dir):
   config = small_config(mnist_dir, num_epochs=1, train_subset=8)
-  (images, labels), _ = train.load_datasets(config)
-  schedule = optim.create(config, steps_per_epoch=1, num_epochs=1)
+  (images, labels) = splits.load_splits(config)["train"]
   model = step_lib.create_model(config)
-  state = step_lib.create_train_state(jax.random.PRNGKey(0), model, optim.create_optimizer(config, schedule))
+  state = step_lib.create_train_state(jax.random.PRNGKey(0), model,
+                                      recipe_lib.Recipe(config, steps_per_epoch=1).optimizer)
   states = jax.tree.map(lambda x: jnp.asarray(x)[None], state)
   new_states, out = jax.jit(epoch.make_train_epoch(config, 8))(states, images, labels, jnp.int32(0))
   assert out.step_losses.shape == (1, 1) and np.isfinite(out.step_losses).all()
@@ -108,12 +105,12 @@ def test_fast_path_on_and_off_end_an_epoch_with_equal_parameters(mnist_dir):
   # 12 -> 14 channels on the 26x26 map). Rotation off: it runs before the network, the same
   # code either way.
   config = small_config(mnist_dir, num_epochs=1, num_seeds=2, dropout_rate=0.1, rotation_degrees=0.0)
-  (images, labels), _ = train.load_datasets(config)
+  (images, labels) = splits.load_splits(config)["train"]
   results = {}
   for fast_path, network_type in (("on", fast_cpu.FastCpuNetwork), ("off", network.Network)):
     config.fast_path = fast_path
     assert type(step_lib.create_model(config)) is network_type
-    states, _ = sweep.create_replica_states(config, steps_per_epoch=4)
+    states = step_lib.create_replica_states(config, recipe_lib.Recipe(config, 4))
     train_epoch = jax.jit(epoch.make_train_epoch(config, len(labels)))
     results[fast_path] = jax.device_get(train_epoch(states, images, labels, jnp.int32(0)))
   (fast_states, fast_out), (plain_states, plain_out) = results["on"], results["off"]

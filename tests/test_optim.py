@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from mnist_jax.optim import one_cycle as one_cycle_lib
-from mnist_jax import optim
+from mnist_jax.optim import schedules
 from mnist_jax.optim import plateau as plateau_lib
 
 RTOL = 1e-6
@@ -74,7 +74,7 @@ def _torch_plateau(values, lr, **kwargs):
 ])
 def test_step_lr_matches_torch(lr, step_size, gamma, steps_per_epoch, num_epochs):
   expected = _torch_step_lr(lr, step_size, gamma, steps_per_epoch, num_epochs)
-  schedule = optim.step_lr(lr, step_size, gamma, steps_per_epoch, num_epochs)
+  schedule = schedules.step_lr(lr, step_size, gamma, steps_per_epoch, num_epochs)
   got = np.asarray(schedule(jnp.arange(num_epochs * steps_per_epoch)))
   np.testing.assert_allclose(got, expected, rtol=RTOL)
   assert len(np.unique(expected)) == 1 + (num_epochs - 1) // step_size
@@ -247,15 +247,15 @@ def _config(name, **schedule_fields):
 
 
 def test_create_dispatch():
-  constant = optim.create(_config("constant"), 10, 3)
-  assert constant == optim.Schedules(0.01, 0.9, None)
+  constant = schedules.create(_config("constant"), 10, 3)
+  assert constant == schedules.Schedules(0.01, 0.9, None)
 
-  step = optim.create(_config("step"), 10, 15)
+  step = schedules.create(_config("step"), 10, 15)
   np.testing.assert_allclose(np.asarray(step.learning_rate(jnp.array([59, 60, 120]))),
                              [0.01, 0.001, 0.0001], rtol=RTOL)
   assert step.momentum == 0.9 and step.plateau is None
 
-  one_cycle = optim.create(_config("one_cycle"), 938, 15)
+  one_cycle = schedules.create(_config("one_cycle"), 938, 15)
   expected_lr, expected_momentum = _torch_one_cycle(
       938 * 15, max_lr=0.05, pct_start=0.2)
   steps = jnp.arange(938 * 15)
@@ -263,10 +263,10 @@ def test_create_dispatch():
                              rtol=RTOL)
   np.testing.assert_allclose(np.asarray(one_cycle.momentum(steps)), expected_momentum,
                              rtol=RTOL)
-  no_cycle = optim.create(_config("one_cycle", cycle_momentum=False), 938, 15)
+  no_cycle = schedules.create(_config("one_cycle", cycle_momentum=False), 938, 15)
   assert no_cycle.momentum == 0.9
 
-  plateau = optim.create(_config("plateau"), 10, 15)
+  plateau = schedules.create(_config("plateau"), 10, 15)
   assert plateau.learning_rate == 0.01 and plateau.momentum == 0.9
   assert plateau.plateau.patience == 2
   assert float(plateau.plateau.learning_rate(plateau.plateau.init())) == pytest.approx(0.01)
@@ -295,7 +295,7 @@ def test_create_dispatch():
 ])
 def test_create_rejects_bad_values(name, fields, message):
   with pytest.raises(ValueError, match=message) as info:
-    optim.create(_config(name, **fields), 100, 15)
+    schedules.create(_config(name, **fields), 100, 15)
   assert "\n" not in str(info.value)
 
 
@@ -303,17 +303,17 @@ def test_create_rejects_bad_base_values_and_missing_fields():
   config = _config("constant")
   config.learning_rate = 0.0
   with pytest.raises(ValueError, match="config.learning_rate must be > 0"):
-    optim.create(config, 10, 1)
+    schedules.create(config, 10, 1)
   config = _config("constant")
   config.momentum = 1.0
   with pytest.raises(ValueError, match="config.momentum"):
-    optim.create(config, 10, 1)
+    schedules.create(config, 10, 1)
   config = _config("step")
   del config.schedule["gamma"]
   with pytest.raises(ValueError, match="config.schedule.gamma is missing"):
-    optim.create(config, 10, 1)
+    schedules.create(config, 10, 1)
   with pytest.raises(ValueError, match="steps_per_epoch"):
-    optim.create(_config("constant"), 0, 1)
+    schedules.create(_config("constant"), 0, 1)
 
 
 def test_one_cycle_rejects_empty_phase():
@@ -341,7 +341,7 @@ def test_ref5_step7_schedule_reproduces_the_published_log_learning_rate():
   config = ref5.get_config("step7")
   steps_per_epoch = 60000 // config.batch_size + (60000 % config.batch_size > 0)
   assert steps_per_epoch == 938
-  schedule = optim.create(config, steps_per_epoch, config.num_epochs)
+  schedule = schedules.create(config, steps_per_epoch, config.num_epochs)
   lr = float(schedule.learning_rate(jnp.int32(13 * steps_per_epoch)))
   assert lr == pytest.approx(0.008679444396382234, rel=1e-6)
   # Not the rate after 14 epochs of steps.

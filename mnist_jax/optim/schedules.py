@@ -1,4 +1,4 @@
-"""SGD and its learning-rate and momentum schedules, step for step as in PyTorch.
+"""SGD and its learning-rate and momentum schedules, step for step as in PyTorch: the one table.
 
 The references train with ``torch.optim.SGD`` and StepLR, OneCycleLR or ReduceLROnPlateau, and
 runs are compared with PyTorch runs. Per-step schedules are optax schedules of the 0-based step
@@ -6,13 +6,8 @@ count (the value used by the update at that step) that run inside ``jit`` (OneCy
 `mnist_jax.optim.one_cycle`); ReduceLROnPlateau depends on the test loss, so it is a per-epoch state
 machine (`mnist_jax.optim.plateau`).
 
-Typical use in a trainer::
-
-  schedules = optim.create(config, steps_per_epoch, num_epochs)
-  state = TrainState.create(..., tx=optim.create_optimizer(config, schedules))
-  ...  # each epoch: train, evaluate -> test_loss; then, where schedules.plateau is not None:
-  plateau_state = schedules.plateau.update(plateau_state, test_loss)
-  state = optim.set_learning_rate(state, schedules.plateau.learning_rate(plateau_state))
+A run builds them once, through `mnist_jax.optim.recipe.Recipe`, which also owns the swept
+values of each replica and the per-epoch hook that ReduceLROnPlateau needs.
 """
 
 from __future__ import annotations
@@ -174,6 +169,9 @@ def _plateau(run: _Run, **fields: Any) -> Schedules:
   return Schedules(run.learning_rate, run.momentum,
                    plateau_lib.reduce_on_plateau(run.learning_rate, **fields))
 
+
+# Schedules whose values do not depend on the run's length: a resume may extend num_epochs.
+EPOCH_FREE = ("constant", "step", "plateau")
 
 # The one list of schedule fields: name -> (fields of config.schedule, builder). `create`
 # requires exactly these fields and passes them by keyword to the builder, whose arguments (and

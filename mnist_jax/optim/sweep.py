@@ -18,15 +18,11 @@ from __future__ import annotations
 import itertools
 from typing import Any, Callable
 
-import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from mnist_jax import checks
-from mnist_jax import optim
-from mnist_jax.optim import plateau as plateau_lib
-from mnist_jax.training import step as step_lib
+from mnist_jax.optim import schedules
 
 # Fields outside `config.schedule` that can be swept: their values enter the program as data.
 SWEEPABLE = ("learning_rate", "momentum", "weight_decay", "dropout_rate", "rotation_degrees")
@@ -47,7 +43,7 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 def sweepable_fields(config: ml_collections.ConfigDict) -> list[str]:
   """The field paths `config.sweep` accepts: `SWEEPABLE` and the numeric schedule fields."""
-  schedule_fields = optim.SCHEDULES.get(config.schedule.get("name"), ((), None))[0]
+  schedule_fields = schedules.SCHEDULES.get(config.schedule.get("name"), ((), None))[0]
   numeric = [f"schedule.{field}" for field in schedule_fields
              if isinstance(config.schedule[field], (int, float))
              and not isinstance(config.schedule[field], bool)]
@@ -154,40 +150,3 @@ def replica_label(config: ml_collections.ConfigDict, replica: int) -> str:
   """E.g. "schedule.max_lr=0.05 seed 1" (just "seed 1" without a sweep)."""
   seed, cell = replicas(config)[replica]
   return " ".join([f"{path}={value}" for path, value in cell.items()] + [f"seed {seed}"])
-
-
-def create_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int,
-                     recipe: dict[str, jax.Array]):
-  """One replica's optimizer from its swept values (`optim.create_optimizer` with them)."""
-  schedule = optim.create(config, steps_per_epoch, config.num_epochs, values=recipe)
-  return optim.create_optimizer(config, schedule, values=recipe)
-
-
-def create_replica_states(config: ml_collections.ConfigDict, steps_per_epoch: int):
-  """Fresh states of all replicas: (step_lib.TrainState [R, ...], plateau state [R, ...] or None).
-
-  Replica r is initialised from `jax.random.PRNGKey(seed)` of its seed (`replicas`), with its
-  swept values in ``recipe`` (and in its optimizer's hyperparameters and plateau state).
-  """
-  schedule = optim.create(config, steps_per_epoch, config.num_epochs)
-  model = step_lib.create_model(config)
-  template = optim.create_optimizer(config, schedule)  # the static tx all replicas share
-  keys = jnp.stack([jax.random.PRNGKey(seed) for seed in replica_seeds(config)])
-  recipes = {key: jnp.asarray(value) for key, value in replica_values(config).items()}
-
-  def init(key, recipe):
-    tx = create_optimizer(config, steps_per_epoch, recipe) if recipe else template
-    return step_lib.create_train_state(key, model, tx, recipe).replace(tx=template)
-
-  states = jax.jit(jax.vmap(init))(keys, recipes)
-  plateau_state = None
-  if schedule.plateau is not None:
-    plateau_state = jax.vmap(lambda recipe, _: plateau_for(config, steps_per_epoch, recipe).init())(
-        recipes, keys)
-  return states, plateau_state
-
-
-def plateau_for(config: ml_collections.ConfigDict, steps_per_epoch: int,
-                recipe: dict[str, jax.Array]) -> plateau_lib.Plateau:
-  """One replica's ReduceLROnPlateau, with its swept values (config.schedule.name "plateau")."""
-  return optim.create(config, steps_per_epoch, config.num_epochs, values=recipe).plateau

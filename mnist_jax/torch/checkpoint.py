@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -21,13 +20,11 @@ import jax
 import ml_collections
 import numpy as np
 
-from mnist_jax.training import checkpoint
-from mnist_jax.training import epoch as epoch_lib
 from mnist_jax import models
-from mnist_jax.training import step as step_lib
-from mnist_jax.training import sweep
-from mnist_jax.training import train
+from mnist_jax.optim import sweep
 from mnist_jax.torch import mirror as torch_mirror
+from mnist_jax.training import checkpoint
+from mnist_jax.training import evaluate as evaluate_lib
 
 
 def export_replica(workdir: str, step: int | None = None, seed: int | None = None,
@@ -36,7 +33,7 @@ def export_replica(workdir: str, step: int | None = None, seed: int | None = Non
 
   Args:
     workdir: a training workdir (config.json and checkpoints/).
-    step: the checkpoint (epochs finished); None = the best, as `train.evaluate_checkpoint`.
+    step: the checkpoint (epochs finished); None = the best, as `evaluate.evaluate_checkpoint`.
     seed: the replica trained from this seed; with a sweep, only if one cell has it.
     replica: the replica index (`sweep.replicas` order), instead of `seed`. Neither: replica 0.
 
@@ -51,11 +48,11 @@ def export_replica(workdir: str, step: int | None = None, seed: int | None = Non
       not have, a seed several sweep cells share, or both `seed` and `replica`.
     checkpoint.CheckpointError: the checkpoint cannot be restored.
   """
-  config = _read_config(workdir)
+  config = evaluate_lib.read_run_config(workdir)
   index = _replica_index(config, seed, replica)
   manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
   try:
-    chosen = _checkpoint_step(manager, step)
+    chosen = evaluate_lib.checkpoint_step(manager, step)
     arrays = jax.device_get(checkpoint.restore_arrays(manager, chosen))
   finally:
     manager.close()
@@ -103,10 +100,8 @@ def load_variables(path: str, name: str) -> dict[str, Any]:
 
 
 def evaluate(path: str, config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """Scores a torch state_dict file of `config.model`'s mirror on the configured test set.
-
-  Our evaluation (`epoch.make_evaluate`, eval mode) on `train.load_splits(config)["test"]`,
-  with the converted variables as a single replica.
+  """Scores a torch state_dict file of `config.model`'s mirror on the configured test set, by
+  the evaluation of our own checkpoints (`evaluate.evaluate_variables`), as a single replica.
 
   Returns:
     {"loss": mean test NLL (float), "correct": int, "total": int (test images)}.
@@ -116,37 +111,11 @@ def evaluate(path: str, config: ml_collections.ConfigDict) -> dict[str, Any]:
     data.DataError: missing or corrupt MNIST files.
   """
   variables = load_variables(path, config.model)
-  test_images, test_labels = train.load_splits(config)["test"]
   one_replica = lambda tree: jax.tree.map(lambda x: x[None], tree)
-  state = step_lib.InferenceState(step_lib.create_model(config).apply, one_replica(variables["params"]),
-                               one_replica(variables.get("batch_stats", {})))
-  evaluate_fn = jax.jit(epoch_lib.make_evaluate(config, len(test_labels)))
-  totals = evaluate_fn(state, test_images, test_labels)
-  loss = jax.device_get(epoch_lib.compute_per_replica(totals))["loss"][0]
-  return {"loss": float(loss), "correct": int(np.rint(np.asarray(totals.accuracy.total)[0])),
-          "total": len(test_labels)}
-
-
-def _read_config(workdir: str) -> ml_collections.ConfigDict:
-  """The run's config.json; ValueError (one line) if `workdir` holds no run."""
-  try:
-    with open(os.path.join(workdir, "config.json")) as f:
-      return ml_collections.ConfigDict(json.load(f))
-  except FileNotFoundError:
-    raise ValueError(f"no run in workdir {workdir!r}: config.json is missing") from None
-  except json.JSONDecodeError as e:
-    raise ValueError(f"{workdir!r}: config.json is not valid JSON ({e})") from None
-
-
-def _checkpoint_step(manager, step: int | None) -> int:
-  """`step`, or the best step when None; ValueError naming the saved steps if there is none."""
-  saved = sorted(manager.all_steps())
-  chosen = manager.best_step() if step is None else step
-  if chosen in saved:
-    return chosen
-  what = "no checkpoint" if chosen is None else f"no checkpoint {chosen}"
-  listed = f"; saved: {', '.join(map(str, saved))}" if saved else ""
-  raise ValueError(f"{what} in {manager.directory}{listed}")
+  result = evaluate_lib.evaluate_variables(config, one_replica(variables["params"]),
+                                           one_replica(variables.get("batch_stats", {})))
+  return {"loss": float(result["test_loss"][0]), "correct": int(result["test_correct"][0]),
+          "total": result["test_total"]}
 
 
 def _replica_index(config: ml_collections.ConfigDict, seed: int | None, replica: int | None) -> int:

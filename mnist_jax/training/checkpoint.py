@@ -20,13 +20,13 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+from mnist_jax.optim import schedules
+
 # Fields that change nothing computed: how a run reports, where it reads the same bytes, how
 # many checkpoints it keeps, the chunking of evaluation (sums of the same per-example values).
-# `num_epochs` joins them for schedules whose shape does not depend on it.
-# Fields that change how a run is reported or computed, not what it computes.
+# `num_epochs` joins them for schedules whose shape does not depend on it (`schedules.EPOCH_FREE`).
 REPORTING_FIELDS = ("name", "progress_bar", "plots", "keep_checkpoints", "eval_batch_size",
                     "data_dir", "fast_path")
-EPOCH_FREE_SCHEDULES = ("constant", "step", "plateau")
 
 
 class CheckpointError(ValueError):
@@ -54,7 +54,7 @@ def create_checkpoint_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
 
 
 def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any,
-                    plateau_state: Any, history: list[dict[str, Any]], metrics: dict[str, float]) -> None:
+                    epoch_state: Any, history: list[dict[str, Any]], metrics: dict[str, float]) -> None:
   """Saves the state of all replicas after `epoch` (1-based count of finished epochs).
 
   `metrics`: "test_accuracy" and, with a validation split, "validation_accuracy" (percent,
@@ -63,21 +63,21 @@ def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any,
   manager.save(
       epoch,
       args=ocp.args.Composite(
-          state=ocp.args.StandardSave({"train": states, "plateau": plateau_state}),
+          state=ocp.args.StandardSave({"train": states, "epoch_state": epoch_state}),
           history=ocp.args.JsonSave(history)),
       metrics={name: float(value) for name, value in metrics.items()})
   manager.wait_until_finished()
 
 
 def restore_checkpoint(manager: ocp.CheckpointManager, step: int, states: Any,
-                       plateau_state: Any) -> tuple[Any, Any, list[dict[str, Any]]]:
-  """Restores (states, plateau_state, history) saved at `step`, shaped like the arguments."""
+                       epoch_state: Any) -> tuple[Any, Any, list[dict[str, Any]]]:
+  """Restores (states, epoch_state, history) saved at `step`, shaped like the arguments."""
   restored = manager.restore(
       step,
       args=ocp.args.Composite(
-          state=ocp.args.StandardRestore({"train": states, "plateau": plateau_state}),
+          state=ocp.args.StandardRestore({"train": states, "epoch_state": epoch_state}),
           history=ocp.args.JsonRestore()))
-  return restored.state["train"], restored.state["plateau"], list(restored.history)
+  return restored.state["train"], restored.state["epoch_state"], list(restored.history)
 
 
 def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
   return restored.state["train"]
 
 
-def restore_latest(manager: ocp.CheckpointManager, states: Any, plateau_state: Any,
+def restore_latest(manager: ocp.CheckpointManager, states: Any, epoch_state: Any,
                    report: Callable[[str], None] = print):
   """Restores the newest checkpoint that restores; None when the workdir has none.
 
@@ -108,7 +108,7 @@ def restore_latest(manager: ocp.CheckpointManager, states: Any, plateau_state: A
   can save that epoch again; the newest older one that restores is used.
 
   Returns:
-    None, or (step, states, plateau_state, history) of the restored checkpoint.
+    None, or (step, states, epoch_state, history) of the restored checkpoint.
 
   Raises:
     CheckpointError: checkpoints exist but none restores.
@@ -117,7 +117,7 @@ def restore_latest(manager: ocp.CheckpointManager, states: Any, plateau_state: A
   for step in sorted(manager.all_steps(), reverse=True):
     try:
       with _quiet_failures():
-        restored = restore_checkpoint(manager, step, states, plateau_state)
+        restored = restore_checkpoint(manager, step, states, epoch_state)
     except Exception as e:  # pylint: disable=broad-except  (Orbax and TensorStore raise many types)
       failures.append((step, _one_line(e)))
       continue
@@ -190,13 +190,13 @@ def config_differences(saved: dict[str, Any], config: ml_collections.ConfigDict)
   Returns:
     One "field: saved -> new" entry per differing field (dotted paths, e.g.
     "schedule.max_lr: 0.1 -> 0.2"). Fields in `REPORTING_FIELDS`, `num_epochs` under a
-    schedule in `EPOCH_FREE_SCHEDULES`, and fields the saved config does not have (added to
+    schedule in `schedules.EPOCH_FREE`, and fields the saved config does not have (added to
     the code after it was written) are not compared.
   """
   new = dict(_flatten(json.loads(config.to_json_best_effort())))
   old = dict(_flatten(saved))
   ignored = set(REPORTING_FIELDS)
-  if old.get("schedule.name") == new.get("schedule.name") and new.get("schedule.name") in EPOCH_FREE_SCHEDULES:
+  if old.get("schedule.name") == new.get("schedule.name") and new.get("schedule.name") in schedules.EPOCH_FREE:
     ignored.add("num_epochs")
   return [f"{key}: {old[key]!r} -> {new[key]!r}" for key in sorted(new)
           if key in old and key not in ignored and old[key] != new[key]]
@@ -225,3 +225,15 @@ def check_same_run(workdir: str, config: ml_collections.ConfigDict, has_checkpoi
   if differences:
     raise ValueError(f"workdir {workdir!r} holds another run ({'; '.join(differences)}); "
                      "use a new --workdir, or the saved config to resume it")
+
+
+def prepare_workdir(workdir: str) -> None:
+  """Creates `workdir` and checks it is writable; raises ValueError naming it otherwise."""
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, f".write_test_{os.getpid()}")  # one per process
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as e:
+    raise ValueError(f"workdir {workdir!r} is not writable: {e.strerror or e}") from None

@@ -21,7 +21,7 @@ import numpy as np
 from mnist_jax.data import augment
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax.training import step as step_lib
-from mnist_jax.training import sweep
+from mnist_jax.optim import sweep
 
 
 class EpochOutput(NamedTuple):
@@ -140,7 +140,7 @@ def split_replicas(fn: Callable, mesh: Mesh | None, replica_args: tuple[bool, ..
                        axis_names={"replica"}, check_vma=False)
 
 
-def make_train_steps(config: ml_collections.ConfigDict, num_examples: int,
+def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
                      mesh: Mesh | None = None) -> Callable:
   """Builds `train_steps(states, partial, images, labels, epoch, start, stop)` (jit it).
 
@@ -159,7 +159,6 @@ def make_train_steps(config: ml_collections.ConfigDict, num_examples: int,
   """
   batch_size = config.batch_size
   num_full, remainder = divmod(num_examples, batch_size)
-  num_steps = steps_per_epoch(num_examples, batch_size)
   # Rotation is in the program when any replica rotates (a swept 0 then rotates by 0 degrees).
   rotates = max(float(value) for value in [config.rotation_degrees] + list(
       dict(sweep.fields(config)).get("rotation_degrees", ()))) > 0
@@ -177,11 +176,8 @@ def make_train_steps(config: ml_collections.ConfigDict, num_examples: int,
       x = augment.random_rotation(augment_key, x, degrees, fill=config.rotation_fill)
     x = augment.normalize(x)
     learning_rate = state.opt_state.hyperparams["learning_rate"]
-    swept = {}  # a sweep replica steps with its own optimizer and dropout rate
-    if recipe:
-      swept = {"tx": sweep.create_optimizer(config, num_steps, recipe),
-               "keep_prob": recipe.get(sweep.KEEP_PROB)}
-    state, loss, batch_metrics = step_lib.train_step(state, x, labels, dropout_key, **swept)
+    state, loss, batch_metrics = step_lib.train_step(state, x, labels, dropout_key,
+                                                     keep_prob=recipe.get(sweep.KEEP_PROB))
     return state, (loss, learning_rate, batch_metrics)
 
   def train_steps(states, partial, images, labels, epoch, start, stop):
@@ -231,9 +227,9 @@ def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
                      mesh: Mesh | None = None) -> Callable:
   """Builds `train_epoch(states, images, labels, epoch) -> (states, EpochOutput)` (jit it).
 
-  The whole epoch as one call of `make_train_steps`'s program; see there for the arguments.
+  The whole epoch as one call of `make_train_segment`'s program; see there for the arguments.
   """
-  train_steps = make_train_steps(config, num_examples, mesh)
+  train_steps = make_train_segment(config, num_examples, mesh)
   num_steps = steps_per_epoch(num_examples, config.batch_size)
 
   def train_epoch(states, images, labels, epoch):

@@ -94,7 +94,7 @@ def seed_statistics(test_accuracy: Any, last_epochs: int = 3) -> dict[str, list[
           last_key: accuracy[-last_epochs:].mean(axis=0).tolist()}
 
 
-def create_summary_writer(workdir: str):
+def create_tensorboard_writer(workdir: str):
   """`clu.metric_writers` default writer (TensorBoard events + logging) for `workdir`.
 
   Returns None where TensorFlow (needed by the TensorBoard writer) is not installed.
@@ -120,21 +120,21 @@ def to_builtin(value: Any) -> Any:
   return value
 
 
-def write_epoch_summaries(summary_writer, record: dict[str, Any], step_losses: np.ndarray,
+def write_tensorboard_scalars(tensorboard, record: dict[str, Any], step_losses: np.ndarray,
                           first_step: int) -> None:
   """TensorBoard scalars of one epoch (means over replicas), if there is a writer.
 
   Args:
-    summary_writer: from `create_summary_writer`, or None.
+    tensorboard: from `create_tensorboard_writer`, or None.
     record: the epoch's metrics.jsonl record.
     step_losses: float32 [R, steps] of the epoch; `first_step`: its first global step.
   """
-  if summary_writer is None:
+  if tensorboard is None:
     return
   for i in range(step_losses.shape[1]):
-    summary_writer.write_scalars(first_step + i, {"train_step_loss": float(step_losses[:, i].mean())})
+    tensorboard.write_scalars(first_step + i, {"train_step_loss": float(step_losses[:, i].mean())})
   keys = [key for key in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
                           "test_loss", "test_accuracy", "learning_rate") if key in record]
-  summary_writer.write_scalars(first_step + step_losses.shape[1],
+  tensorboard.write_scalars(first_step + step_losses.shape[1],
                                {key: float(np.mean(record[key])) for key in keys})
-  summary_writer.flush()
+  tensorboard.flush()

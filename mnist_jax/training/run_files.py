@@ -12,7 +12,7 @@ import numpy as np
 from mnist_jax.training import epoch as epoch_lib
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax.training import step as step_lib
-from mnist_jax.training import sweep
+from mnist_jax.optim import sweep
 
 
 def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list[dict[str, Any]],

@@ -15,6 +15,8 @@ import ml_collections
 import optax
 
 from mnist_jax.data import augment
+from mnist_jax.optim import recipe as recipe_lib
+from mnist_jax.optim import sweep
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax import models
 
@@ -27,7 +29,7 @@ class TrainState(train_state.TrainState):
   rotation angles and dropout masks, so a resumed run draws exactly what an uninterrupted
   one would.
 
-  `recipe` holds the replica's swept values (`mnist_jax.training.sweep.replica_values`): scalar arrays
+  `recipe` holds the replica's swept values (`mnist_jax.optim.sweep.replica_values`): scalar arrays
   by config field path, empty outside a sweep. Being data, one program trains a whole grid.
   """
 
@@ -56,16 +58,35 @@ def create_model(config: ml_collections.ConfigDict):
 
 
 def create_train_state(key: jax.Array, model, tx: optax.GradientTransformation,
-                       recipe: dict[str, jax.Array] | None = None) -> TrainState:
-  """Initialises one replica from a raw PRNG key (uint32 [2]), with its swept values, if any."""
+                       recipe: dict[str, jax.Array] | None = None,
+                       opt_state: optax.OptState | None = None) -> TrainState:
+  """Initialises one replica from a raw PRNG key (uint32 [2]), with its swept values, if any,
+  and an optimizer state (default: ``tx.init`` of the parameters)."""
   init_key, data_key = jax.random.split(key)
   variables = model.init({"params": init_key}, jnp.zeros((1, 28, 28, 1), jnp.float32), train=False)
-  state = TrainState.create(
-      apply_fn=model.apply, params=variables["params"], tx=tx,
-      batch_stats=variables.get("batch_stats", {}), key=data_key, recipe=recipe or {})
+  params = variables["params"]
   # A strongly typed step, as a restored checkpoint has: the same program either way, so a
   # resumed run finds the fresh run's entry in the persistent compilation cache.
-  return state.replace(step=jnp.zeros((), jnp.int32))
+  return TrainState(step=jnp.zeros((), jnp.int32), apply_fn=model.apply, params=params, tx=tx,
+                    opt_state=tx.init(params) if opt_state is None else opt_state,
+                    batch_stats=variables.get("batch_stats", {}), key=data_key,
+                    recipe=recipe or {})
+
+
+def create_replica_states(config: ml_collections.ConfigDict, recipe: recipe_lib.Recipe) -> TrainState:
+  """Fresh TrainStates of all replicas, stacked [R, ...] (`sweep.replicas` order).
+
+  Replica r is initialised from `jax.random.PRNGKey(seed)` of its seed, with its swept values
+  in ``recipe`` and in its optimizer's state; all share ``recipe.optimizer``.
+  """
+  model = create_model(config)
+  keys = jnp.stack([jax.random.PRNGKey(seed) for seed in sweep.replica_seeds(config)])
+
+  def init(key, values):
+    state = create_train_state(key, model, recipe.optimizer, values)
+    return state.replace(opt_state=recipe.init(state.params, values))
+
+  return jax.jit(jax.vmap(init))(keys, recipe.values)
 
 
 def nll_loss(log_probs: jax.Array, labels: jax.Array) -> jax.Array:
@@ -74,17 +95,15 @@ def nll_loss(log_probs: jax.Array, labels: jax.Array) -> jax.Array:
 
 
 def train_step(state: TrainState, images: jax.Array, labels: jax.Array, dropout_key: jax.Array,
-               tx: optax.GradientTransformation | None = None,
                keep_prob: jax.Array | None = None) -> tuple[TrainState, jax.Array, metrics_lib.Metrics]:
   """One SGD step on a normalised batch.
 
   Args:
-    state: one replica's TrainState.
+    state: one replica's TrainState; its ``tx`` steps with the replica's swept values
+      (``state.recipe``) where it takes them (`mnist_jax.optim.recipe.Recipe.optimizer`).
     images: float32 [B, 28, 28, 1], normalised (mean 0.1307, std 0.3081).
     labels: int32 [B].
     dropout_key: raw PRNG key for this step's dropout masks.
-    tx: the optimizer to step with instead of ``state.tx`` (the same structure): a sweep
-      replica's, built from its swept values (`mnist_jax.training.epoch`).
     keep_prob: float32 [], a swept dropout rate as 1 - rate (see `network.Network`).
 
   Returns:
@@ -101,12 +120,10 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, dropout_
 
   grads, (per_example, log_probs, updates) = jax.grad(loss_fn, has_aux=True)(state.params)
   batch_stats = updates.get("batch_stats", state.batch_stats)
-  if tx is None:
-    state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
-  else:  # what apply_gradients does, with the replica's own optimizer
-    step_updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, step_updates),
-                          opt_state=opt_state, batch_stats=batch_stats)
+  tx = optax.with_extra_args_support(state.tx)
+  step_updates, opt_state = tx.update(grads, state.opt_state, state.params, values=state.recipe)
+  state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, step_updates),
+                        opt_state=opt_state, batch_stats=batch_stats)
   batch_metrics = metrics_lib.Metrics.single_from_model_output(
       loss=per_example, logits=log_probs, labels=labels)
   return state, per_example.mean(), batch_metrics

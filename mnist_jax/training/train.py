@@ -1,10 +1,9 @@
-"""The main loop: `train_and_evaluate(config, workdir)` and `evaluate_checkpoint`.
+"""The main loop: `train_and_evaluate(config, workdir)`.
 
-The host sets up (config checks, data, replica states, resume), then per epoch calls the
-compiled epoch program (`mnist_jax.training.epoch`), evaluates, reports the references' console lines,
-writes metrics and saves an Orbax checkpoint (`mnist_jax.training.checkpoint`); plots and summary.json
-when done. Several seeds (`config.num_seeds`) train as replicas of one program, replica r
-from seed `config.seed + r`.
+The host sets up (config checks, data, the recipe, replica states, resume), then per epoch
+calls the compiled epoch program (`epoch`), evaluates, prints the references' console lines,
+writes metrics and saves an Orbax checkpoint (`checkpoint`); plots and summary.json when done.
+Several seeds (`config.num_seeds`) and the cells of a sweep train as replicas of one program.
 """
 
 import json
@@ -18,17 +17,17 @@ from jax.sharding import NamedSharding, PartitionSpec
 import ml_collections
 import numpy as np
 
+from mnist_jax.data import splits as splits_lib
+from mnist_jax.models import table as model_table
+from mnist_jax.optim import recipe as recipe_lib
+from mnist_jax.optim import sweep
 from mnist_jax.training import checkpoint
+from mnist_jax.training import config_checks
 from mnist_jax.training import console
-from mnist_jax import data
 from mnist_jax.training import epoch as epoch_lib
 from mnist_jax.training import metrics as metrics_lib
-from mnist_jax import models
-from mnist_jax import optim
 from mnist_jax.training import run_files
 from mnist_jax.training import step as step_lib
-from mnist_jax.models import table as model_table
-from mnist_jax.training import sweep
 
 
 class TrainingError(RuntimeError):
@@ -38,93 +37,6 @@ class TrainingError(RuntimeError):
 class Interrupted(TrainingError):
   """SIGINT or SIGTERM stopped the run between two segments of an epoch; the message names the
   last checkpoint, from which the same command resumes."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Configuration checks
-# ---------------------------------------------------------------------------------------------
-
-
-def validate_config(config: ml_collections.ConfigDict) -> None:
-  """Raises ValueError (one line, naming the field and the valid range) for impossible values."""
-  if config.model not in models.names():
-    raise ValueError(f"unknown model {config.model!r}; valid models: {', '.join(models.names())}")
-  positive_ints = ("batch_size", "eval_batch_size", "num_epochs", "num_seeds", "keep_checkpoints")
-  for field in positive_ints:
-    value = config[field]
-    if not isinstance(value, int) or value <= 0:
-      raise ValueError(f"config.{field} must be a positive integer, got {value!r}")
-  if not config.learning_rate > 0:
-    raise ValueError(f"config.learning_rate must be > 0, got {config.learning_rate!r}")
-  if not 0 <= config.momentum < 1:
-    raise ValueError(f"config.momentum must be in [0, 1), got {config.momentum!r}")
-  if config.weight_decay < 0:
-    raise ValueError(f"config.weight_decay must be >= 0, got {config.weight_decay!r}")
-  if config.rotation_degrees < 0:
-    raise ValueError(f"config.rotation_degrees must be >= 0 (0 = no rotation), got {config.rotation_degrees!r}")
-  for field in ("train_subset", "test_subset"):
-    if config[field] < 0:
-      raise ValueError(f"config.{field} must be >= 0 (0 = the whole split), got {config[field]!r}")
-  if not isinstance(config.get("validation_size", 0), int) or config.get("validation_size", 0) < 0:
-    raise ValueError(f"config.validation_size must be an integer >= 0 (0 = no validation split), "
-                     f"got {config.validation_size!r}")
-  if config.dropout_rate is not None and not 0 <= config.dropout_rate < 1:
-    raise ValueError(f"config.dropout_rate must be in [0, 1) or None (model default), got {config.dropout_rate!r}")
-  try:
-    models.uses_fast_path(config.get("fast_path", "auto"))
-  except ValueError as e:
-    raise ValueError(f"config.{e}") from None
-  sweep.fields(config)  # one line for a field that cannot be swept
-
-
-def prepare_workdir(workdir: str) -> None:
-  """Creates `workdir` and checks it is writable; raises ValueError naming it otherwise."""
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, f".write_test_{os.getpid()}")  # one per process
-    with open(probe, "w") as f:
-      f.write("ok")
-    os.remove(probe)
-  except OSError as e:
-    raise ValueError(f"workdir {workdir!r} is not writable: {e.strerror or e}") from None
-
-
-# ---------------------------------------------------------------------------------------------
-# The main loop
-# ---------------------------------------------------------------------------------------------
-
-
-def load_splits(config: ml_collections.ConfigDict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-  """{"train", "validation" (only when config.validation_size > 0), "test"}: (uint8 images
-  [N, 28, 28, 1], int32 labels [N]). The validation images are the last
-  `config.validation_size` of the 60,000 training images, held out of training; then the
-  subsets cut the remaining training images and the test set.
-
-  Raises:
-    ValueError: a validation split that leaves no training image.
-  """
-  data_dir = config.data_dir or None
-  train = data.load("train", data_dir=data_dir, source=config.data_source)
-  test = data.load("test", data_dir=data_dir, source=config.data_source)
-  splits = {}
-  held_out = config.get("validation_size", 0)
-  if held_out:
-    if held_out >= len(train[1]):
-      raise ValueError(f"config.validation_size must be below the {len(train[1])} training "
-                       f"images, got {held_out}")
-    splits["validation"] = tuple(a[-held_out:] for a in train)
-    train = tuple(a[:-held_out] for a in train)
-  if config.train_subset:
-    train = tuple(a[:config.train_subset] for a in train)
-  if config.test_subset:
-    test = tuple(a[:config.test_subset] for a in test)
-  return {"train": train, **splits, "test": test}
-
-
-def load_datasets(config: ml_collections.ConfigDict):
-  """(train, test) of `load_splits`: each (uint8 images, int32 labels)."""
-  splits = load_splits(config)
-  return splits["train"], splits["test"]
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]:
@@ -146,8 +58,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     TrainingError: a non-finite training loss (the last good checkpoint is kept).
     Interrupted: SIGINT or SIGTERM (the last checkpoint is kept; rerun to resume).
   """
-  validate_config(config)
-  prepare_workdir(workdir)
+  config_checks.validate_config(config)
+  checkpoint.prepare_workdir(workdir)
   manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
   checkpoint.check_same_run(workdir, config, has_checkpoints=bool(manager.all_steps()))
   # Several processes (jax.distributed) train one run; process 0 writes what is not a checkpoint.
@@ -156,16 +68,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
 
-  splits = load_splits(config)
+  splits = splits_lib.load_splits(config)
   (train_images, train_labels), (test_images, test_labels) = splits["train"], splits["test"]
   num_train = len(train_labels)
   num_steps = epoch_lib.steps_per_epoch(num_train, config.batch_size)
-  sweep.check(config, lambda cell: (validate_config(cell), optim.create(cell, num_steps, cell.num_epochs)))
-  schedule = optim.create(config, steps_per_epoch=num_steps, num_epochs=config.num_epochs)
+  recipe = recipe_lib.Recipe(config, num_steps)
 
   seeds = sweep.replica_seeds(config)
   labels = [sweep.replica_label(config, r) for r in range(len(seeds))]
-  states, plateau_state = sweep.create_replica_states(config, num_steps)
+  states = step_lib.create_replica_states(config, recipe)
+  epoch_state = recipe.init_epoch_state()  # the schedule's per-epoch hook, if it has one
   num_params = model_table.count_params({"params": jax.tree.map(lambda x: x[0], states.params)})
 
   mesh = epoch_lib.create_mesh(len(seeds))
@@ -177,29 +89,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   train_images, train_labels = epoch_lib.place((train_images, train_labels), replicated)
   # Placed before a restore, so that Orbax restores into the same shardings: a resumed run
   # compiles the same programs as a fresh one and finds them in the persistent cache.
-  states, plateau_state = epoch_lib.place((states, plateau_state), by_replica)
+  states, epoch_state = epoch_lib.place((states, epoch_state), by_replica)
 
   history: list[dict[str, Any]] = []
   start_epoch = 0
-  restored = checkpoint.restore_latest(manager, states, plateau_state)
+  restored = checkpoint.restore_latest(manager, states, epoch_state)
   if restored is not None:
-    start_epoch, states, plateau_state, history = restored
+    start_epoch, states, epoch_state, history = restored
     logging.info("Resumed from %s at epoch %d.", manager.directory, start_epoch)
     print(f"Resuming from the checkpoint after epoch {start_epoch}.")
-  metrics_writer = steps_writer = summary_writer = None
+  metrics_writer = steps_writer = tensorboard = None
   if primary:
     metrics_writer = metrics_lib.JsonLinesWriter(os.path.join(workdir, "metrics.jsonl"))
     steps_writer = metrics_lib.JsonLinesWriter(os.path.join(workdir, "steps.jsonl"))
     metrics_writer.rewrite(history)
     steps_writer.rewrite([r for r in metrics_lib.read_json_lines(steps_writer.path) if r["epoch"] < start_epoch])
-    summary_writer = metrics_lib.create_summary_writer(workdir)
-  if summary_writer is not None and start_epoch == 0:
-    summary_writer.write_hparams({k: v for k, v in config.items() if not isinstance(v, ml_collections.ConfigDict)})
+    tensorboard = metrics_lib.create_tensorboard_writer(workdir)
+  if tensorboard is not None and start_epoch == 0:
+    tensorboard.write_hparams({k: v for k, v in config.items() if not isinstance(v, ml_collections.ConfigDict)})
 
   # The bar reads the partial epoch, which several processes hold in parts.
   progress = console.Progress(num_steps, enabled=config.progress_bar and jax.process_count() == 1)
   empty_output = lambda: epoch_lib.place(epoch_lib.empty_epoch_output(len(seeds), num_steps), by_replica)
-  train_steps = jax.jit(epoch_lib.make_train_steps(config, num_train, mesh), donate_argnums=(0, 1))
+  train_steps = jax.jit(epoch_lib.make_train_segment(config, num_train, mesh), donate_argnums=(0, 1))
   # Tracing and lowering (Python) apart from compiling (XLA, or a load from JAX's persistent
   # compilation cache, which the scripts turn on).
   trace_start = time.perf_counter()
@@ -211,9 +123,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   train_steps, *evaluators = (program.compile() for program in lowered)
   compile_seconds = time.perf_counter() - compile_start
   trace_seconds = compile_start - trace_start
-  if schedule.plateau is not None:
-    update_plateau = jax.jit(jax.vmap(
-        lambda state, recipe, loss: sweep.plateau_for(config, num_steps, recipe).update(state, loss)))
 
   num_cells = len(sweep.cells(config))
   grid = f" x {num_cells} sweep cells = {len(seeds)} replicas" if config.get("sweep") else ""
@@ -252,18 +161,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
           say(prefix + console.eval_line(name, record[f"{name}_loss"][r],
                                            record[f"{name}_correct"][r], record[f"{name}_total"]))
 
-      if schedule.plateau is not None:
-        # Stepped on the test loss, as the references do; on the validation loss where there is one.
-        loss = record["validation_loss" if "validation" in evaluations else "test_loss"]
-        plateau_state = update_plateau(plateau_state, states.recipe, np.asarray(loss, np.float32))
-        states = optim.set_learning_rate(states, plateau_state.learning_rate)
+      # On the test loss, as the references step it; on the validation loss where there is one.
+      states, epoch_state = recipe.end_epoch(
+          states, epoch_state, record["validation_loss" if "validation" in evaluations else "test_loss"])
 
-      checkpoint.save_checkpoint(manager, epoch + 1, states, plateau_state, history, {
+      checkpoint.save_checkpoint(manager, epoch + 1, states, epoch_state, history, {
           f"{name}_accuracy": np.mean(record[f"{name}_accuracy"]) for name in evaluations})
       if primary:
         metrics_writer.write(record)
         steps_writer.write({"epoch": epoch, "step_loss": step_losses, "learning_rate": learning_rates})
-        metrics_lib.write_epoch_summaries(summary_writer, record, step_losses, epoch * num_steps)
+        metrics_lib.write_tensorboard_scalars(tensorboard, record, step_losses, epoch * num_steps)
 
   finally:
     stop_request.restore()  # also when training fails
@@ -274,8 +181,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   run_summary = run_files.write_summary(workdir, config, history, num_params, compile_seconds)
   if config.plots:
     run_files.make_plots(workdir, host_states, history, test_images, test_labels)
-  if summary_writer is not None:
-    summary_writer.close()
+  if tensorboard is not None:
+    tensorboard.close()
   print(json.dumps(run_summary["test_accuracy"], indent=None))
   return history
 
@@ -295,43 +202,3 @@ def _check_finite(epoch: int, step_losses: np.ndarray, record: dict[str, Any], l
       replica = np.flatnonzero(~np.isfinite(losses))[0]
       # BatchNorm can keep the training loss finite while its running statistics overflow.
       raise TrainingError(f"non-finite {name} loss at epoch {epoch} ({labels[replica]}); {last_good}")
-
-
-def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]:
-  """Evaluates a saved checkpoint of `workdir` (default: the best) on the configured test set.
-
-  Returns:
-    {"epoch": checkpoint step (epochs finished), "seeds": [...], "test_loss": [per seed],
-     "test_correct": [per seed], "test_total": int}.
-
-  Raises:
-    ValueError: `workdir` has no config.json, no checkpoint, or none at `step`.
-  """
-  config_path = os.path.join(workdir, "config.json")
-  if not os.path.exists(config_path):
-    raise ValueError(f"no run in workdir {workdir!r}: config.json is missing")
-  with open(config_path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
-  saved_steps = manager.all_steps()
-  step = manager.best_step() if step is None else step
-  if step is None:
-    raise ValueError(f"no checkpoint in {manager.directory}")
-  if step not in saved_steps:
-    raise ValueError(f"no checkpoint {step} in {manager.directory}; "
-                     f"saved: {', '.join(map(str, sorted(saved_steps)))}")
-  _, (test_images, test_labels) = load_datasets(config)
-  # Restored without a target: evaluation needs the variables, not the optimizer or schedule.
-  arrays = checkpoint.restore_arrays(manager, step)
-  manager.close()
-  states = step_lib.InferenceState(step_lib.create_model(config).apply, arrays["params"],
-                                arrays.get("batch_stats", {}))
-  test_metrics = jax.jit(epoch_lib.make_evaluate(config, len(test_labels)))(states, test_images, test_labels)
-  result = jax.device_get(epoch_lib.compute_per_replica(test_metrics))
-  return {
-      "epoch": step,
-      "seeds": sweep.replica_seeds(config),
-      "test_loss": result["loss"].tolist(),
-      "test_correct": np.rint(np.asarray(test_metrics.accuracy.total)).astype(int).tolist(),
-      "test_total": len(test_labels),
-  }

@@ -130,7 +130,7 @@ def test_unknown_model(function):
 
 
 def test_script_prints_the_table():
-  result = subprocess.run([sys.executable, "scripts/summary.py", "--model=ref4_step5"],
+  result = subprocess.run([sys.executable, "scripts/model_table.py", "--model=ref4_step5"],
                           cwd=REPO_ROOT, capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr
   assert "Total params: 9,426" in result.stdout
@@ -138,7 +138,7 @@ def test_script_prints_the_table():
 
 
 def test_script_rejects_an_unknown_model():
-  result = subprocess.run([sys.executable, "scripts/summary.py", "--model=ref9"],
+  result = subprocess.run([sys.executable, "scripts/model_table.py", "--model=ref9"],
                           cwd=REPO_ROOT, capture_output=True, text=True, check=False)
   assert result.returncode != 0
   assert "ref3_step4" in result.stderr

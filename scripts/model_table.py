@@ -1,6 +1,6 @@
 """Prints the torchsummary-style table of a registered model.
 
-  python scripts/summary.py --model=ref3_step4
+  python scripts/model_table.py --model=ref3_step4
 """
 
 from absl import app

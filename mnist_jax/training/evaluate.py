@@ -1,0 +1,87 @@
+"""Evaluation of saved networks, one path for all: a checkpoint of a workdir, or variables
+from elsewhere (a PyTorch state_dict through `mnist_jax.torch.checkpoint`), scored by the
+training program's own evaluation (`epoch.make_evaluate`, eval mode) on the configured test set.
+"""
+
+import json
+import os
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+
+from mnist_jax.data import splits
+from mnist_jax.optim import sweep
+from mnist_jax.training import checkpoint
+from mnist_jax.training import epoch as epoch_lib
+from mnist_jax.training import step as step_lib
+
+
+def read_run_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config.json of the run in `workdir`.
+
+  Raises:
+    ValueError: one line, for a workdir without config.json or with one that is not JSON.
+  """
+  try:
+    with open(os.path.join(workdir, "config.json")) as f:
+      return ml_collections.ConfigDict(json.load(f))
+  except FileNotFoundError:
+    raise ValueError(f"no run in workdir {workdir!r}: config.json is missing") from None
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{workdir!r}: config.json is not valid JSON ({e})") from None
+
+
+def checkpoint_step(manager, step: int | None) -> int:
+  """`step`, or the best step when None; ValueError naming the saved steps if there is none."""
+  saved = sorted(manager.all_steps())
+  chosen = manager.best_step() if step is None else step
+  if chosen in saved:
+    return chosen
+  what = "no checkpoint" if chosen is None else f"no checkpoint {chosen}"
+  listed = f"; saved: {', '.join(map(str, saved))}" if saved else ""
+  raise ValueError(f"{what} in {manager.directory}{listed}")
+
+
+def evaluate_variables(config: ml_collections.ConfigDict, params: Any,
+                       batch_stats: Any) -> dict[str, Any]:
+  """Scores replicas of `config.model` on the configured test set (`splits.load_splits`).
+
+  params, batch_stats: float32 pytrees with a leading replica axis [R, ...].
+
+  Returns:
+    {"test_loss": [R] mean NLL, "test_correct": [R] ints, "test_total": int}.
+
+  Raises:
+    data.DataError: missing or corrupt MNIST files.
+  """
+  test_images, test_labels = splits.load_splits(config)["test"]
+  state = step_lib.InferenceState(step_lib.create_model(config).apply, params, batch_stats)
+  totals = jax.jit(epoch_lib.make_evaluate(config, len(test_labels)))(state, test_images, test_labels)
+  result = jax.device_get(epoch_lib.compute_per_replica(totals))
+  return {"test_loss": result["loss"].tolist(),
+          "test_correct": np.rint(np.asarray(totals.accuracy.total)).astype(int).tolist(),
+          "test_total": len(test_labels)}
+
+
+def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]:
+  """Evaluates a saved checkpoint of `workdir` (default: the best) on the configured test set.
+
+  Returns:
+    {"epoch": checkpoint step (epochs finished), "seeds": [...], "test_loss": [per seed],
+     "test_correct": [per seed], "test_total": int}.
+
+  Raises:
+    ValueError: `workdir` has no (readable) config.json, no checkpoint, or none at `step`.
+  """
+  config = read_run_config(workdir)
+  manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
+  try:
+    step = checkpoint_step(manager, step)
+    # Restored without a target: evaluation needs the variables, not the optimizer's state.
+    arrays = checkpoint.restore_arrays(manager, step)
+  finally:
+    manager.close()
+  return {"epoch": step, "seeds": sweep.replica_seeds(config),
+          **evaluate_variables(config, arrays["params"], arrays.get("batch_stats", {}))}
