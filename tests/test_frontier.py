@@ -1,4 +1,4 @@
-"""Issue 17 frontier models and the grouped convolution they use.
+"""The frontier models and the grouped convolution they use.
 
 Parameter counts are worked by hand (the sums in mnist_jax/models/frontier.py) and must equal
 both the Flax count and torch's ``sum(p.numel())``; eval-mode outputs must equal the torch
@@ -44,7 +44,7 @@ def test_parameter_counts_equal_hand_count_and_torch(name, params, budget):
   torch_count = sum(p.numel() for p in torch_mirror.build(name).parameters())
   assert model_table.count_params(name) == torch_count == params <= budget
   assert models.spec(name).source == (
-      f"ours (issue 17 frontier), designed for <= {budget:,} parameters")
+      f"ours (the parameter frontier), designed for <= {budget:,} parameters")
 
 
 @pytest.mark.parametrize("name", NAMES)

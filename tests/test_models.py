@@ -32,7 +32,7 @@ PUBLISHED_TOTALS = [
     ("ref4_step3", 9_426, "ref4.md, STEP 3 Results: 'Parameters: 9,426'"),
     ("ref4_step4", 9_426, "ref4.md, STEP 4 Results: 'Parameters: 9,426'"),
     ("ref4_step5", 9_426, "ref4.md, STEP 5 Results: 'Parameters: 9,426'"),
-    # Reconstructions: only the count is published (issue 7).
+    # Reconstructions: only the count is published.
     ("ref1_code1", 119_392, "ref1.md, CODE 1 Results: 'Parameters: 119,392'"),
     ("ref1_code2", 4_990, "ref1.md, Code 2 Results: 'Parameters :4990'"),
     ("ref1_code3", 5_150, "ref1.md, Code 3 Results: 'Parameters :5150'"),

@@ -165,7 +165,7 @@ def test_sweep_configs_are_valid(mnist_dir):
 
 
 def test_a_collected_cell_is_the_run_of_its_cell(grid_run, tmp_path):
-  """reproduction.cell_run: the row a reproduction sweep's closest cell becomes (issue 18)."""
+  """reproduction.cell_run: the row a reproduction sweep's closest cell becomes."""
   config, workdir, _ = grid_run
   found = reproduction.load(str(workdir), "ref5_step3")
   cell = found.cells[3]

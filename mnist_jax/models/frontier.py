@@ -1,4 +1,4 @@
-"""Ours (issue 17): small networks for the parameter frontier, none from a write-up.
+"""Ours: small networks for the parameter frontier, none from a write-up.
 
 Budgets and targets (mean best test accuracy over 5 seeds, 15 epochs): <= 4,000 parameters
 for 99.40 %, <= 2,000 for 99.20 %, <= 1,000 for 99.00 %; and, should the 4,000 one fall short,
@@ -55,7 +55,7 @@ _4K = (*_conv(8), *_conv(8), MaxPool(2),      # 26, 24 -> 12
        *_conv(12), *_HEAD)                    # 2 -> GAP
 
 # 5,680 = 9 * (8 + 80 + 120 + 168 + 224) + 2 * 60 (BN) + 160 (head): the 4k layout, wider,
-# below the smallest public single run at 99.40 % (5,854 parameters, issue 17).
+# below the smallest public single run at 99.40 % (5,854 parameters).
 _5K = (*_conv(8), *_conv(10), MaxPool(2),
        *_conv(12), *_conv(14), MaxPool(2),
        *_conv(16), *_HEAD)
@@ -79,7 +79,7 @@ _1K_SEPARABLE = (*_conv(8), *_separable(8, 10), MaxPool(2),
 
 
 def _source(budget: str) -> str:
-  return f"ours (issue 17 frontier), designed for <= {budget} parameters"
+  return f"ours (the parameter frontier), designed for <= {budget} parameters"
 
 
 SPECS = (
