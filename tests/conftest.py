@@ -26,8 +26,20 @@ LONGEST_FILES = ("test_train.py", "test_epoch.py", "test_checkpoint.py", "test_s
                  "test_sweep_processes.py", "test_benchmark.py")
 
 
-def pytest_collection_modifyitems(items):
-  """Runs `LONGEST_FILES` first (a stable sort: the order within each file is kept)."""
+def pytest_addoption(parser):
+  parser.addoption("--slow", action="store_true",
+                   help="also run the tests marked slow (full epochs, the notebook, several "
+                        "processes): both tiers, as .ci/run does")
+
+
+def pytest_collection_modifyitems(config, items):
+  """Leaves out the `slow` tier unless --slow (or a -m expression) asks for it, then runs
+  `LONGEST_FILES` first (a stable sort: the order within each file is kept)."""
+  if not config.getoption("--slow") and not config.getoption("markexpr"):
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+      config.hook.pytest_deselected(items=slow)
+      items[:] = [item for item in items if not item.get_closest_marker("slow")]
   rank = {name: index for index, name in enumerate(LONGEST_FILES)}
   items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
@@ -42,19 +54,19 @@ def mnist_dir() -> pathlib.Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def compilation_cache(tmp_path_factory) -> pathlib.Path:
-  """One JAX persistent compilation cache for the test run, as the scripts use by default.
+def compilation_cache() -> pathlib.Path:
+  """JAX's persistent compilation cache for the tests, kept between test runs.
 
-  Many tests compile the same small training program; each compiles once. The scripts that
-  tests run in subprocesses share it through the environment (never the user's own cache).
+  Many tests compile the same small training programs; a second run of the suite loads them
+  instead of compiling again. It lives apart from the scripts' own cache, in
+  `$MNIST_JAX_TEST_CACHE` if set, else `$XDG_CACHE_HOME/mnist_jax/tests` (`~/.cache` by
+  default); the scripts that tests run in subprocesses share it through the environment.
+  Under pytest-xdist the workers share it too (JAX writes its entries atomically).
   """
-  # Under pytest-xdist the workers share one cache (JAX locks it across processes), so a
-  # program one worker compiled is not compiled again by the other.
-  base = tmp_path_factory.getbasetemp()
-  if os.environ.get("PYTEST_XDIST_WORKER"):
-    base = base.parent
-  folder = base / "jax_compilation_cache"
-  folder.mkdir(exist_ok=True)
+  cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+  folder = pathlib.Path(os.environ.get("MNIST_JAX_TEST_CACHE")
+                        or os.path.join(cache_home, "mnist_jax", "tests"))
+  folder.mkdir(parents=True, exist_ok=True)
   os.environ[runtime.CACHE_VARIABLE] = str(folder)
   runtime.enable_compilation_cache(str(folder))
   return folder

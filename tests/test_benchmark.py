@@ -21,6 +21,7 @@ def _tiny_config():
   return config
 
 
+@pytest.mark.slow
 def test_run_times_every_contender_and_formats_them():
   report = timing_lib.run(_tiny_config(), num_examples=256, num_epochs=1, seeds=(1,),
                           torch_threads=[1], synthetic=True, log=lambda line: None)
@@ -54,6 +55,7 @@ def test_run_times_every_contender_and_formats_them():
   assert full_run in text
 
 
+@pytest.mark.slow
 def test_run_sweep_times_a_real_sweep_per_replica_count():
   report = timing_lib.run_sweep(_tiny_config(), replicas=(2,), num_examples=256, num_epochs=1,
                                 synthetic=True, log=lambda line: None)

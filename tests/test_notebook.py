@@ -11,6 +11,7 @@ import re
 
 import nbclient
 import nbformat
+import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "notebooks" / "step_by_step.ipynb"
@@ -49,6 +50,7 @@ def test_committed_notebook_is_what_the_builder_writes():
       "`python notebooks/build_step_by_step.py --execute` and commit both")
 
 
+@pytest.mark.slow
 def test_notebook_runs_at_small_size(monkeypatch, tmp_path):
   monkeypatch.setenv("MNIST_JAX_NOTEBOOK_SMALL", "1")
   monkeypatch.setenv("MNIST_JAX_NOTEBOOK_WORKDIR", str(tmp_path))  # the kernel inherits both

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from tests.test_sweep import grid_config
 from tests.test_train import REPO_ROOT, assert_trees_close, final_params
 
@@ -18,6 +20,7 @@ def _free_port() -> int:
     return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_train_the_grid_like_one(mnist_dir, tmp_path):
   # jax.distributed on 127.0.0.1 with JAX's CPU collectives: one device per process, the 8
   # replicas split 4 and 4, process 0 writing metrics. The real script for both runs (it also

@@ -221,6 +221,7 @@ def test_unknown_config_field_exits_with_one_line(tmp_path, override, message):
   assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_stops_with_one_line_and_resume_equals_uninterrupted(tmp_path):
   # The real script; the progress bar runs each epoch in segments, between which it stops.
   args = ["--config", "configs/ref3.py:step4", "--config.train_subset=2000", "--config.test_subset=100",
@@ -266,6 +267,7 @@ def test_unwritable_workdir_exits_with_one_line(tmp_path):
   assert len(lines) == 1 and lines[0].startswith(f"error: workdir '{blocker / 'run'}' is not writable"), result.stderr
 
 
+@pytest.mark.slow
 def test_diverging_run_exits_non_zero_with_one_line(mnist_dir, tmp_path):
   env = dict(os.environ, MNIST_DIR=str(mnist_dir))
   # Step 3 keeps a constant learning rate, so config.learning_rate is the rate of every step.
