@@ -172,6 +172,9 @@ def _plateau(run: _Run, **fields: Any) -> Schedules:
 
 # Schedules whose values do not depend on the run's length: a resume may extend num_epochs.
 EPOCH_FREE = ("constant", "step", "plateau")
+# The fields that tell two schedules of one kind apart at a glance (the results' recipe table).
+MAIN_FIELDS = {"step": ("step_size", "gamma"), "one_cycle": ("max_lr", "pct_start"),
+               "plateau": ("factor", "patience")}
 
 # The one list of schedule fields: name -> (fields of config.schedule, builder). `create`
 # requires exactly these fields and passes them by keyword to the builder, whose arguments (and

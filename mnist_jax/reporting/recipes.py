@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 from mnist_jax import models
 from mnist_jax.models.layers import Dropout
 from mnist_jax.published import recipes as published_recipes
+from mnist_jax.optim import schedules
 from mnist_jax.reporting import analysis
 from mnist_jax.reporting import markdown
 
@@ -21,8 +22,6 @@ OURS = "ours"
 FIELDS = ("batch_size", "num_epochs", "learning_rate", "momentum", "weight_decay", "schedule",
           "dropout_rate", "rotation_degrees")
 HEADER_LINES = 6  # of `table`: title, blank, text, blank, header, rule
-_SCHEDULE_PARAMETERS = {"step": ("step_size", "gamma"), "one_cycle": ("max_lr", "pct_start"),
-                        "plateau": ("factor", "patience")}
 
 
 def format_schedule(schedule: Mapping[str, Any] | None) -> str:
@@ -30,7 +29,7 @@ def format_schedule(schedule: Mapping[str, Any] | None) -> str:
   if not schedule or schedule.get("name", "constant") == "constant":
     return "constant"
   name = schedule["name"]
-  parameters = ", ".join(f"{key}={schedule[key]:g}" for key in _SCHEDULE_PARAMETERS.get(name, ())
+  parameters = ", ".join(f"{key}={schedule[key]:g}" for key in schedules.MAIN_FIELDS.get(name, ())
                          if key in schedule)
   return f"{name}({parameters})"
 
