@@ -16,7 +16,7 @@ import jax
 def require(ok: bool, field: str, valid: str, value: Any) -> None:
   """Raises ``ValueError("<field> must be <valid>, got <value>")`` unless `ok`.
 
-  One line naming the argument, so that `optim.create` can prefix ``config.schedule.``. A
+  One line naming the argument, so that `schedules.create` can prefix ``config.schedule.``. A
   `value` that is a JAX array (a swept value) is not checked (see the module docstring).
   """
   if isinstance(value, jax.Array):

@@ -26,7 +26,7 @@ frontier_1k_separable    998         28               8, s10 | s10, s12 | dw12; 
 =======================  ==========  ===============  ===============================
 
 ("s<C>": separable to C channels; "dw12": a depthwise 3x3 alone, linear, before the GAP.)
-Counts and receptive fields are `summary.table(name)`'s; tests/test_frontier.py checks them
+Counts and receptive fields are `models.table.table(name)`'s; tests/test_frontier.py checks them
 against torch's parameter count.
 """
 
