@@ -35,11 +35,7 @@ def load_average() -> str:
 
 
 def git_commit() -> str:
-  """Short commit hash of the checkout this module is in, "+dirty" when modified.
-
-  "unknown" without git or outside a checkout.
-  """
-  # mnist_jax/benchmarks/machine.py -> the repository root.
+  """Short commit hash of this module's checkout, "+dirty" when modified, else "unknown"."""
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   try:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
@@ -55,18 +51,12 @@ def machine_info(torch_device: str = "cpu") -> dict[str, str]:
   """Date, code version, devices, CPU, core count and library versions, as strings."""
   import flax  # pylint: disable=import-outside-toplevel
   import jaxlib  # pylint: disable=import-outside-toplevel
-  info = {
-      "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-      "commit": git_commit(),
-      "jax device": f"{jax.devices()[0]} ({jax.devices()[0].device_kind}) x{jax.device_count()}",
-      "cpu": cpu_model(),
-      "cores": str(os.cpu_count()),
-      "python": platform.python_version(),
-      "jax": jax.__version__,
-      "jaxlib": jaxlib.__version__,
-      "flax": flax.__version__,
-      "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") or "(none)",
-  }
+  device = jax.devices()[0]
+  info = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": git_commit(),
+          "jax device": f"{device} ({device.device_kind}) x{jax.device_count()}",
+          "cpu": cpu_model(), "cores": str(os.cpu_count()), "python": platform.python_version(),
+          "jax": jax.__version__, "jaxlib": jaxlib.__version__, "flax": flax.__version__,
+          "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") or "(none)"}
   try:
     import torch  # pylint: disable=import-outside-toplevel
     info["torch"] = torch.__version__

@@ -1,4 +1,4 @@
-"""What a benchmark measured: the times of one contender (`Timing`) and of a whole run (`Report`)."""
+"""What a benchmark measured: the times of one contender (`Timing`), of a whole run (`Report`)."""
 
 from __future__ import annotations
 

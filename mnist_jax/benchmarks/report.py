@@ -1,8 +1,5 @@
-"""The benchmark's report: its Markdown, and the sections of docs/PERFORMANCE.md that hold it.
-
-docs/PERFORMANCE.md keeps the latest benchmark output between markers (one pair per named
-section, e.g. the CPU and the GPU results); the rest of the file, the study of what each change
-did, is written by hand and left untouched.
+"""The benchmark's Markdown, and the sections of docs/PERFORMANCE.md that hold it: between
+markers, one pair per named section (e.g. CPU, GPU); the rest of the file is written by hand.
 """
 
 from __future__ import annotations
@@ -38,12 +35,14 @@ def format_report(report: measurements.Report, command: str | None = None) -> st
 def _header(report: measurements.Report, command: str | None) -> list[str]:
   lines = [f"Command: `{command}`", ""] if command else []
   first = (report.timings or report.seed_timings or report.sweep_timings or [None])[0]
-  data_line = "random uint8 images (--synthetic)" if report.synthetic else "real MNIST training images"
+  data_line = ("random uint8 images (--synthetic)" if report.synthetic
+               else "real MNIST training images")
   if first is not None:
     lines += [f"Config `{report.config_name}` (model `{report.model}`), batch {first.batch_size}, "
               f"{first.num_examples} {data_line} per epoch, {len(first.epoch_seconds)} timed "
               f"epoch(s) per contender (median)."]
-  lines += [f"Load average (1/5/15 min) before: {report.load_before}; after: {report.load_after}.", ""]
+  lines += [f"Load average (1/5/15 min) before: {report.load_before}; "
+            f"after: {report.load_after}.", ""]
   lines += ["| machine | |", "|---|---|"]
   return lines + [f"| {key} | {value} |" for key, value in report.machine.items()]
 
@@ -77,11 +76,13 @@ def _comparison(report: measurements.Report) -> list[str]:
 def _seeds_table(timings: list[measurements.Timing]) -> list[str]:
   lines = ["", f"Multi-seed program ({timings[0].num_examples} images per epoch per seed, rotation "
            "as configured):", "",
-           "| seeds | ms/step (all seeds) | s/epoch | s/epoch per seed | images/s (all seeds) | compile s |",
+           "| seeds | ms/step (all seeds) | s/epoch | s/epoch per seed | images/s (all seeds) "
+           "| compile s |",
            "|---|---|---|---|---|---|"]
   for t in timings:
     lines.append(f"| {t.num_replicas} | {t.ms_per_step:.1f} | {t.median_epoch_seconds:.2f} | "
-                 f"{t.seconds_per_replica:.2f} | {t.images_per_second:,.0f} | {t.compile_seconds:.1f} |")
+                 f"{t.seconds_per_replica:.2f} | {t.images_per_second:,.0f} | "
+                 f"{t.compile_seconds:.1f} |")
   return lines
 
 
@@ -100,18 +101,20 @@ def _sweep_table(timings: list[measurements.Timing]) -> list[str]:
            "rotation as configured. 1 replica is the plain run, trained alone. Ratio: time per "
            "replica-epoch / epoch time of the plain run (<= 1: the sweep is no slower per replica "
            "than separate runs); speed-up: its inverse.", "",
-           "| replicas | max_lr | ms/epoch (all replicas) | ms per replica-epoch | images/s (all replicas) "
-           "| per replica / separate run | speed-up | compile s |",
+           "| replicas | max_lr | ms/epoch (all replicas) | ms per replica-epoch "
+           "| images/s (all replicas) | per replica / separate run | speed-up | compile s |",
            "|---|---|---|---|---|---|---|---|"]
   for t in timings:
     if t.error:
       lines.append(f"| {t.num_replicas} | failed: {t.error.replace('|', '/')} | | | | | | |")
       continue
     ratio = math.nan if separate is None else measurements.per_replica_ratio(t, separate)
-    ratio_s, speedup_s = ("n/a", "n/a") if math.isnan(ratio) else (f"{ratio:.2f}", f"{1 / ratio:.2f}x")
+    ratio_s, speedup_s = (("n/a", "n/a") if math.isnan(ratio)
+                          else (f"{ratio:.2f}", f"{1 / ratio:.2f}x"))
     lines.append(f"| {t.num_replicas} | {_swept_range(t.swept.get('schedule.max_lr', []))} | "
                  f"{1000 * t.median_epoch_seconds:,.0f} | {1000 * t.seconds_per_replica:,.1f} | "
-                 f"{t.images_per_second:,.0f} | {ratio_s} | {speedup_s} | {t.compile_seconds:.1f} |")
+                 f"{t.images_per_second:,.0f} | {ratio_s} | {speedup_s} | "
+                 f"{t.compile_seconds:.1f} |")
   return lines
 
 
@@ -137,12 +140,9 @@ def section_markers(section: str = "") -> tuple[str, str]:
 
 
 def update_performance_doc(path: str, text: str, section: str = "") -> None:
-  """Replaces one benchmark section of `path` (between its markers) with `text`.
-
-  Creates the file (a header and the section) when it does not exist; appends the section
-  when the file has no markers of that section; leaves everything outside them untouched.
-  `section` names the section (`section_markers`), so one file can hold the CPU and the GPU
-  results.
+  """Replaces benchmark section `section` (`section_markers`) of `path` with `text`, leaving
+  the rest untouched; creates the file (a header and the section) or appends the section when
+  missing.
 
   Raises:
     ValueError: the file has a begin marker without an end marker (or the reverse), or a
@@ -158,7 +158,8 @@ def update_performance_doc(path: str, text: str, section: str = "") -> None:
       content = f.read()
     has_begin, has_end = begin_marker in content, end_marker in content
     if has_begin != has_end:
-      raise ValueError(f"{path} has only one of {begin_marker!r} and {end_marker!r}; fix it by hand")
+      raise ValueError(
+          f"{path} has only one of {begin_marker!r} and {end_marker!r}; fix it by hand")
     if has_begin:
       head, rest = content.split(begin_marker, 1)
       tail = rest.split(end_marker, 1)[1]

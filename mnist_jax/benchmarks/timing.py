@@ -1,18 +1,10 @@
-"""Side-by-side timing of our training epoch and the same network in PyTorch.
+"""Side-by-side timing of our training epoch and the same network in PyTorch
+(docs/PERFORMANCE.md explains the numbers; timings never go into tests).
 
-What is timed (docs/PERFORMANCE.md explains the numbers):
-
-- ours: `epoch.make_train_epoch`, the real training program (one jitted call per epoch:
-  permutation, batch gather, optional on-device rotation, forward, backward, SGD), compiled
-  ahead of time so compile time is reported apart; with and without rotation.
-- torch eager, and optionally torch.compile, of the same network (`torch_epoch`).
-- the multi-seed program (`config.num_seeds` replicas in one jitted epoch), time per seed.
-- the sweep program (`run_sweep`): R recipes of the config, each its own max_lr, as replicas
-  of one jitted epoch, time per replica against one separate run.
-
-`run` times all but the sweep, `run_sweep` the sweep, each in one process; each returns a
-`measurements.Report`, with the machine (`machine`); `report` turns it into Markdown. Timings
-never go into tests.
+`run` times ours (`epoch.make_train_epoch`, the real training program, compiled ahead of time,
+with and without rotation), torch eager and optionally torch.compile (`torch_epoch`), and the
+multi-seed program; `run_sweep` the sweep program (R recipes as replicas of one epoch, time
+per replica against one separate run). Each returns a `measurements.Report`.
 """
 
 from __future__ import annotations
@@ -44,10 +36,7 @@ def load_images(num_examples: int, synthetic: bool = False,
                 data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
   """The first `num_examples` (1..60000) MNIST training images, uint8 [N, 28, 28, 1], and
   labels int32 [N]; `synthetic`: seeded random ones; `data_dir` defaults to MNIST_DIR.
-
-  Raises:
-    ValueError: num_examples outside 1..60000.
-    data.DataError: real data requested and not found.
+  Raises ValueError for num_examples outside 1..60000, data.DataError for missing data.
   """
   if not 1 <= num_examples <= 60000:
     raise ValueError(f"num_examples must be in 1..60000, got {num_examples}")
@@ -73,7 +62,8 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
   states = step_lib.create_replica_states(config, recipe_lib.Recipe(config, steps_per_epoch))
   mesh = epoch_lib.create_mesh(num_replicas)
   states = epoch_lib.place(states, NamedSharding(mesh, PartitionSpec("replica")))
-  device_images, device_labels = epoch_lib.place((images, labels), NamedSharding(mesh, PartitionSpec()))
+  device_images, device_labels = epoch_lib.place((images, labels),
+                                                 NamedSharding(mesh, PartitionSpec()))
   epoch_fn = jax.jit(epoch_lib.make_train_epoch(config, num_examples, mesh), donate_argnums=0)
   start = time.perf_counter()
   compiled = epoch_fn.lower(states, device_images, device_labels, np.int32(0)).compile()
@@ -91,11 +81,9 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
 
 
 def sweep_config(config: ml_collections.ConfigDict, num_replicas: int) -> ml_collections.ConfigDict:
-  """`config` as a sweep of `num_replicas` recipes, one seed each, each its own max_lr.
-
-  1 replica is the plain single run (no sweep). More: `config.sweep` is
-  {"schedule": {"max_lr": R values}}, geometric from `SWEEP_MAX_LR[0]` to `SWEEP_MAX_LR[1]`
-  rounded to 4 significant digits, so the replicas are the R cells of a real grid.
+  """`config` as a sweep of `num_replicas` recipes, one seed each: 1 is the plain run, R > 1
+  sets `config.sweep` to {"schedule": {"max_lr": R values}} geometric over `SWEEP_MAX_LR`,
+  rounded to 4 significant digits.
 
   Raises:
     ValueError: num_replicas < 1, a schedule without max_lr (`sweep.fields`'s message), or
@@ -103,13 +91,13 @@ def sweep_config(config: ml_collections.ConfigDict, num_replicas: int) -> ml_col
   """
   if num_replicas < 1:
     raise ValueError(f"replica counts must be >= 1, got {num_replicas}")
-  swept = ml_collections.ConfigDict(config.to_dict())
-  swept.num_seeds = 1
+  swept = _single_seed(config)
   swept.sweep = ml_collections.ConfigDict()
   if num_replicas > 1:
     values = sorted({float(f"{v:.4g}") for v in np.geomspace(*SWEEP_MAX_LR, num_replicas)})
     if len(values) != num_replicas:
-      raise ValueError(f"{num_replicas} replicas: too many for distinct max_lr values in {SWEEP_MAX_LR}")
+      raise ValueError(
+          f"{num_replicas} replicas: too many for distinct max_lr values in {SWEEP_MAX_LR}")
     swept.sweep = ml_collections.ConfigDict({"schedule": {"max_lr": values}})
     sweep.fields(swept)  # a schedule without max_lr fails here, in one line
   return swept
@@ -137,17 +125,16 @@ def _add(timing: measurements.Timing, into: list[measurements.Timing],
     log(f"{timing.name}: {timing.median_epoch_seconds:.2f} s/epoch, "
         f"{1000 * timing.seconds_per_replica:.0f} ms per replica-epoch")
   else:
-    log(f"{timing.name}: {timing.ms_per_step:.1f} ms/step, {timing.median_epoch_seconds:.2f} s/epoch")
+    log(f"{timing.name}: {timing.ms_per_step:.1f} ms/step, "
+        f"{timing.median_epoch_seconds:.2f} s/epoch")
 
 
 def _report(config: ml_collections.ConfigDict, torch_device: str, synthetic: bool,
-            load_before: str, **timings: list[measurements.Timing]) -> measurements.Report:
+            load_before: str, timings=(), seed_timings=(), sweep_timings=()) -> measurements.Report:
   return measurements.Report(
-      config_name=config.get("name", "?"), model=config.model,
-      machine=machine.machine_info(torch_device), timings=timings.get("timings", []),
-      seed_timings=timings.get("seed_timings", []), synthetic=synthetic, load_before=load_before,
-      load_after=machine.load_average(), num_epochs=config.num_epochs,
-      sweep_timings=timings.get("sweep_timings", []))
+      config.get("name", "?"), config.model, machine.machine_info(torch_device), list(timings),
+      list(seed_timings), synthetic, load_before, machine.load_average(), config.num_epochs,
+      list(sweep_timings))
 
 
 def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs: int = 3,
@@ -162,15 +149,12 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
     num_examples: training images per epoch for the main comparison.
     num_epochs: timed epochs per contender (>= 1; >= 3 for a meaningful median).
     seeds: replica counts of the multi-seed program to time (empty: skip).
-    seeds_num_examples: images per epoch for the multi-seed timings (default
-      min(num_examples, 6400): N seeds cost N times as much).
+    seeds_num_examples: images per epoch for those (default min(num_examples, 6400)).
     torch_threads: thread counts for torch eager (default: [the machine's cores]).
     torch_compile: also time `torch.compile` (with the first thread count).
-    torch_device: where torch trains, "cpu" or "cuda"; on "cuda" one eager contender runs
-      (the thread counts after the first are skipped: they set host threads only).
-    synthetic: random images instead of MNIST.
-    data_dir: IDX folder (default MNIST_DIR).
-    log: progress lines (one per contender).
+    torch_device: "cpu" or "cuda" (one eager contender: threads after the first skipped).
+    synthetic, data_dir, log: random images instead of MNIST; IDX folder (default
+      MNIST_DIR); progress lines (one per contender).
 
   Raises:
     ValueError: num_epochs < 1, a seed count < 1, a bad num_examples, or a torch_device
@@ -191,7 +175,8 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
          timings, log)
   no_rotation = ml_collections.ConfigDict(base.to_dict())
   no_rotation.rotation_degrees = 0.0
-  _add(time_jax_epoch(no_rotation, images, labels, num_epochs, name="ours (no rotation)"), timings, log)
+  _add(time_jax_epoch(no_rotation, images, labels, num_epochs, name="ours (no rotation)"),
+       timings, log)
   for threads in torch_threads:
     _add(torch_epoch.time_torch_epoch(base, images, labels, num_epochs, threads=threads,
                                       device=torch_device), timings, log)
@@ -220,21 +205,15 @@ def run_sweep(config: ml_collections.ConfigDict, replicas: Sequence[int] = (1, 8
               num_examples: int = 6400, num_epochs: int = 3, synthetic: bool = False,
               data_dir: str | None = None,
               log: Callable[[str], None] = print) -> measurements.Report:
-  """Times `config`'s epoch program as a sweep of R recipes (`sweep_config`) for each R.
-
-  The plain single run (R = 1) is always timed, first: it is the separate run that every
-  sweep's time per replica is compared with (`measurements.per_replica_ratio`). Rotation is
-  as configured; every R trains on the same `num_examples` images per replica.
+  """Times `config`'s epoch program as a sweep of R recipes (`sweep_config`) for each R, and
+  first the plain run (R = 1) every sweep's time per replica is compared with.
 
   Args:
-    config: the training config (e.g. `configs/final.py`); its `num_seeds` and `sweep` are
-      replaced.
+    config: the training config; its `num_seeds` and `sweep` are replaced.
     replicas: replica counts R to time (each >= 1).
     num_examples: training images per epoch per replica (1..60000).
     num_epochs: timed epochs per R (>= 1; >= 3 for a meaningful median).
-    synthetic: random images instead of MNIST.
-    data_dir: IDX folder (default MNIST_DIR).
-    log: progress lines (one per R).
+    synthetic, data_dir, log: as for `run` (one progress line per R).
 
   Returns:
     A `measurements.Report` whose `sweep_timings` hold one Timing per R, ascending.

@@ -1,12 +1,5 @@
-"""The PyTorch side of the benchmark: the same network and optimizer trained by torch eager.
-
-`time_torch_epoch` times `torch_mirror.build(config.model)` (NCHW) with the same batch size and
-SGD (lr, momentum, and the same OneCycleLR schedule stepped per batch), data already in memory
-as normalised float tensors, a fresh shuffled index each epoch and the remainder batch kept
-(DataLoader drop_last=False), no augmentation; optionally under torch.compile, whose failure is
-reported, not raised. torch is imported only inside the functions, so this module imports
-without it.
-"""
+"""The PyTorch side of the benchmark: the same network and optimizer trained by torch (torch
+is imported only inside the functions)."""
 
 from __future__ import annotations
 
@@ -43,7 +36,9 @@ def _torch_scheduler(config: ml_collections.ConfigDict, optimizer: Any, steps_pe
 def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
                      num_epochs: int, threads: int | None = None, compile_model: bool = False,
                      name: str | None = None, device: str = "cpu") -> measurements.Timing:
-  """Times the PyTorch mirror of `config.model` over `num_epochs` epochs (no augmentation).
+  """Times the PyTorch mirror of `config.model` (NCHW) over `num_epochs` epochs: same batch
+  size and SGD (and OneCycleLR stepped per batch), data in memory as normalised float
+  tensors, a fresh shuffle each epoch, the remainder batch kept, no augmentation.
 
   Args:
     config: model, batch_size, learning_rate, momentum, nesterov, weight_decay, schedule.
@@ -55,12 +50,8 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
       warm-up epoch, reported as `compile_seconds`. A failure is returned as
       `measurements.Timing.error` (first line of the exception), not raised.
     name: label of the contender.
-    device: "cpu" or "cuda" (one of `TORCH_DEVICES`). On "cuda" the model and the data live
-      on the GPU (shuffled index made on the CPU, as a DataLoader does, then moved), and each
-      timed epoch ends with `torch.cuda.synchronize()`.
-
-  Returns:
-    The `measurements.Timing`.
+    device: "cpu" or "cuda" (`TORCH_DEVICES`); on "cuda" model and data live on the GPU
+      (the shuffle made on the CPU, as a DataLoader does) and each epoch ends with a sync.
 
   Raises:
     ValueError: `device` not in `TORCH_DEVICES`, or "cuda" without a CUDA device.
@@ -81,7 +72,8 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
     torch.manual_seed(config.seed)
     model = torch_mirror.build(config.model, dropout_rate=config.dropout_rate).to(device)
     model.train()
-    learning_rate = config.schedule.max_lr if config.schedule.name == "one_cycle" else config.learning_rate
+    learning_rate = (config.schedule.max_lr if config.schedule.name == "one_cycle"
+                     else config.learning_rate)
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=config.momentum,
                                 nesterov=config.nesterov, weight_decay=config.weight_decay)
     scheduler = _torch_scheduler(config, optimizer, math.ceil(num_examples / config.batch_size))
@@ -111,7 +103,8 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
         step_model = torch.compile(model)  # compiles lazily, during the first epoch
         run_epoch()
       except Exception as e:  # pylint: disable=broad-except  (reported, never fatal)
-        timing.error = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        message = str(e).strip()
+        timing.error = f"{type(e).__name__}: {message.splitlines()[0] if message else ''}"
         return timing
       timing.compile_seconds = time.perf_counter() - start
     for _ in range(num_epochs):
@@ -130,4 +123,5 @@ def check_torch_device(device: str) -> None:
   if device == "cuda":
     import torch  # pylint: disable=import-outside-toplevel
     if not torch.cuda.is_available():
-      raise ValueError(f"torch device 'cuda' asked for, but torch {torch.__version__} sees no CUDA device")
+      raise ValueError(f"torch device 'cuda' asked for, but torch {torch.__version__} sees no "
+                       "CUDA device")

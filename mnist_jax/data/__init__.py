@@ -1,10 +1,8 @@
 """MNIST as numpy arrays, from the canonical IDX files or from TFDS.
 
-The IDX path reads the same four files that torchvision's ``datasets.MNIST``
-downloads, so a JAX run can use byte for byte the data a PyTorch run used.
-The repository carries those files (``data/mnist/``), so a clone trains offline;
-TFDS (a download) is the last resort. TensorFlow is imported only inside the
-TFDS path.
+The IDX files are those torchvision's ``datasets.MNIST`` downloads (byte for byte the data a
+PyTorch run used); the repository carries them (``data/mnist/``), so a clone trains offline.
+TFDS (a download; TensorFlow imported only there) is the last resort.
 """
 
 import gzip
@@ -28,8 +26,7 @@ IDX_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
-# IDX magic numbers: two zero bytes, the element type (0x08 = uint8) and the
-# number of dimensions.
+# IDX magic numbers: two zero bytes, the element type (0x08 = uint8), the number of dimensions.
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 
@@ -40,7 +37,7 @@ PathLike = Union[str, os.PathLike]
 
 # The repository's own copy of the four files (data/mnist/README.md: source, license, md5).
 # Absent from a non-editable install, where `load` falls back to TFDS.
-REPOSITORY_DIR = pathlib.Path(__file__).resolve().parents[1] / "data" / "mnist"
+REPOSITORY_DIR = pathlib.Path(__file__).resolve().parents[2] / "data" / "mnist"
 
 # The ways out of a failed TFDS download, named in its error message.
 OFFLINE_FIXES = ("set MNIST_DIR to a folder with the four MNIST IDX files, pass "
@@ -52,34 +49,27 @@ class DataError(ValueError):
   """A data file is missing, truncated or corrupt; the message names the file."""
 
 
-def load(
-    split: str,
-    data_dir: Optional[PathLike] = None,
-    source: str = "auto",
-) -> tuple[np.ndarray, np.ndarray]:
+def load(split: str, data_dir: Optional[PathLike] = None,
+         source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
   """Loads one MNIST split into host memory.
-
-  Where the data comes from (``resolve``), for ``source="auto"``: the first of
-  ``data_dir``, the ``MNIST_DIR`` environment variable and the repository copy
-  (``REPOSITORY_DIR``) that holds IDX files, else ``tfds.load("mnist")``, which
-  downloads on first use.
 
   Args:
     split: "train" (60,000 examples) or "test" (10,000 examples).
-    data_dir: folder holding the IDX files, either flat or in torchvision's
-      layout ``data_dir/MNIST/raw/``, each file raw or ``.gz``. For the TFDS
-      source it is passed to ``tfds.load`` as its ``data_dir``.
-    source: "auto" (see above), "idx" (the IDX files of the first folder given:
-      ``data_dir``, ``MNIST_DIR``, else the repository copy) or "tfds".
+    data_dir: folder holding the IDX files, flat or in torchvision's layout
+      ``data_dir/MNIST/raw/``, each file raw or ``.gz``; for TFDS, its ``data_dir``.
+    source: "auto" (the first of ``data_dir``, ``MNIST_DIR`` and the repository copy
+      ``REPOSITORY_DIR`` that holds IDX files, else ``tfds.load("mnist")``, which downloads on
+      first use), "idx" (the IDX files of the first folder given: ``data_dir``, ``MNIST_DIR``,
+      else the repository copy) or "tfds"; see ``resolve``.
 
   Returns:
-    ``(images, labels)``: images uint8 [N, 28, 28, 1] with values 0-255 (no
-    scaling), labels int32 [N] with values 0-9, in the files' order.
+    ``(images, labels)``: images uint8 [N, 28, 28, 1] with values 0-255 (no scaling), labels
+    int32 [N] with values 0-9, in the files' order.
 
   Raises:
     ValueError: unknown ``split`` or ``source``.
-    DataError: a missing, truncated or corrupt IDX file, a wrong magic number,
-      image and label counts that disagree, or a failed TFDS download.
+    DataError: a missing, truncated or corrupt IDX file, a wrong magic number, image and
+      label counts that disagree, or a failed TFDS download.
   """
   _check_split(split)
   source, folder = resolve(data_dir, source)
@@ -120,11 +110,8 @@ def _check_split(split: str) -> None:
 
 
 def has_idx_files(data_dir: PathLike) -> bool:
-  """Whether ``data_dir`` holds any MNIST IDX file (flat or MNIST/raw/, raw or .gz).
-
-  Any one file is enough: a folder with some files missing should fail with a
-  DataError naming the missing file, not quietly fall back to TFDS.
-  """
+  """Whether ``data_dir`` holds any MNIST IDX file (flat or MNIST/raw/, raw or .gz): one is
+  enough, so a folder missing some fails with a DataError naming them, not falling to TFDS."""
   names = [name for pair in IDX_FILES.values() for name in pair]
   data_dir = pathlib.Path(data_dir)
   return any(path.is_file() for name in names for path in _candidates(data_dir, name))
@@ -133,11 +120,8 @@ def has_idx_files(data_dir: PathLike) -> bool:
 def load_idx(split: str, data_dir: PathLike) -> tuple[np.ndarray, np.ndarray]:
   """Loads one split from the IDX files in ``data_dir``; see ``load``."""
   _check_split(split)
-  images_name, labels_name = IDX_FILES[split]
-  images_path = find_idx_file(data_dir, images_name)
-  labels_path = find_idx_file(data_dir, labels_name)
-  images = read_idx(images_path, IMAGES_MAGIC)
-  labels = read_idx(labels_path, LABELS_MAGIC)
+  images_path, labels_path = (find_idx_file(data_dir, name) for name in IDX_FILES[split])
+  images, labels = read_idx(images_path, IMAGES_MAGIC), read_idx(labels_path, LABELS_MAGIC)
   if images.shape[1:] != IMAGE_SHAPE[:2]:
     raise DataError(
         f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, expected 28x28")
@@ -171,12 +155,10 @@ def _candidates(data_dir: pathlib.Path, name: str) -> list[pathlib.Path]:
 def read_idx(path: PathLike, magic: int) -> np.ndarray:
   """Reads a uint8 IDX file (raw or ``.gz``) whose header must carry ``magic``.
 
-  IDX layout (yann.lecun.com/exdb/mnist): a big-endian int32 magic number whose
-  last byte is the number of dimensions, one big-endian int32 per dimension,
-  then the uint8 data in row-major order. The header is checked before the data
-  is read, and the data is read in chunks up to the size the header gives, so a
-  corrupt header (e.g. one claiming 2^31 images) never allocates more than the
-  file holds.
+  IDX layout (yann.lecun.com/exdb/mnist): a big-endian int32 magic number whose last byte is
+  the number of dimensions, one big-endian int32 per dimension, then the uint8 data in
+  row-major order. The data is read in chunks up to the size the header gives, so a corrupt
+  header (e.g. one claiming 2^31 images) never allocates more than the file holds.
 
   Args:
     path: the file; a name ending in ``.gz`` is decompressed on the fly.
@@ -186,8 +168,7 @@ def read_idx(path: PathLike, magic: int) -> np.ndarray:
     uint8 array with the shape the header gives, e.g. [N, 28, 28] or [N].
 
   Raises:
-    DataError: missing file, bad gzip, wrong magic, or a size that disagrees
-      with the header's dimensions.
+    DataError: missing file, bad gzip, wrong magic, or a size that disagrees with the header.
   """
   path = pathlib.Path(path)
   ndim = magic & 0xFF
@@ -225,8 +206,7 @@ def read_idx(path: PathLike, magic: int) -> np.ndarray:
 
 
 def _read_at_most(f, limit: int, chunk: int = 1 << 20) -> bytearray:
-  """Up to `limit` bytes of `f`, read in chunks: memory grows with what the file holds,
-  never with what a corrupt header claims."""
+  """Up to `limit` bytes of `f`, read in chunks (memory grows with what the file holds)."""
   body = bytearray()
   while len(body) < limit:
     block = f.read(min(chunk, limit - len(body)))
@@ -236,12 +216,9 @@ def _read_at_most(f, limit: int, chunk: int = 1 << 20) -> bytearray:
   return body
 
 
-def load_tfds(
-    split: str, data_dir: Optional[PathLike] = None) -> tuple[np.ndarray, np.ndarray]:
-  """Loads one split with ``tfds.load("mnist")``; same dtypes and shapes as ``load``.
-
-  The first use downloads and prepares the dataset in ``data_dir`` (TFDS's default,
-  ``~/tensorflow_datasets``, when None).
+def load_tfds(split: str, data_dir: Optional[PathLike] = None) -> tuple[np.ndarray, np.ndarray]:
+  """Loads one split with ``tfds.load("mnist")``; same dtypes and shapes as ``load``. The first
+  use downloads the dataset into ``data_dir`` (None: ``~/tensorflow_datasets``).
 
   Raises:
     ValueError: unknown ``split``.
@@ -250,30 +227,23 @@ def load_tfds(
       size or unexpected shape.
   """
   _check_split(split)
-  # Imported here so that the IDX path never loads TensorFlow.
   import requests  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
   try:
-    dataset = tfds.load(
-        "mnist",
-        split=split,
-        as_supervised=True,
-        data_dir=None if data_dir is None else os.fspath(data_dir),
-    )
+    dataset = tfds.load("mnist", split=split, as_supervised=True,
+                        data_dir=None if data_dir is None else os.fspath(data_dir))
   except (requests.exceptions.RequestException, tfds.download.DownloadError, OSError) as e:
     cause = " ".join(f"{type(e).__name__}: {e}".split())  # one line
     raise DataError(f"could not download MNIST through TFDS ({cause}); to train offline, "
                     f"{OFFLINE_FIXES}") from e
-  # One batch of the whole split. Not batch_size=-1: when TFDS does not know
-  # the split size (e.g. under tfds.testing.mock_data) it batches by
-  # sys.maxsize, which aborts the process in TF 2.21.
+  # One batch of the whole split. Not batch_size=-1: when TFDS does not know the split size
+  # (e.g. under tfds.testing.mock_data) it batches by sys.maxsize, aborting TF 2.21.
   num_examples = int(dataset.cardinality())
   if num_examples <= 0:
     raise DataError(f"tfds mnist/{split}: unknown number of examples ({num_examples})")
   images, labels = tfds.as_numpy(dataset.batch(num_examples).get_single_element())
-  images = np.asarray(images, dtype=np.uint8)
-  labels = np.asarray(labels, dtype=np.int32)
+  images, labels = np.asarray(images, dtype=np.uint8), np.asarray(labels, dtype=np.int32)
   if images.shape[1:] != IMAGE_SHAPE or labels.shape != (len(images),):
     raise DataError(f"tfds mnist/{split}: images {images.shape} and labels {labels.shape}, "
                     "expected [N, 28, 28, 1] and [N]")

@@ -1,8 +1,6 @@
-"""On-device image transforms mirroring the references' torchvision pipeline.
-
-The references train on ``ToTensor()``, ``Normalize((0.1307,), (0.3081,))`` and
-(from their augmentation steps on) ``RandomRotation``. Everything here is pure
-JAX on NHWC float arrays, so it runs inside the jitted training step.
+"""The references' torchvision pipeline (``ToTensor()``, ``Normalize((0.1307,), (0.3081,))``,
+from their augmentation steps on ``RandomRotation``) in pure JAX on NHWC arrays, so it runs
+inside the jitted training step.
 """
 
 from typing import Union
@@ -12,8 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# torchvision Normalize values used by all five references (MNIST train-set
-# mean and standard deviation of pixel values in [0, 1]).
+# The references' Normalize values: MNIST train-set mean and std of pixel values in [0, 1].
 MEAN = 0.1307
 STD = 0.3081
 
@@ -24,47 +21,30 @@ _UINT8_TO_FLOAT = np.arange(256, dtype=np.float32) / np.float32(255)
 
 
 def to_float(images: jax.Array) -> jax.Array:
-  """uint8 pixels 0-255 -> float32 in [0, 1], like torchvision ``ToTensor``.
-
-  Args:
-    images: uint8 [..., H, W, C].
-
-  Returns:
-    float32 array of the same shape, ``images / 255`` bit for bit as torch.
-  """
-  # A lookup, not images / 255: XLA rewrites division by a constant as
-  # multiplication by its reciprocal, which is 1 ulp off torch for some pixels.
+  """uint8 [..., H, W, C] pixels 0-255 -> float32 of the same shape in [0, 1], ``images / 255``
+  bit for bit as torchvision ``ToTensor``."""
+  # A lookup, not images / 255: XLA rewrites division by a constant as multiplication by its
+  # reciprocal, which is 1 ulp off torch for some pixels.
   return jnp.asarray(_UINT8_TO_FLOAT)[jnp.asarray(images, jnp.int32)]
 
 
 def normalize(x: jax.Array) -> jax.Array:
-  """``(x - MEAN) / STD``, like torchvision ``Normalize((0.1307,), (0.3081,))``.
-
-  Args:
-    x: float [...], pixel values in [0, 1].
-
-  Returns:
-    float array of the same shape and dtype.
-  """
+  """``(x - MEAN) / STD`` as torchvision ``Normalize((0.1307,), (0.3081,))``: x float [...]
+  in [0, 1] -> the same shape and dtype."""
   return (x - MEAN) / STD
 
 
 def rotate(images: jax.Array, angles: jax.Array, fill: float = 0.0) -> jax.Array:
-  """Rotates each image about its centre, like torchvision ``functional.rotate``.
-
-  Matches torchvision's tensor ``rotate(img, angle, InterpolationMode.NEAREST,
-  expand=False, center=None, fill=fill)``: positive angles turn the image
-  counter-clockwise as displayed (row 0 at the top), the pivot is the image
-  centre ((H - 1) / 2, (W - 1) / 2) in pixel indices, each output pixel takes
-  the nearest input pixel, and pixels whose source falls outside the image get
-  ``fill``. Rounding of exact half-pixel ties may differ (half away from zero
-  here, half to even in torch), which no continuous random angle hits.
+  """Rotates each image about its centre as torchvision's tensor ``rotate(img, angle,
+  InterpolationMode.NEAREST, expand=False, center=None, fill=fill)``: positive angles turn it
+  counter-clockwise as displayed, the pivot is ((H - 1) / 2, (W - 1) / 2), each output pixel
+  takes the nearest input pixel, uncovered ones get ``fill``. Exact half-pixel ties may round
+  differently (half away from zero here, half to even in torch): no random angle hits one.
 
   Args:
     images: float32 [B, H, W, C].
     angles: float32 [B], rotation angles in degrees.
-    fill: value for the pixels the rotated image does not cover, in the units
-      of ``images`` (e.g. 0.0 for black in [0, 1] images).
+    fill: value for the uncovered pixels, in the units of ``images`` (0.0: black in [0, 1]).
 
   Returns:
     float32 [B, H, W, C], the rotated images.
@@ -76,13 +56,9 @@ def rotate(images: jax.Array, angles: jax.Array, fill: float = 0.0) -> jax.Array
     raise ValueError(f"images must be [B, H, W, C], got shape {images.shape}")
   if angles.shape != images.shape[:1]:
     raise ValueError(f"angles must be [B] = {images.shape[:1]}, got shape {angles.shape}")
-
-  def rotate_one(image: jax.Array, angle: jax.Array) -> jax.Array:
-    # dm_pix.rotate takes radians, counter-clockwise, and pivots on
-    # (shape - 1) / 2: the same inverse map as torchvision's affine grid.
-    return dm_pix.rotate(image, jnp.deg2rad(angle), order=0, mode="constant", cval=fill)
-
-  return jax.vmap(rotate_one)(images, angles)
+  # dm_pix.rotate: radians, counter-clockwise, pivot (shape - 1) / 2, torchvision's inverse map.
+  return jax.vmap(lambda image, angle: dm_pix.rotate(
+      image, jnp.deg2rad(angle), order=0, mode="constant", cval=fill))(images, angles)
 
 
 def _degree_range(degrees: Degrees) -> tuple[float, float]:
@@ -99,10 +75,7 @@ def _degree_range(degrees: Degrees) -> tuple[float, float]:
 
 
 def sample_angles(key: jax.Array, batch_size: int, degrees: Degrees = (-7.0, 7.0)) -> jax.Array:
-  """Draws one angle per image, uniform in ``[degrees[0], degrees[1])``.
-
-  Like torchvision ``RandomRotation.get_params``: a single number ``d`` means
-  ``(-d, d)``.
+  """Draws one angle per image, uniform in ``[min, max)``, as ``RandomRotation.get_params``.
 
   Args:
     key: PRNG key.
@@ -120,23 +93,15 @@ def sample_angles(key: jax.Array, batch_size: int, degrees: Degrees = (-7.0, 7.0
   return jax.random.uniform(key, (batch_size,), jnp.float32, minval=low, maxval=high)
 
 
-def random_rotation(
-    key: jax.Array,
-    images: jax.Array,
-    degrees: Degrees = (-7.0, 7.0),
-    fill: float = 0.0,
-) -> jax.Array:
-  """Rotates each image by its own random angle, like torchvision ``RandomRotation``.
-
-  ``RandomRotation((-7.0, 7.0), fill=fill)`` applied per image, with the angles
-  from ``sample_angles(key, B, degrees)`` and the rotation of ``rotate``. Split
-  the key per batch to get fresh angles each step.
+def random_rotation(key: jax.Array, images: jax.Array, degrees: Degrees = (-7.0, 7.0),
+                    fill: float = 0.0) -> jax.Array:
+  """torchvision ``RandomRotation(degrees, fill=fill)`` per image: `rotate` by the angles of
+  ``sample_angles(key, B, degrees)`` (split the key per batch for fresh angles).
 
   Args:
     key: PRNG key.
     images: float32 [B, H, W, C].
-    degrees: (min, max) in degrees, or a non-negative number d for (-d, d).
-      Python numbers, static under jit.
+    degrees: as for `sample_angles`.
     fill: value for uncovered pixels, in the units of ``images``.
 
   Returns:

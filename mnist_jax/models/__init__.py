@@ -1,16 +1,8 @@
 """Model registry: every reference network by name, ``ref<k>_<step>``, and ours (``frontier_*``).
 
-Usage::
-
-  model = models.create("ref3_step4", dropout_rate=0.05)
-  variables = model.init({"params": key}, x, train=False)   # x: float32 [N, 28, 28, 1]
-  log_probs, updates = model.apply(variables, x, train=True, rngs={"dropout": key},
-                                   mutable=["batch_stats"])  # float32 [N, 10]
-
-Variables are ``params`` and, for models with BatchNorm, ``batch_stats`` (models without it
-have no ``batch_stats`` and return ``{}`` as updates). The networks are
-specs (`layers.ModelSpec`) in one file per reference write-up; `network.Network` runs them,
-or `fast_cpu.FastCpuNetwork`, its XLA:CPU fast path, as `fast_path` chooses.
+The networks are specs (`layers.ModelSpec`), one file per reference write-up; `create` gives
+the Flax module running one (`network.Network`, or its XLA:CPU fast path). Variables are
+``params`` and, with BatchNorm, ``batch_stats`` (without: none, and ``{}`` as updates).
 """
 
 from __future__ import annotations
@@ -67,14 +59,12 @@ def create(name: str, fast_path: str = "auto", **overrides) -> Network:
 
   Args:
     name: one of `names()`.
-    fast_path: "auto" | "on" | "off": whether to run the XLA:CPU fast path
-      (`fast_cpu.FastCpuNetwork`) or the plain `network.Network`; see `uses_fast_path`.
-      Both have the same variables and compute the same function.
+    fast_path: "auto" | "on" | "off": the XLA:CPU fast path (`fast_cpu.FastCpuNetwork`) or
+      the plain `network.Network`, same variables and function; see `uses_fast_path`.
     **overrides: ``dropout_rate`` (float in [0, 1)) replaces the published/default rate.
 
   Returns:
-    A `network.Network`; call it on float32 [N, 28, 28, 1] to get float32 [N, 10]
-    log-probabilities.
+    A `network.Network` mapping float32 [N, 28, 28, 1] to float32 [N, 10] log-probabilities.
 
   Raises:
     ValueError: unknown name, fast path or override, or a dropout rate outside [0, 1).

@@ -1,18 +1,9 @@
 """The XLA:CPU fast path: `FastCpuNetwork` computes what `network.Network` computes, faster.
 
-Chosen once, by ``config.fast_path`` ("auto" = on where JAX's default backend is the CPU;
-`mnist_jax.models.create`). Variables, their names, random streams and math are those of
-the plain network (tests/test_fast_cpu.py; `fast_path` on and off end an epoch with equal
-parameters, tests/test_epoch.py); only the programs XLA:CPU gets differ:
-
-- convolutions as im2col matmuls (`Im2colConv`), or, for the one large layer shape where
-  XLA's own convolution is faster, `fast_cpu_ops.conv_nhwc` with hand-written gradients;
-  depthwise convolutions as shifted element-wise multiply-adds (`DepthwiseConv`);
-- 2x2/2 max-pools as a reshape and a max (`fast_cpu_ops.max_pool_2x2`);
-- ReLU -> BatchNorm (train mode) -> element-wise Dropout as one op with its own VJP
-  (`ReluBatchNorm`), drawing the dropout mask Flax would draw (`DropoutMask`).
-
-The measurements behind each choice are in docs/PERFORMANCE.md.
+Chosen by ``config.fast_path`` (`mnist_jax.models.create`). Variables, their names, random
+streams and math are the plain network's (tests/test_fast_cpu.py; on and off end an epoch
+with equal parameters, tests/test_epoch.py); only the programs XLA:CPU gets differ. The
+measurements behind each choice are in docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -26,6 +17,18 @@ from mnist_jax.models import network
 from mnist_jax.models.layers import BatchNorm, Conv, Dropout, Layer, MaxPool, ReLU, stride_of
 
 
+def _windows(x: jax.Array, layer: Conv) -> list[jax.Array]:
+  """The k * k shifted windows of x [N, H, W, C] a convolution reads, kernel tap (i, j) in
+  row-major order, each [N, H_out, W_out, C] (after the layer's zero padding)."""
+  k, s, d, p = layer.kernel_size, layer.stride, layer.dilation, layer.padding
+  if p:
+    x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+  height = (x.shape[1] - d * (k - 1) - 1) // s + 1
+  width = (x.shape[2] - d * (k - 1) - 1) // s + 1
+  return [x[:, i * d:i * d + (height - 1) * s + 1:s, j * d:j * d + (width - 1) * s + 1:s, :]
+          for i in range(k) for j in range(k)]
+
+
 class Im2colConv(nn.Module):
   """2-D convolution as patches times one matrix (im2col), with `flax.linen.Conv`'s variables.
 
@@ -35,12 +38,9 @@ class Im2colConv(nn.Module):
   on the 2-core CPU, ref2 Final, batch 128: a train step took 418 ms with `nn.Conv` and
   115 ms with this; two vmapped replicas 656 vs 128 ms per replica (docs/PERFORMANCE.md).
 
-  Attributes:
-    layer: the `layers.Conv` spec (features, kernel size, stride, padding, dilation in pixels
-      as in `torch.nn.Conv2d`, bias).
-
-  Variables: params ``kernel`` float32 [k, k, C_in, features] (HWIO, lecun-normal init) and
-  ``bias`` float32 [features] (zeros), exactly as ``nn.Conv`` creates them.
+  Attribute ``layer``: the `layers.Conv` spec. Variables: params ``kernel`` float32
+  [k, k, C_in, features] (HWIO, lecun-normal init) and ``bias`` float32 [features] (zeros),
+  exactly as ``nn.Conv`` creates them.
   """
   layer: Conv
 
@@ -57,27 +57,17 @@ class Im2colConv(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """x: float32 [N, H, W, C_in] -> float32 [N, H_out, W_out, features]."""
-    layer = self.layer
-    k, s, d, p = layer.kernel_size, layer.stride, layer.dilation, layer.padding
     kernel = self._kernel(x.shape[-1])
-    if p:
-      x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    height = (x.shape[1] - d * (k - 1) - 1) // s + 1
-    width = (x.shape[2] - d * (k - 1) - 1) // s + 1
     # Patch channels in (row, column, channel) order match the HWIO kernel reshaped to 2-D.
-    patches = jnp.concatenate(
-        [x[:, i * d:i * d + (height - 1) * s + 1:s, j * d:j * d + (width - 1) * s + 1:s, :]
-         for i in range(k) for j in range(k)], axis=-1)
-    return self._add_bias(jnp.einsum("nhwk,kf->nhwf", patches, kernel.reshape(-1, layer.features)))
+    patches = jnp.concatenate(_windows(x, self.layer), axis=-1)
+    return self._add_bias(
+        jnp.einsum("nhwk,kf->nhwf", patches, kernel.reshape(-1, self.layer.features)))
 
 
 class Conv2d(Im2colConv):
-  """`Im2colConv` (same attribute and variables) that switches to `fast_cpu_ops.conv_nhwc`
-  for layers with a large patch matrix: stride 1, undilated, kernel > 1, >= 8 input channels
-  and a map of >= 400 pixels (ref2 Final's 26x26x10 -> 24x24x20 layer).
-
-  There im2col's patch matrix is ~26 MB per batch of 128 and XLA:CPU's own convolution is
-  faster; im2col is faster for every smaller layer (docs/PERFORMANCE.md, study 2).
+  """`Im2colConv` that switches to `fast_cpu_ops.conv_nhwc` for a large patch matrix: stride 1,
+  undilated, kernel > 1, >= 8 input channels, >= 400 pixels (ref2 Final's 26x26x10 -> 24x24x20:
+  ~26 MB per batch of 128), where XLA:CPU's convolution is faster (docs/PERFORMANCE.md, study 2).
   """
 
   @nn.compact
@@ -100,7 +90,7 @@ class DepthwiseConv(Im2colConv):
   frontier_2k_separable search (4 replicas) had not finished after 5 minutes with
   ``nn.Conv`` (docs/EXPERIMENTS.md, "Frontier"), and one train step of that network at batch
   64 took 181.9 ms with it against 37.6 ms with this, measured side by side while another
-  training ran (docs/measurements/session_2026-11-28b/depthwise_step.log).
+  training ran (docs/measurements/depthwise_conv/depthwise_step.log).
 
   Variables: params ``kernel`` float32 [k, k, 1, C] (as ``nn.Conv`` with
   ``feature_group_count=C`` creates it) and ``bias`` float32 [C] when ``use_bias``.
@@ -109,24 +99,13 @@ class DepthwiseConv(Im2colConv):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """x: float32 [N, H, W, C] -> float32 [N, H_out, W_out, C]."""
-    layer = self.layer
-    k, s, d, p = layer.kernel_size, layer.stride, layer.dilation, layer.padding
-    kernel = self._kernel(1)  # [k, k, 1, C]
-    if p:
-      x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-    height = (x.shape[1] - d * (k - 1) - 1) // s + 1
-    width = (x.shape[2] - d * (k - 1) - 1) // s + 1
-    y = sum(x[:, i * d:i * d + (height - 1) * s + 1:s, j * d:j * d + (width - 1) * s + 1:s, :]
-            * kernel[i, j, 0] for i in range(k) for j in range(k))
-    return self._add_bias(y)
+    kernel = self._kernel(1).reshape(-1, self.layer.features)  # [k * k, C], taps row-major
+    return self._add_bias(sum(w * kernel[t] for t, w in enumerate(_windows(x, self.layer))))
 
 
 class DropoutMask(nn.Module):
-  """The keep mask `flax.linen.Dropout(rate)` would draw at this module's path.
-
-  Lets `FastCpuNetwork` fuse a Dropout layer into `ReluBatchNorm` while keeping its random
-  stream: same ``dropout`` rng stream, same module name, hence same key and mask.
-  """
+  """The keep mask `flax.linen.Dropout(rate)` would draw at this module's path (same rng
+  stream and module name, hence key), so a Dropout fused into `ReluBatchNorm` keeps its mask."""
   rate: float | None
 
   @nn.compact
@@ -136,11 +115,8 @@ class DropoutMask(nn.Module):
 
 
 class ReluBatchNorm(network.TorchBatchNorm):
-  """ReLU -> `TorchBatchNorm` (train mode) -> optional dropout as one op with its own VJP.
-
-  Same variables and running-statistics update as `TorchBatchNorm`; the math of
-  `fast_cpu_ops.relu_batch_norm_dropout`. Used in train mode only.
-  """
+  """ReLU -> `TorchBatchNorm` (train mode only) -> optional dropout as one op with its own VJP
+  (`fast_cpu_ops.relu_batch_norm_dropout`); `TorchBatchNorm`'s variables and update."""
 
   @nn.compact
   def __call__(self, z: jax.Array, keep_mask: jax.Array | None = None,
@@ -155,12 +131,10 @@ class ReluBatchNorm(network.TorchBatchNorm):
 
 
 class FastCpuNetwork(network.Network):
-  """`network.Network` with the XLA:CPU fast path (same attributes, variables and outputs).
-
-  In train mode a ReLU -> BatchNorm (-> element-wise Dropout) run is one `ReluBatchNorm`
-  op; dense convolutions (groups 1) are `Conv2d`, depthwise ones (groups = channels =
-  features) `DepthwiseConv`; 2x2/2 max-pools on even maps are `fast_cpu_ops.max_pool_2x2`.
-  Every other layer is the plain network's.
+  """`network.Network` with the XLA:CPU fast path (same attributes, variables and outputs): in
+  train mode ReLU -> BatchNorm (-> element-wise Dropout) is one `ReluBatchNorm`; dense convs
+  are `Conv2d`, depthwise ones `DepthwiseConv`; 2x2/2 max-pools on even maps
+  `fast_cpu_ops.max_pool_2x2`; every other layer is the plain network's.
   """
 
   def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array, train: bool,

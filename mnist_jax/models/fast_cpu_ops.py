@@ -1,14 +1,8 @@
-"""Ops of the XLA:CPU fast path (`fast_cpu`), for the places where XLA:CPU's autodiff is slow.
+"""Ops of the XLA:CPU fast path (`fast_cpu`), where XLA:CPU's autodiff is slow: `conv_nhwc`,
+`max_pool_2x2`, `relu_batch_norm_dropout`, `dropout_keep_mask` (`threefry_random_bits`).
 
-Each op computes what the plain JAX/Flax op computes (same math, same random stream) and
-exists only for speed; the measurements behind each are in docs/PERFORMANCE.md ("Study").
-tests/test_fast_cpu.py checks every one against the library op it replaces, values and
-gradients.
-
-- `conv_nhwc`: stride-1 convolution whose gradients are spelt as NHWC/HWIO convolutions.
-- `max_pool_2x2`: 2x2/2 max-pool as a reshape and a max.
-- `relu_batch_norm_dropout`: ReLU -> BatchNorm (train mode) -> Dropout as one VJP.
-- `dropout_keep_mask` / `threefry_random_bits`: the mask `flax.linen.Dropout` draws.
+Each computes what the plain JAX/Flax op computes (same math, same random stream), only
+faster (docs/PERFORMANCE.md, "Study"); tests/test_fast_cpu.py checks values and gradients.
 """
 
 from __future__ import annotations
@@ -23,22 +17,11 @@ import numpy as np
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
-# ---------------------------------------------------------------------------------------------
-# Convolution
-# ---------------------------------------------------------------------------------------------
-
-
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_nhwc(x: jax.Array, kernel: jax.Array, padding: tuple[tuple[int, int], ...]) -> jax.Array:
-  """Stride-1, undilated convolution: x float32 [N, H, W, C] * kernel [kh, kw, C, F].
-
-  Args:
-    x: float32 [N, H, W, C].
-    kernel: float32 [kh, kw, C, F] (HWIO).
-    padding: ((top, bottom), (left, right)) zero padding in pixels.
-
-  Returns:
-    float32 [N, H + top + bottom - kh + 1, W + left + right - kw + 1, F].
+  """Stride-1, undilated convolution: x float32 [N, H, W, C] * kernel float32 [kh, kw, C, F]
+  (HWIO), zero `padding` ((top, bottom), (left, right)) in pixels ->
+  float32 [N, H + top + bottom - kh + 1, W + left + right - kw + 1, F].
 
   Our own VJP because inside `lax.scan` XLA:CPU leaves the autodiff gradients of
   `lax.conv_general_dilated` in non-canonical dimension orders and runs them on a slow
@@ -72,21 +55,14 @@ def _conv_backward(padding, residuals, g):
 conv_nhwc.defvjp(_conv_forward, _conv_backward)
 
 
-# ---------------------------------------------------------------------------------------------
-# Max-pool
-# ---------------------------------------------------------------------------------------------
-
-
 @jax.custom_vjp
 def max_pool_2x2(x: jax.Array) -> jax.Array:
   """2x2 max-pool with stride 2 on even maps: float32 [N, H, W, C] -> [N, H/2, W/2, C].
 
-  Raises:
-    ValueError: H or W odd (use `flax.linen.max_pool` there).
-
-  Our own because `reduce_window`'s gradient (`select_and_scatter`) is slow on XLA:CPU.
-  The gradient goes to the first maximum of each window in row-major order, as torch's
-  MaxPool2d and `select_and_scatter` do (`jnp.max`'s own gradient would split ties).
+  Our own because `reduce_window`'s gradient (`select_and_scatter`) is slow on XLA:CPU. The
+  gradient goes to the first maximum of each window in row-major order, as torch's MaxPool2d
+  and `select_and_scatter` do (`jnp.max`'s own would split ties). Raises ValueError for an
+  odd H or W (use `flax.linen.max_pool` there).
   """
   n, h, w, c = x.shape
   if h % 2 or w % 2:
@@ -114,11 +90,6 @@ def _pool_backward(x, g):
 
 
 max_pool_2x2.defvjp(_pool_forward, _pool_backward)
-
-
-# ---------------------------------------------------------------------------------------------
-# ReLU -> BatchNorm -> Dropout
-# ---------------------------------------------------------------------------------------------
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
@@ -182,11 +153,6 @@ def _rbd_backward(epsilon, residuals, cotangents):
 relu_batch_norm_dropout.defvjp(_rbd_forward, _rbd_backward)
 
 
-# ---------------------------------------------------------------------------------------------
-# Dropout masks
-# ---------------------------------------------------------------------------------------------
-
-
 def keep_threshold(keep_prob: float) -> int:
   """T such that `bits < T` equals `jax.random.bernoulli(key, keep_prob)` on the same bits.
 
@@ -201,13 +167,9 @@ _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 def threefry_random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
   """uint32 `shape`, equal to `jax.random.bits(key, shape)` under `threefry_partitionable(False)`.
 
-  Args:
-    key: a threefry key (typed, or raw uint32 [2]).
-    shape: output shape.
-
-  Our own because JAX lowers threefry on CPU as a rolled 5-iteration loop over the whole
-  counter array; the same 20 rounds written out fuse into one loop (a 1.5 M-element mask:
-  2.6 vs 3.6 ms). tests/test_fast_cpu.py compares the bits with `jax.random.bits`.
+  `key`: a threefry key (typed, or raw uint32 [2]). Our own because JAX lowers threefry on CPU
+  as a rolled 5-iteration loop over the whole counter array; the same 20 rounds written out
+  fuse into one loop (a 1.5 M-element mask: 2.6 vs 3.6 ms).
   """
   size = int(np.prod(shape))
   half = (size + 1) // 2
@@ -234,7 +196,7 @@ def dropout_keep_mask(key: jax.Array, rate: float | None, shape: tuple[int, ...]
   """bool `shape`: the keep mask `flax.linen.Dropout(rate)` draws from `key`.
 
   Under `jax.threefry_partitionable(False)` (as the training epoch is traced,
-  epoch.make_train_steps) the bits come from `threefry_random_bits`, else from
+  epoch.make_train_segment) the bits come from `threefry_random_bits`, else from
   `jax.random.bits`; either way the mask equals Flax's.
 
   Args:

@@ -1,16 +1,9 @@
-"""Layer specs: a model is data about layers.
+"""Layer specs: each reference network is a tuple of the frozen dataclasses below, in the
+published PyTorch call order, read by `network.Network` (Flax, NHWC), `mnist_jax.torch.mirror`
+(torch, NCHW) and `table` (torchsummary table, receptive field).
 
-Each reference network is a tuple of the frozen dataclasses below, in the published
-PyTorch call order. Three interpreters read the same tuple:
-
-- `Network` (here): the Flax module used for training (NHWC);
-- `mnist_jax.torch_mirror.build`: the `torch.nn` mirror (NCHW) for parity tests;
-- `mnist_jax.models.table`: the torchsummary-style table and the receptive field.
-
-Specs follow torch defaults (``Conv(use_bias=True)``, max-pool stride = window) so a spec
-reads like the ``nn.Module`` it mirrors. ``functional=True`` marks an op the reference
-calls as ``F.relu``/``F.max_pool2d``/``x.view``/``F.log_softmax`` rather than as a module:
-torchsummary does not list those, so neither does our table.
+Specs follow torch defaults (``Conv(use_bias=True)``, max-pool stride = window), so a spec
+reads like the ``nn.Module`` it mirrors.
 """
 
 from __future__ import annotations
@@ -33,11 +26,8 @@ class Op:
 
 @dataclasses.dataclass(frozen=True)
 class Conv:
-  """``nn.Conv2d(in, features, kernel_size, stride, padding, dilation, groups, bias=use_bias)``.
-
-  ``groups`` splits input and output channels into that many groups, each convolved on its
-  own (kernel [k, k, in / groups, features]); groups == in == features is a depthwise
-  convolution, which a 1x1 Conv after it makes depthwise-separable (two spec layers).
+  """``nn.Conv2d(in, features, kernel_size, stride, padding, dilation, groups, bias=use_bias)``,
+  sizes in pixels; kernel [k, k, in / groups, features]; groups == in == features is depthwise.
   """
   features: int
   kernel_size: int
@@ -60,10 +50,8 @@ class BatchNorm:
 
 @dataclasses.dataclass(frozen=True)
 class Dropout:
-  """``nn.Dropout2d(p)`` when ``channelwise`` (drops whole channels), else ``nn.Dropout(p)``.
-
-  The rate is the model's ``dropout_rate`` so one override changes every dropout layer.
-  """
+  """``nn.Dropout2d(p)`` when ``channelwise`` (drops whole channels), else ``nn.Dropout(p)``;
+  p is the model's ``dropout_rate``."""
   channelwise: bool = False
 
 
@@ -94,7 +82,7 @@ class GlobalAvgPool(Op):
 
 @dataclasses.dataclass(frozen=True)
 class Flatten(Op):
-  """``x.view(N, -1)``. Flax flattens NHWC; `torch_mirror` permutes Linear weights to match."""
+  """``x.view(N, -1)``. Flax flattens NHWC; `torch.mirror` permutes Linear weights to match."""
   functional: bool = True
 
 

@@ -1,10 +1,6 @@
-"""The plain Flax interpreter of a layer-spec tuple: the reference path.
-
-Each spec layer becomes the Flax module or function that computes what its torch
-counterpart computes (`flax.linen.Conv`, `flax.linen.max_pool`, `flax.linen.Dropout`, ...),
-one layer at a time, on every backend. `mnist_jax.models.fast_cpu` subclasses `Network`
-to compute the same things faster on XLA:CPU; `config.fast_path` chooses between them
-(`mnist_jax.models.create`).
+"""The plain Flax interpreter of a layer-spec tuple: each spec layer becomes the Flax module
+or function computing what its torch counterpart computes. `fast_cpu.FastCpuNetwork` is the
+same, faster on XLA:CPU (`config.fast_path` chooses, `mnist_jax.models.create`).
 """
 
 from __future__ import annotations
@@ -22,11 +18,9 @@ from mnist_jax.models.layers import (AvgPool, BatchNorm, Conv, Dense, Dropout, F
 class TorchBatchNorm(nn.Module):
   """Batch normalisation with torch semantics, over all axes but the last (channels).
 
-  Our own because ``flax.linen.BatchNorm`` updates the running variance with the biased
-  batch variance, while torch uses the unbiased one (times n/(n-1)); the running
-  statistics, hence eval-mode outputs, would drift from the reference otherwise.
-  Normalisation in train mode uses the biased batch variance, as in torch.
-  ``momentum`` is torch's: ``running = (1 - momentum) * running + momentum * batch``.
+  Our own because ``flax.linen.BatchNorm`` updates the running variance with the biased batch
+  variance, torch with the unbiased one (times n/(n-1)); train mode normalises by the biased
+  one in both. ``momentum`` is torch's: ``running = (1 - momentum) * running + momentum * batch``.
 
   Variables: params ``scale`` (init 1), ``bias`` (init 0); batch_stats ``mean`` (init 0),
   ``var`` (init 1); all float32 [C].
@@ -67,12 +61,8 @@ class TorchBatchNorm(nn.Module):
 
 
 class SweptDropout(nn.Module):
-  """`flax.linen.Dropout` in train mode with the keep probability as an array: the same mask
-  (same ``dropout`` stream and module name) and scaling.
-
-  Our own because Flax's Dropout takes its rate as a Python number, and a swept rate is one
-  value per replica of one program. At keep_prob 1 the mask keeps everything, as no dropout.
-  """
+  """`flax.linen.Dropout` in train mode with the keep probability as an array (a swept rate,
+  one per replica; Flax's takes a Python number): the same mask and scaling."""
   broadcast_dims: Sequence[int] = ()
 
   @nn.compact
@@ -84,16 +74,12 @@ class SweptDropout(nn.Module):
 
 
 class Network(nn.Module):
-  """Flax interpreter of a layer-spec tuple (see `mnist_jax.models.layers.ModelSpec`).
+  """Flax interpreter of `layers` (specs in call order); `dropout_rate`: every `Dropout`'s.
 
-  Submodule names are ``layers_<i>`` with ``i`` the index in `layers`, matching the keys of
-  the ``torch.nn.Sequential`` mirror built by `mnist_jax.torch.mirror.build`.
-  Convolution variables are ``kernel`` float32 [k, k, C_in / groups, C_out] (HWIO) and ``bias``
-  float32 [C_out]; Dense ``kernel`` [F_in, F_out] and ``bias`` [F_out].
-
-  Attributes:
-    layers: layer specs in call order.
-    dropout_rate: rate of every `Dropout` layer.
+  Submodules are ``layers_<i>``, i the index in `layers`, as the keys of the torch mirror
+  (`mnist_jax.torch.mirror.build`). Convolution variables are ``kernel`` float32
+  [k, k, C_in / groups, C_out] (HWIO) and ``bias`` float32 [C_out]; Dense ``kernel``
+  [F_in, F_out] and ``bias`` [F_out].
   """
   layers: Sequence[Layer]
   dropout_rate: float = 0.0
@@ -122,11 +108,8 @@ class Network(nn.Module):
 
   def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array, train: bool,
                    keep_prob: jax.Array | None = None) -> tuple[jax.Array, int]:
-    """Applies ``layers[index]`` to x; returns the output and how many layers it consumed (1).
-
-    The seam for `mnist_jax.models.fast_cpu.FastCpuNetwork`, which may compute a run of
-    layers as one op. Raises TypeError for an unknown layer spec.
-    """
+    """Applies ``layers[index]`` to x; returns the output and the layers consumed (1; the
+    fast path's override may take a run). Raises TypeError for an unknown layer spec."""
     layer, name = layers[index], f"layers_{index}"
     match layer:
       case Conv():

@@ -1,14 +1,8 @@
 """torchsummary-style table and receptive field of any registered model.
 
-Rows follow ``torchsummary.summary``: one per ``nn.Module`` the reference calls, named
-``<TorchType>-<k>`` with k counting those modules in call order, output shape as
-``[-1, C, H, W]`` (or ``[-1, F]``), trainable parameter count. Two columns are added: the
-receptive field (pixels of the input one output unit sees, along one side) and the jump
-(input pixels between neighbouring output units), both computed from the layer specs with
-the standard recurrence ``rf += dilation * (kernel - 1) * jump; jump *= stride``.
-
-Output shapes come from the specs, parameter counts from the Flax module itself
-(`jax.eval_shape` of ``init``: no arrays are computed).
+Rows follow ``torchsummary.summary``; two columns are added, receptive field and jump, from
+the layer specs by the recurrence ``rf += dilation * (kernel - 1) * jump; jump *= stride``.
+Parameter counts come from the Flax module (`jax.eval_shape` of ``init``: no arrays computed).
 """
 
 from __future__ import annotations
@@ -42,11 +36,11 @@ _FUNCTIONAL_NAMES = {
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-  """One summary row.
+  """One summary row, for one ``nn.Module`` the reference calls.
 
   Attributes:
-    name: torchsummary key, e.g. ``"Conv2d-1"``; for functional ops the call, e.g.
-      ``"F.relu"`` (only with ``include_functional=True``).
+    name: torchsummary key ``<TorchType>-<k>``, k counting modules in call order, e.g.
+      ``"Conv2d-1"``; for functional ops the call, e.g. ``"F.relu"``.
     layer_type: torch class name, e.g. ``"BatchNorm2d"``.
     output_shape: ``(-1, C, H, W)`` or ``(-1, F)``, as torchsummary prints it.
     params: trainable parameters of the layer.
@@ -73,12 +67,8 @@ def torch_type(layer: layers.Layer, input_shape: tuple[int, ...]) -> str:
 
 
 def count_params(model: str | layers.ModelSpec | Mapping[str, Any]) -> int:
-  """Number of trainable parameters: the size of the ``'params'`` collection.
-
-  Args:
-    model: a Flax variables dict (``{'params': ..., 'batch_stats': ...}``) with arrays or
-      `jax.ShapeDtypeStruct` leaves; or a registered name or a `layers.ModelSpec`, whose
-      variables are then shaped without computing any array.
+  """Number of trainable parameters (the size of ``'params'``) of `model`: a Flax variables
+  dict with arrays or `jax.ShapeDtypeStruct` leaves, a registered name or a `layers.ModelSpec`.
 
   Raises:
     ValueError: unknown model name.
@@ -149,30 +139,14 @@ def rows(model: str | layers.ModelSpec, include_functional: bool = False) -> lis
 
 
 def receptive_field(model: str | layers.ModelSpec) -> int:
-  """Receptive field of the model's output, in input pixels along one side.
-
-  Args:
-    model: a registered name or a `layers.ModelSpec`.
-
-  Raises:
-    ValueError: unknown model name.
-  """
+  """Receptive field of the output of `model` (a name or a `layers.ModelSpec`), in input
+  pixels along one side. Raises ValueError for an unknown model name."""
   return rows(model, include_functional=True)[-1].receptive_field
 
 
-def _format_shape(shape: tuple[int, ...]) -> str:
-  return "[" + ", ".join(str(n) for n in shape) + "]"
-
-
 def table(model: str | layers.ModelSpec, include_functional: bool = False) -> str:
-  """The torchsummary table of a model, with receptive field and jump columns.
-
-  Args:
-    model: a registered name or a `layers.ModelSpec`.
-    include_functional: see `rows`.
-
-  Raises:
-    ValueError: unknown model name.
+  """The torchsummary table of `model` (a name or a `layers.ModelSpec`), with receptive field
+  and jump columns; `include_functional` as for `rows`. Raises ValueError for an unknown name.
   """
   spec = _spec(model)
   table_rows = rows(spec, include_functional)
@@ -185,13 +159,9 @@ def table(model: str | layers.ModelSpec, include_functional: bool = False) -> st
   out = ["-" * width, line.format("Layer (type)", "Output Shape", "Param #", "RF", "Jump"),
          "=" * width]
   for row in table_rows:
-    out.append(line.format(row.name, _format_shape(row.output_shape), f"{row.params:,}",
+    out.append(line.format(row.name, str(list(row.output_shape)), f"{row.params:,}",
                            row.receptive_field, row.jump))
-  out += ["=" * width,
-          f"Total params: {total:,}",
-          f"Trainable params: {total:,}",
-          "Non-trainable params: 0",
-          f"BatchNorm running statistics (buffers): {buffers:,}",
-          f"Receptive field: {receptive_field(spec)}",
-          "-" * width]
+  out += ["=" * width, f"Total params: {total:,}", f"Trainable params: {total:,}",
+          "Non-trainable params: 0", f"BatchNorm running statistics (buffers): {buffers:,}",
+          f"Receptive field: {receptive_field(spec)}", "-" * width]
   return "\n".join(out)

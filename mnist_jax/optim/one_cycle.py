@@ -27,12 +27,10 @@ def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int,
   """``start -> peak -> end`` (three_phase: ``-> start -> end``) as torch's OneCycleLR.get_lr.
 
   Phases end at the float steps ``pct_start * total_steps - 1``, (three_phase:
-  ``2 * pct_start * total_steps - 2``,) ``total_steps - 1`` as in torch, which evaluates
-  ``end + (start - end) / 2 * (cos(pi * pct) + 1)`` (or ``(end - start) * pct + start``) in
-  float64. Here the same values are ``start * w(1 - pct) + end * w(pct)``, with
-  ``w(x) = sin(pi * x / 2) ** 2`` for cos and ``w(x) = x`` for linear: both terms are
-  non-negative, so float32 keeps ~1e-7 relative accuracy even near the final lr of
-  max_lr / (div_factor * final_div_factor), where the torch form cancels in float32.
+  ``2 * pct_start * total_steps - 2``,) ``total_steps - 1`` as in torch. Torch evaluates
+  ``end + (start - end) / 2 * (cos(pi * pct) + 1)`` in float64; here ``start * w(1 - pct) +
+  end * w(pct)`` with ``w(x) = sin(pi * x / 2) ** 2`` (linear: ``w(x) = x``) keeps ~1e-7
+  relative accuracy in float32 near the tiny final lr, where the torch form cancels.
 
   Raises:
     ValueError: for total_steps, pct_start or anneal_strategy out of range, or an empty phase.
@@ -56,10 +54,8 @@ def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int,
         f"{' and pct_start < 0.5' if three_phase else ' and pct_start < 1'}")
   values = [start, peak, start, end] if three_phase else [start, peak, end]
   phases = list(zip(starts, ends, values[:-1], values[1:]))
-  if anneal_strategy == "cos":
-    weight = lambda x: jnp.square(jnp.sin((0.5 * math.pi) * x))
-  else:
-    weight = lambda x: x
+  weight = ((lambda x: jnp.square(jnp.sin((0.5 * math.pi) * x))) if anneal_strategy == "cos"
+            else (lambda x: x))
 
   def schedule(count: jax.typing.ArrayLike) -> jax.Array:
     # Torch raises past total_steps; holding the last value is safer in a jit.
@@ -79,11 +75,9 @@ def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int,
 def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3,
               anneal_strategy: str = "cos", div_factor: float = 25.0,
               final_div_factor: float = 1e4, three_phase: bool = False) -> optax.Schedule:
-  """Learning rate of ``torch.optim.lr_scheduler.OneCycleLR``, stepped per batch.
-
-  Anneals from ``max_lr / div_factor`` up to ``max_lr``, then down to
+  """Learning rate of ``torch.optim.lr_scheduler.OneCycleLR`` (its arguments and defaults),
+  stepped per batch: ``max_lr / div_factor`` up to ``max_lr``, then down to
   ``max_lr / (div_factor * final_div_factor)`` (three_phase: back to the initial value first).
-  Arguments and defaults as in torch.
 
   Args:
     max_lr: peak learning rate, > 0.
@@ -112,11 +106,9 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3,
 def one_cycle_momentum(total_steps: int, pct_start: float = 0.3, anneal_strategy: str = "cos",
                        base_momentum: float = 0.85, max_momentum: float = 0.95,
                        three_phase: bool = False) -> optax.Schedule:
-  """SGD momentum of ``OneCycleLR`` with ``cycle_momentum=True``, stepped per batch.
-
-  Moves inversely to the learning rate: ``max_momentum`` -> ``base_momentum`` while the lr
-  rises, back to ``max_momentum`` while it falls (three_phase: then stays there). Torch
-  overwrites the optimizer's own momentum with these values.
+  """SGD momentum of ``OneCycleLR`` with ``cycle_momentum=True`` (it overwrites the
+  optimizer's), stepped per batch: ``max_momentum`` -> ``base_momentum`` while the lr rises,
+  back while it falls (three_phase: then stays there).
 
   Args:
     total_steps, pct_start, anneal_strategy, three_phase: as for `one_cycle`.

@@ -1,15 +1,9 @@
-"""ReduceLROnPlateau with PyTorch semantics: a per-epoch state machine on the test loss.
+"""ReduceLROnPlateau with PyTorch semantics: a per-epoch state machine on the test loss, run
+outside the train step (the trainer sets the optimizer's injected learning rate from it).
 
-It depends on a metric known only after evaluation, so unlike the per-step schedules of
-`mnist_jax.optim` it runs outside the train step: the trainer folds in each epoch's test loss
-and sets the optimizer's injected learning rate (`optim.set_learning_rate`) from the result.
-
-Our own rather than optax.contrib.reduce_on_plateau: optax has no "max" mode (a relative
-threshold for "max" would need a negative rtol, which it rejects), rejects threshold 0, lacks
-torch's eps rule (skip reductions smaller than eps) and is a gradient transformation that scales
-updates inside the step, whereas the trainer needs a per-epoch learning rate it can set and
-report. (Its plateau test `count == patience` is torch's `num_bad_epochs > patience` shifted by
-one, so that part alone would have fitted.)
+Our own rather than optax.contrib.reduce_on_plateau: optax has no "max" mode, rejects
+threshold 0, lacks torch's eps rule (skip reductions smaller than eps) and scales updates
+inside the step, whereas the trainer needs a per-epoch learning rate it can set and report.
 """
 
 from __future__ import annotations
@@ -41,21 +35,12 @@ class PlateauState(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Plateau:
-  """``torch.optim.lr_scheduler.ReduceLROnPlateau`` as a pure per-epoch update.
+  """``torch.optim.lr_scheduler.ReduceLROnPlateau`` as a pure per-epoch update: `init`, then
+  per epoch train with `learning_rate(state)` and ``state = update(state, test_loss)``.
 
-  Use outside the train step, once per epoch::
-
-    state = plateau.init()
-    for epoch in range(num_epochs):
-      lr = plateau.learning_rate(state)   # lr for this epoch
-      ...                                 # train with lr, evaluate -> test_loss
-      state = plateau.update(state, test_loss)
-
-  ``update`` is pure ``jnp`` (``jax.jit(plateau.update)`` works). Comparisons run in JAX's
-  default float dtype (float32 unless x64 is enabled); torch compares Python floats.
-
-  Attributes: as the torch arguments of the same names; build it with `reduce_on_plateau`,
-  which checks them.
+  ``update`` is pure ``jnp`` (jittable); comparisons run in JAX's default float dtype
+  (float32 unless x64), torch's in Python floats. Attributes: the torch arguments of the same
+  names; build it with `reduce_on_plateau`, which checks them.
   """
   initial_learning_rate: float
   mode: str = "min"
@@ -71,12 +56,9 @@ class Plateau:
     """State before the first epoch: lr = initial, best = worst possible."""
     dtype = jnp.result_type(float)
     worst = math.inf if self.mode == "min" else -math.inf
-    return PlateauState(
-        learning_rate=jnp.asarray(self.initial_learning_rate, dtype),
-        best=jnp.asarray(worst, dtype),
-        num_bad_epochs=jnp.asarray(0, jnp.int32),
-        cooldown_counter=jnp.asarray(0, jnp.int32),
-    )
+    zero = jnp.asarray(0, jnp.int32)
+    return PlateauState(jnp.asarray(self.initial_learning_rate, dtype), jnp.asarray(worst, dtype),
+                        zero, zero)
 
   def _is_better(self, value: jax.Array, best: jax.Array) -> jax.Array:
     if self.mode == "min" and self.threshold_mode == "rel":
@@ -88,59 +70,38 @@ class Plateau:
     return value > best + self.threshold
 
   def update(self, state: PlateauState, value: jax.typing.ArrayLike) -> PlateauState:
-    """Folds in one epoch's metric (torch: ``scheduler.step(value)``).
-
-    Args:
-      state: the state after the previous epoch (or `init`).
-      value: scalar metric of the epoch just finished, e.g. the test loss.
-
-    Returns:
-      The new state; `learning_rate` gives the lr for the next epoch.
-    """
+    """Folds in `value`, the scalar metric (e.g. test loss) of the epoch just finished (torch:
+    ``scheduler.step(value)``); returns the state whose `learning_rate` is the next epoch's."""
     value = jnp.asarray(value, state.best.dtype)
     improved = self._is_better(value, state.best)
     best = jnp.where(improved, value, state.best)
     num_bad_epochs = jnp.where(improved, 0, state.num_bad_epochs + 1)
     # Bad epochs during cooldown are ignored.
     in_cooldown = state.cooldown_counter > 0
-    cooldown_counter = jnp.where(in_cooldown, state.cooldown_counter - 1,
-                                 state.cooldown_counter)
+    cooldown_counter = jnp.where(in_cooldown, state.cooldown_counter - 1, state.cooldown_counter)
     num_bad_epochs = jnp.where(in_cooldown, 0, num_bad_epochs)
     reduce = num_bad_epochs > self.patience
     old_lr = state.learning_rate
     new_lr = jnp.maximum(old_lr * self.factor, self.min_lr)
     learning_rate = jnp.where(reduce & (old_lr - new_lr > self.eps), new_lr, old_lr)
-    return PlateauState(
-        learning_rate=learning_rate.astype(old_lr.dtype),
-        best=best,
-        num_bad_epochs=jnp.where(reduce, 0, num_bad_epochs).astype(jnp.int32),
-        cooldown_counter=jnp.where(reduce, self.cooldown,
-                                   cooldown_counter).astype(jnp.int32),
-    )
+    return PlateauState(learning_rate.astype(old_lr.dtype), best,
+                        jnp.where(reduce, 0, num_bad_epochs).astype(jnp.int32),
+                        jnp.where(reduce, self.cooldown, cooldown_counter).astype(jnp.int32))
 
   def learning_rate(self, state: PlateauState) -> jax.Array:
     """Learning rate (float32 []) for the epoch after the last `update`."""
     return state.learning_rate
 
 
-def reduce_on_plateau(
-    learning_rate: float,
-    mode: str = "min",
-    factor: float = 0.1,
-    patience: int = 10,
-    threshold: float = 1e-4,
-    threshold_mode: str = "rel",
-    cooldown: int = 0,
-    min_lr: float = 0.0,
-    eps: float = 1e-8,
-) -> Plateau:
+def reduce_on_plateau(learning_rate: float, mode: str = "min", factor: float = 0.1,
+                      patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                      cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8) -> Plateau:
   """Builds a `Plateau` with torch ReduceLROnPlateau's arguments and defaults.
 
   The lr is multiplied by ``factor`` (not below ``min_lr``) once the metric has not improved
   for more than ``patience`` epochs; improvement means ``value < best * (1 - threshold)``
   ("min", "rel"), ``value < best - threshold`` ("min", "abs") and the mirror images for "max".
-  After a reduction, ``cooldown`` epochs pass before bad epochs count again. The first epoch
-  always sets ``best``.
+  After a reduction, ``cooldown`` epochs pass before bad epochs count again.
 
   Args:
     learning_rate: initial learning rate (the optimizer's lr in torch), > 0.
@@ -152,9 +113,6 @@ def reduce_on_plateau(
     cooldown: epochs to wait after a reduction, int >= 0.
     min_lr: lower bound on the lr, >= 0.
     eps: reductions smaller than this are skipped, >= 0.
-
-  Returns:
-    The `Plateau`.
 
   Raises:
     ValueError: one line naming the argument, for a value outside the ranges above.
@@ -169,7 +127,5 @@ def reduce_on_plateau(
   require(is_int(cooldown) and cooldown >= 0, "cooldown", "an int >= 0 (epochs)", cooldown)
   require(min_lr >= 0, "min_lr", ">= 0", min_lr)
   require(eps >= 0, "eps", ">= 0", eps)
-  return Plateau(
-      initial_learning_rate=as_float(learning_rate), mode=mode, factor=as_float(factor),
-      patience=patience, threshold=as_float(threshold), threshold_mode=threshold_mode,
-      cooldown=cooldown, min_lr=as_float(min_lr), eps=as_float(eps))
+  return Plateau(as_float(learning_rate), mode, as_float(factor), patience, as_float(threshold),
+                 threshold_mode, cooldown, as_float(min_lr), as_float(eps))

@@ -1,16 +1,10 @@
-"""PyTorch mirrors of the registered models, built from the same layer specs.
+"""PyTorch mirrors of the registered models, built from the same layer specs, and the
+conversion of their variables both ways (`to_flax_variables`, `to_state_dict`).
 
-For parity tests and side-by-side benchmarks only: torch is imported inside the functions,
-so ``mnist_jax`` itself never needs it.
-
-`build` returns an ``nn.Sequential`` (NCHW) whose child ``i`` mirrors spec layer ``i``, so
-its state_dict keys ``"<i>.weight"`` map onto the Flax submodule ``layers_<i>``. Functional
-ops of the reference (``F.relu``, ``x.view``, ...) become their module forms here: same
-numbers, and the indices stay aligned.
-
-`to_flax_variables` and its inverse `to_state_dict` convert between the two sets of
-variables; both read one walk over the spec (`_tensors`), which places every state_dict
-tensor in the Flax tree with its layout change.
+For parity tests and benchmarks only: torch is imported inside the functions. Child ``i`` of
+the mirror is spec layer ``i`` (functional ops of the reference, ``F.relu``, ``x.view``, ...,
+become their module forms, so the indices stay aligned): state_dict key ``"<i>.weight"`` is
+the Flax submodule ``layers_<i>``.
 """
 
 from __future__ import annotations
@@ -33,8 +27,7 @@ def build(name: str, dropout_rate: float | None = None) -> Any:
 
   Args:
     name: a registered model (`mnist_jax.models.names()`).
-    dropout_rate: overrides the model's rate for every dropout layer (e.g. 0 for
-      deterministic train-mode comparisons).
+    dropout_rate: overrides the model's rate for every dropout layer (0: deterministic).
 
   Returns:
     ``torch.nn.Sequential`` mapping float32 [N, 1, 28, 28] to [N, 10] log-probabilities.
@@ -84,10 +77,9 @@ def to_flax_variables(state_dict: Mapping[str, Any], name: str) -> dict[str, dic
   """Converts a `build(name)` state_dict into Flax variables for ``models.create(name)``.
 
   Conv weights OIHW -> HWIO (I = input channels / groups); Linear (out, in) -> (in, out),
-  with the input rows of a Linear after a flatten reordered from torch's (C, H, W) flatten
-  order to Flax's (H, W, C); BatchNorm weight/bias -> scale/bias, running_mean/running_var ->
-  batch_stats mean/var (``num_batches_tracked`` is dropped: with momentum 0.1 torch never
-  reads it).
+  after a flatten with the input rows reordered from torch's (C, H, W) to Flax's (H, W, C);
+  BatchNorm weight/bias -> scale/bias, running_mean/var -> batch_stats mean/var
+  (``num_batches_tracked`` is dropped: with momentum 0.1 torch never reads it).
 
   Args:
     state_dict: ``module.state_dict()`` of `build(name)` (torch tensors of any float dtype,
@@ -118,12 +110,8 @@ def to_flax_variables(state_dict: Mapping[str, Any], name: str) -> dict[str, dic
 
 def to_state_dict(variables: Mapping[str, Any], name: str,
                   num_batches_tracked: int = 0) -> dict[str, Any]:
-  """Converts Flax variables of ``models.create(name)`` into a `build(name)` state_dict.
-
-  The exact inverse of `to_flax_variables`: Conv kernels HWIO -> OIHW; Dense kernels
-  (in, out) -> Linear weights (out, in), with the input rows of a Dense after a flatten
-  reordered from Flax's (H, W, C) flatten order to torch's (C, H, W); BatchNorm scale/bias ->
-  weight/bias, batch_stats mean/var -> running_mean/running_var.
+  """Converts Flax variables of ``models.create(name)`` into a `build(name)` state_dict: the
+  exact inverse of `to_flax_variables`.
 
   Args:
     variables: ``{'params': ..., 'batch_stats': ...}`` of one network (no replica axis; numpy
@@ -166,15 +154,9 @@ def to_state_dict(variables: Mapping[str, Any], name: str,
 
 @dataclasses.dataclass(frozen=True)
 class _Tensor:
-  """One state_dict tensor of `build(name)` and the Flax variable it is.
-
-  Attributes:
-    key: the state_dict key, e.g. "3.weight".
-    path: (collection, module, name) of the Flax variable, e.g. ("params", "layers_3",
-      "kernel"); None for ``num_batches_tracked``, which Flax does not keep.
-    torch_shape, flax_shape: the tensor's shape on either side.
-    to_flax, to_torch: the layout change each way (numpy array -> numpy array).
-  """
+  """One state_dict tensor of `build(name)` (key, e.g. "3.weight") and the Flax variable it is:
+  path (collection, module, name), e.g. ("params", "layers_3", "kernel"), None for
+  ``num_batches_tracked``; its shapes on either side and the layout change each way."""
   key: str
   path: tuple[str, str, str] | None
   torch_shape: tuple[int, ...]
@@ -189,11 +171,7 @@ _BATCH_NORM = (("weight", "params", "scale"), ("bias", "params", "bias"),
 
 
 def _tensors(name: str) -> list[_Tensor]:
-  """The state_dict tensors of `build(name)` in its order, each with its Flax place and layout.
-
-  Raises:
-    ValueError: unknown model name.
-  """
+  """The state_dict tensors of `build(name)` in its order (ValueError: unknown model name)."""
   result = []
   shape = layers.INPUT_SHAPE
   flattened_from = None  # (H, W, C) of the map the next Linear reads flattened.
@@ -207,8 +185,8 @@ def _tensors(name: str) -> list[_Tensor]:
                               (features, fan_in, k, k), (k, k, fan_in, features),
                               lambda w: w.transpose(2, 3, 1, 0), lambda w: w.transpose(3, 2, 0, 1)))
       case layers.BatchNorm():
-        result += [_Tensor(f"{index}.{torch_name}", (collection, module, flax_name),
-                           shape[-1:], shape[-1:]) for torch_name, collection, flax_name in _BATCH_NORM]
+        result += [_Tensor(f"{index}.{torch_name}", (collection, module, flax_name), shape[-1:],
+                           shape[-1:]) for torch_name, collection, flax_name in _BATCH_NORM]
         result.append(_Tensor(f"{index}.num_batches_tracked", None, (), ()))
       case layers.Flatten() if len(shape) == 3:
         flattened_from = shape
@@ -225,11 +203,8 @@ def _tensors(name: str) -> list[_Tensor]:
 
 
 def _linear_layouts(flattened_from: tuple[int, int, int] | None) -> tuple[Callable, Callable]:
-  """(to_flax, to_torch) of a Linear weight [out, in] <-> Dense kernel [in, out].
-
-  After a flatten of an (H, W, C) map, `in` runs over (C, H, W) in torch and over (H, W, C)
-  in Flax: the rows are permuted on the way.
-  """
+  """(to_flax, to_torch) of a Linear weight [out, in] <-> Dense kernel [in, out]; after a
+  flatten of an (H, W, C) map `in` runs over (C, H, W) in torch, (H, W, C) in Flax."""
   if flattened_from is None:
     return (lambda weight: weight.T), (lambda kernel: kernel.T)
   height, width, channels = flattened_from

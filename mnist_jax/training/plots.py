@@ -1,12 +1,8 @@
 """Training curves, learning-rate and misclassified-image plots (PNG files).
 
-The figures mirror the references' "Training Graphs" (2x2: train loss, train
-accuracy, test loss, test accuracy) and "Misclassified Images" grids (e.g.
-ref3.md, "## Training Graphs" and "## Sample of Misclassified Images").
-
-Each function draws on its own ``matplotlib.figure.Figure`` with an Agg canvas
-and never touches pyplot, so there is no global figure registry to leak and
-the process-wide backend is left as it was.
+The figures mirror the references' "Training Graphs" and "Misclassified Images" (e.g. ref3.md,
+"## Training Graphs" and "## Sample of Misclassified Images"). Each draws on its own Agg
+`Figure` and never touches pyplot: no global figure registry, the process's backend untouched.
 """
 
 from __future__ import annotations
@@ -70,9 +66,8 @@ def _draw(axes, x: np.ndarray, y: np.ndarray) -> None:
 
 
 def moving_average(values: np.ndarray | Sequence[float], window: int) -> np.ndarray:
-  """Mean of each run of `window` consecutive values: float [steps] -> [steps - window + 1].
-
-  Element i is the mean of values[i : i + window] (numpy's "valid" convolution).
+  """Mean of each run of `window` consecutive values: float [steps] -> [steps - window + 1]
+  (element i is the mean of values[i : i + window]).
 
   Raises:
     ValueError: window < 1 or longer than `values`, or `values` not 1-D.
@@ -86,11 +81,8 @@ def moving_average(values: np.ndarray | Sequence[float], window: int) -> np.ndar
 
 
 def _draw_step_losses(axes, losses: np.ndarray) -> None:
-  """Per-step loss [steps] or [seeds, steps] (mean over seeds) thin, its moving average thick.
-
-  Thousands of noisy steps per seed drawn as lines fill the panel solid; the average over
-  1 % of the run (ref-style per-step curve, readable) shows the trend.
-  """
+  """Per-step loss [steps] or [seeds, steps] (mean over seeds) thin, its moving average over
+  1 % of the steps thick (thousands of noisy steps alone fill the panel solid)."""
   per_step = losses if losses.ndim == 1 else losses.mean(axis=0)
   window = max(1, len(per_step) // 100)
   seeds = "" if losses.ndim == 1 else f" (mean of {losses.shape[0]} seeds)"
@@ -101,32 +93,24 @@ def _draw_step_losses(axes, losses: np.ndarray) -> None:
   axes.legend(fontsize=7)
 
 
-def plot_curves(
-    history: Sequence[Mapping[str, Any]],
-    path: str | os.PathLike[str],
-    step_losses: np.ndarray | Sequence[float] | None = None,
-    title: str | None = None,
-) -> pathlib.Path:
-  """Writes the 2x2 "Training Graphs" figure as a PNG.
+def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[str],
+                step_losses: np.ndarray | Sequence[float] | None = None,
+                title: str | None = None) -> pathlib.Path:
+  """Writes the 2x2 "Training Graphs" figure (train/test loss and accuracy) as a PNG; returns
+  the path.
 
   Args:
     history: one dict per epoch with keys ``epoch`` (number), ``train_loss``,
-      ``train_accuracy``, ``test_loss``, ``test_accuracy`` (accuracies in
-      percent). For several seeds each value except ``epoch`` is a list with
-      one entry per seed: each seed is drawn thin, their mean thick.
+      ``train_accuracy``, ``test_loss``, ``test_accuracy`` (accuracies in percent). For
+      several seeds each value but ``epoch`` is a list, one entry per seed: each seed is drawn
+      thin, their mean thick.
     path: PNG file to write; parent folders are created.
-    step_losses: optional per-step train loss, float [steps] or
-      [seeds, steps]; when given, the train-loss panel shows it (mean over
-      seeds) and its moving average over 1 % of the steps against the
-      optimizer step instead of the per-epoch train loss.
+    step_losses: optional per-step train loss, float [steps] or [seeds, steps]; the
+      train-loss panel then shows it against the optimizer step (`_draw_step_losses`).
     title: optional figure title.
 
-  Returns:
-    The path written.
-
   Raises:
-    ValueError: for an empty history, a missing key, or inconsistent per-seed
-      values.
+    ValueError: an empty history, a missing key, or inconsistent per-seed values.
   """
   if not history:
     raise ValueError("history is empty; need one dict per epoch")
@@ -143,16 +127,12 @@ def plot_curves(
   if len(seeds) > 1 or (seeds and any(v.ndim == 1 for v in series.values())):
     raise ValueError("history values must all be scalars or all have the same "
                      f"number of seeds, got seed counts {sorted(seeds)}")
-
   figure = new_figure(12, 9)
   grid = figure.subplots(2, 2)
-  panels = [
-      (grid[0, 0], "train_loss", "Training Loss", "loss"),
-      (grid[0, 1], "train_accuracy", "Training Accuracy", "accuracy (%)"),
-      (grid[1, 0], "test_loss", "Test Loss", "loss"),
-      (grid[1, 1], "test_accuracy", "Test Accuracy", "accuracy (%)"),
-  ]
-  for axes, key, name, ylabel in panels:
+  panels = [("train_loss", "Training Loss", "loss"),
+            ("train_accuracy", "Training Accuracy", "accuracy (%)"),
+            ("test_loss", "Test Loss", "loss"), ("test_accuracy", "Test Accuracy", "accuracy (%)")]
+  for axes, (key, name, ylabel) in zip(grid.flat, panels):
     axes.set_title(name)
     axes.set_xlabel("epoch")
     axes.set_ylabel(ylabel)
@@ -171,13 +151,10 @@ def plot_curves(
   return save_figure(figure, path)
 
 
-def plot_learning_rate(
-    learning_rates: np.ndarray | Sequence[float],
-    path: str | os.PathLike[str],
-    steps_per_epoch: int | None = None,
-    title: str | None = None,
-) -> pathlib.Path:
-  """Writes the learning rate per optimizer step as a PNG.
+def plot_learning_rate(learning_rates: np.ndarray | Sequence[float],
+                       path: str | os.PathLike[str], steps_per_epoch: int | None = None,
+                       title: str | None = None) -> pathlib.Path:
+  """Writes the learning rate per optimizer step as a PNG; returns the path.
 
   Args:
     learning_rates: float [steps], the lr used by each update.
@@ -185,20 +162,15 @@ def plot_learning_rate(
     steps_per_epoch: if given, epoch boundaries are drawn as vertical lines.
     title: optional title (default "Learning rate").
 
-  Returns:
-    The path written.
-
   Raises:
-    ValueError: if `learning_rates` is not a non-empty 1-D array or
-      `steps_per_epoch` is not a positive int.
+    ValueError: `learning_rates` not a non-empty 1-D array, or `steps_per_epoch` not a
+      positive int.
   """
   rates = np.asarray(learning_rates, dtype=np.float64)
   if rates.ndim != 1 or rates.size == 0:
     raise ValueError(f"learning_rates must be a non-empty 1-D array, got shape {rates.shape}")
-  if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int)
-                                      or steps_per_epoch <= 0):
-    raise ValueError(f"steps_per_epoch must be a positive int or None, got "
-                     f"{steps_per_epoch!r}")
+  if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0):
+    raise ValueError(f"steps_per_epoch must be a positive int or None, got {steps_per_epoch!r}")
   figure = new_figure(9, 4)
   axes = figure.subplots()
   if steps_per_epoch is not None:
@@ -213,35 +185,24 @@ def plot_learning_rate(
   return save_figure(figure, path)
 
 
-def plot_misclassified(
-    images: np.ndarray,
-    labels: np.ndarray | Sequence[int],
-    predictions: np.ndarray | Sequence[int],
-    path: str | os.PathLike[str],
-    max_images: int = 25,
-) -> pathlib.Path:
-  """Writes a grid of misclassified digits titled "true: t / pred: p".
-
-  Images whose prediction equals the label are skipped, so the whole test set
-  may be passed; the first `max_images` misclassified ones are shown.
+def plot_misclassified(images: np.ndarray, labels: np.ndarray | Sequence[int],
+                       predictions: np.ndarray | Sequence[int], path: str | os.PathLike[str],
+                       max_images: int = 25) -> pathlib.Path:
+  """Writes a grid of the first `max_images` misclassified digits, titled "true: t / pred: p"
+  (correct ones are skipped, so the whole test set may be passed); returns the path (a figure
+  saying so when nothing is misclassified).
 
   Args:
-    images: uint8 [N, 28, 28, 1] (or [N, 28, 28]) in 0..255, or float of the
-      same shape (e.g. normalised; each image is then scaled to its range).
-    labels: int [N], true classes.
-    predictions: int [N], predicted classes.
+    images: uint8 [N, 28, 28, 1] (or [N, 28, 28]) in 0..255, or float of the same shape
+      (e.g. normalised; each image is then scaled to its range).
+    labels, predictions: int [N], true and predicted classes.
     path: PNG file to write; parent folders are created.
     max_images: most images shown, positive int.
 
-  Returns:
-    The path written (a figure saying so when nothing is misclassified).
-
   Raises:
-    ValueError: for mismatched shapes or a non-positive `max_images`.
+    ValueError: mismatched shapes or a non-positive `max_images`.
   """
-  images = np.asarray(images)
-  labels = np.asarray(labels)
-  predictions = np.asarray(predictions)
+  images, labels, predictions = np.asarray(images), np.asarray(labels), np.asarray(predictions)
   if images.ndim == 4 and images.shape[-1] == 1:
     images = images[..., 0]
   if images.ndim != 3:
@@ -251,13 +212,11 @@ def plot_misclassified(
                      f"both be [N] with N = {images.shape[0]} images")
   if not isinstance(max_images, int) or max_images <= 0:
     raise ValueError(f"max_images must be a positive int, got {max_images!r}")
-
   wrong = np.flatnonzero(labels != predictions)[:max_images]
   if wrong.size == 0:
     figure = new_figure(4, 2)
     figure.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
     return save_figure(figure, path)
-
   columns = min(wrong.size, math.ceil(math.sqrt(max_images)))
   rows = math.ceil(wrong.size / columns)
   figure = new_figure(1.9 * columns, 2.1 * rows)
