@@ -141,6 +141,7 @@ def test_multi_seed_replicas_differ_and_replica_0_matches_single_run(mnist_dir, 
                              rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_two_devices_give_the_same_parameters_as_one(mnist_dir, tmp_path, reference_run):
   workdir, _ = reference_run
   # The device count is fixed when JAX starts, hence a subprocess; it saves its final
