@@ -51,7 +51,7 @@ def get_config(**overrides) -> ml_collections.ConfigDict:
   # what recipes are chosen on (never the test set). 0 = no validation split.
   config.validation_size = 0
 
-  # A grid of recipe values trained as replicas of one program (mnist_jax.training.sweep), nested like
+  # A grid of recipe values trained as replicas of one program (mnist_jax.optim.sweep), nested like
   # the config, e.g. {"schedule": {"max_lr": [0.05, 0.1]}}; configs/sweeps.py has examples.
   config.sweep = ml_collections.ConfigDict()
 
