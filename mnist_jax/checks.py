@@ -1,6 +1,6 @@
 """Argument checks shared by the schedules and the optimizer: one clear line per bad value.
 
-A value that is a JAX array is a swept value inside the training program (`mnist_jax.training.sweep`);
+A value that is a JAX array is a swept value inside the training program (`mnist_jax.optim.sweep`);
 it is not checked here, since each cell of a sweep was checked with Python numbers on the host
 before training.
 """

@@ -5,7 +5,7 @@
 The file loads into `mnist_jax.torch.mirror.build(model)` with
 ``load_state_dict(torch.load("final.pt", weights_only=True), strict=True)``. Default: the
 best checkpoint, the first replica; --seed picks a seed's replica, --replica an index of a
-sweep's replicas (cell-major, `mnist_jax.training.sweep.replicas`). Bad input ends with one line on
+sweep's replicas (cell-major, `mnist_jax.optim.sweep.replicas`). Bad input ends with one line on
 stderr and exit status 1.
 """
 

@@ -94,7 +94,7 @@ class Network(nn.Module):
       train: batch statistics and dropout on (needs ``rngs={'dropout': key}`` when the
         model has dropout with a rate > 0, and ``mutable=['batch_stats']``).
       keep_prob: float32 [], replaces ``1 - dropout_rate`` when the rate is swept
-        (`mnist_jax.training.sweep`; computed on the host as Flax does, so masks are Flax's).
+        (`mnist_jax.optim.sweep`; computed on the host as Flax does, so masks are Flax's).
 
     Returns:
       float32 [N, num_classes] log-probabilities when the spec ends with `LogSoftmax`.

@@ -57,7 +57,7 @@ def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch:
   _require_positive_ints(step_size=step_size, steps_per_epoch=steps_per_epoch,
                          num_epochs=num_epochs)
   # Our own: optax.piecewise_constant_schedule would equal torch, but takes its boundaries as
-  # Python numbers, and a swept step_size is an array (mnist_jax.training.sweep); and
+  # Python numbers, and a swept step_size is an array (mnist_jax.optim.sweep); and
   # exponential_decay(staircase=True) floors count / transition_steps in float32, where XLA's
   # division gives e.g. 705 / 705 = 0.99999994, a decay one step late. Integer division is exact.
   period = step_size * steps_per_epoch
@@ -203,7 +203,7 @@ def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: 
       `one_cycle_momentum`, `plateau.reduce_on_plateau`; step_size and patience in epochs).
     steps_per_epoch: optimizer steps (batches) per epoch, positive int.
     num_epochs: epochs in the run, positive int.
-    values: one replica's swept values (`mnist_jax.training.sweep`), scalar arrays by field path
+    values: one replica's swept values (`mnist_jax.optim.sweep`), scalar arrays by field path
       ("learning_rate", "momentum", "schedule.max_lr", ...), replacing the config's; they
       are not range-checked here (each sweep cell is checked as a config first).
 
