@@ -35,6 +35,14 @@ def get_config(**overrides) -> ml_collections.ConfigDict:
   config.rotation_degrees = 0.0
   config.rotation_fill = 0.0  # pixel value in [0, 1] before normalisation
 
+  # torch nn.CrossEntropyLoss(label_smoothing=eps) on the training loss only (the reported
+  # losses stay the NLL); 0 = plain NLL.
+  config.label_smoothing = 0.0
+  # torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay),
+  # use_buffers=True), updated after every optimizer step; evaluation, the best checkpoint and
+  # export use the averaged weights and BatchNorm statistics. 0 = off.
+  config.ema_decay = 0.0
+
   config.seed = 0
   config.num_seeds = 1
 

@@ -38,7 +38,8 @@ def export_replica(workdir: str, step: int | None = None, seed: int | None = Non
     replica: the replica index (`sweep.replicas` order), instead of `seed`. Neither: replica 0.
 
   Returns:
-    (state_dict for ``torch_mirror.build(model).load_state_dict(strict=True)``: float32
+    (state_dict for ``torch_mirror.build(model).load_state_dict(strict=True)``, of the EMA
+    weights and BatchNorm statistics where the run kept them (`config.ema_decay` > 0): float32
     tensors, int64 ``num_batches_tracked`` = the replica's optimizer steps;
     {"model", "step" (epochs finished), "replica", "label" (e.g. "seed 1"),
     "num_batches_tracked"}).
@@ -56,8 +57,9 @@ def export_replica(workdir: str, step: int | None = None, seed: int | None = Non
     arrays = jax.device_get(checkpoint.restore_arrays(manager, chosen))
   finally:
     manager.close()
-  variables = {collection: jax.tree.map(lambda x: np.asarray(x[index]), arrays[collection])
-               for collection in ("params", "batch_stats") if arrays.get(collection)}
+  saved = evaluate_lib.saved_variables(arrays)  # the EMA weights of a run that kept them
+  variables = {collection: jax.tree.map(lambda x: np.asarray(x[index]), saved[collection])
+               for collection in ("params", "batch_stats") if saved.get(collection)}
   num_steps = int(np.asarray(arrays["step"])[index])
   state_dict = torch_mirror.to_state_dict(variables, config.model, num_batches_tracked=num_steps)
   return state_dict, {"model": config.model, "step": chosen, "replica": index,

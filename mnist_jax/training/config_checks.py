@@ -39,6 +39,9 @@ def _validate_cell(config: ml_collections.ConfigDict) -> None:
   if not isinstance(config.get("validation_size", 0), int) or config.get("validation_size", 0) < 0:
     raise ValueError(f"config.validation_size must be an integer >= 0 (0 = no validation split), "
                      f"got {config.validation_size!r}")
+  for field in ("label_smoothing", "ema_decay"):  # absent from a config.json written before them
+    if not 0 <= config.get(field, 0.0) < 1:
+      raise ValueError(f"config.{field} must be in [0, 1) (0 = off), got {config[field]!r}")
   if config.dropout_rate is not None and not 0 <= config.dropout_rate < 1:
     raise ValueError(f"config.dropout_rate must be in [0, 1) or None (model default), got {config.dropout_rate!r}")
   try:

@@ -176,8 +176,10 @@ def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
       x = augment.random_rotation(augment_key, x, degrees, fill=config.rotation_fill)
     x = augment.normalize(x)
     learning_rate = state.opt_state.hyperparams["learning_rate"]
+    # Label smoothing and the weights' EMA, each only when some replica uses it.
     state, loss, batch_metrics = step_lib.train_step(state, x, labels, dropout_key,
-                                                     keep_prob=recipe.get(sweep.KEEP_PROB))
+                                                     keep_prob=recipe.get(sweep.KEEP_PROB),
+                                                     **step_lib.recipe_pieces(config, recipe))
     return state, (loss, learning_rate, batch_metrics)
 
   def train_steps(states, partial, images, labels, epoch, start, stop):

@@ -1,6 +1,7 @@
 """Evaluation of saved networks, one path for all: a checkpoint of a workdir, or variables
 from elsewhere (a PyTorch state_dict through `mnist_jax.torch.checkpoint`), scored by the
 training program's own evaluation (`epoch.make_evaluate`, eval mode) on the configured test set.
+A run with an EMA of its weights (`config.ema_decay` > 0) is scored on the EMA (`saved_variables`).
 """
 
 import json
@@ -44,6 +45,14 @@ def checkpoint_step(manager, step: int | None) -> int:
   raise ValueError(f"{what} in {manager.directory}{listed}")
 
 
+def saved_variables(arrays: dict[str, Any]) -> dict[str, Any]:
+  """The variables a saved training state is scored and exported with: its EMA (params and
+  BatchNorm statistics, `step.EmaTrainState`) where it has one, else its params and
+  batch_stats. `arrays`: `checkpoint.restore_arrays`' dict; returns {"params", "batch_stats"}."""
+  variables = arrays.get("ema") or arrays
+  return {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
+
+
 def evaluate_variables(config: ml_collections.ConfigDict, params: Any,
                        batch_stats: Any) -> dict[str, Any]:
   """Scores replicas of `config.model` on the configured test set (`splits.load_splits`).
@@ -66,7 +75,8 @@ def evaluate_variables(config: ml_collections.ConfigDict, params: Any,
 
 
 def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]:
-  """Evaluates a saved checkpoint of `workdir` (default: the best) on the configured test set.
+  """Evaluates a saved checkpoint of `workdir` (default: the best) on the configured test set:
+  its EMA weights where the run kept them (`saved_variables`), else its raw weights.
 
   Returns:
     {"epoch": checkpoint step (epochs finished), "seeds": [...], "test_loss": [per seed],
@@ -83,5 +93,6 @@ def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]
     arrays = checkpoint.restore_arrays(manager, step)
   finally:
     manager.close()
+  variables = saved_variables(arrays)
   return {"epoch": step, "seeds": sweep.replica_seeds(config),
-          **evaluate_variables(config, arrays["params"], arrays.get("batch_stats", {}))}
+          **evaluate_variables(config, variables["params"], variables["batch_stats"])}
