@@ -34,6 +34,16 @@ def get_config(**overrides) -> ml_collections.ConfigDict:
   # torchvision RandomRotation((-d, d), fill=rotation_fill); 0 disables it.
   config.rotation_degrees = 0.0
   config.rotation_fill = 0.0  # pixel value in [0, 1] before normalisation
+  # torchvision RandomApply([RandomAffine((-d, d), translate=(t, t), scale=(1 - s, 1 + s),
+  # fill=rotation_fill)], p) with d = rotation_degrees, t = translate (a fraction of the side),
+  # s = scale, p = affine_probability; t = s = 0 and p = 1 is RandomRotation above.
+  config.translate = 0.0
+  config.scale = 0.0
+  config.affine_probability = 1.0
+  # torchvision ColorJitter(brightness=b, contrast=c) on [0, 1] pixels, brightness first
+  # (mnist_jax.data.colour); 0 disables each.
+  config.brightness = 0.0
+  config.contrast = 0.0
 
   # torch nn.CrossEntropyLoss(label_smoothing=eps) on the training loss only (the reported
   # losses stay the NLL); 0 = plain NLL.

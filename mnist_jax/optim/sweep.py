@@ -27,6 +27,8 @@ from mnist_jax.optim import schedules
 # Fields outside `config.schedule` that can be swept: their values enter the program as data.
 SWEEPABLE = ("learning_rate", "momentum", "weight_decay", "dropout_rate", "rotation_degrees",
              "label_smoothing", "ema_decay")
+# The augmentations beyond rotation (configs/base.py): random affine and colour jitter.
+SWEEPABLE += ("translate", "scale", "affine_probability", "brightness", "contrast")
 # Fields that set array shapes; a different value is a different program.
 SHAPE_FIELDS = ("model", "batch_size", "eval_batch_size", "num_epochs", "num_seeds",
                 "train_subset", "test_subset", "validation_size")

@@ -33,6 +33,13 @@ def _validate_cell(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"config.weight_decay must be >= 0, got {config.weight_decay!r}")
   if config.rotation_degrees < 0:
     raise ValueError(f"config.rotation_degrees must be >= 0 (0 = no rotation), got {config.rotation_degrees!r}")
+  for field, closed in (("translate", False), ("scale", False), ("affine_probability", True)):
+    value = config.get(field, 0.0)  # absent from a config.json written before them
+    if not (0 <= value < 1 or (closed and value == 1)):
+      raise ValueError(f"config.{field} must be in [0, 1{']' if closed else ')'}, got {value!r}")
+  for field in ("brightness", "contrast"):
+    if config.get(field, 0.0) < 0:
+      raise ValueError(f"config.{field} must be >= 0 (0 = off), got {config[field]!r}")
   for field in ("train_subset", "test_subset"):
     if config[field] < 0:
       raise ValueError(f"config.{field} must be >= 0 (0 = the whole split), got {config[field]!r}")

@@ -1,10 +1,11 @@
 """The epoch program: an epoch's optimizer steps for every replica in one compiled call.
 
 The dataset lives on the device as uint8; each call draws the epoch's permutation, gathers,
-rotates and normalises each batch and runs `step_lib.train_step` in a `jax.lax.fori_loop`. The
-whole test set is evaluated in one call. Several seeds train as one program: the per-step
-function is mapped over a leading replica axis of the state (`over_replicas`), each replica
-with its own init, dropout, shuffling and augmentation keys.
+augments (rotation or affine, colour jitter) and normalises each batch and runs
+`step_lib.train_step` in a `jax.lax.fori_loop`. The whole test set is evaluated in one call.
+Several seeds train as one program: the per-step function is mapped over a leading replica
+axis of the state (`over_replicas`), each replica with its own init, dropout, shuffling and
+augmentation keys.
 """
 
 import functools
@@ -19,6 +20,7 @@ import ml_collections
 import numpy as np
 
 from mnist_jax.data import augment
+from mnist_jax.data import colour
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax.training import step as step_lib
 from mnist_jax.optim import sweep
@@ -159,9 +161,14 @@ def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
   """
   batch_size = config.batch_size
   num_full, remainder = divmod(num_examples, batch_size)
-  # Rotation is in the program when any replica rotates (a swept 0 then rotates by 0 degrees).
-  rotates = max(float(value) for value in [config.rotation_degrees] + list(
-      dict(sweep.fields(config)).get("rotation_degrees", ()))) > 0
+  # Each augmentation is in the program when any replica uses it (a swept 0 is then a no-op),
+  # so the programs of configs without it stay what they were.
+  swept = dict(sweep.fields(config))
+  values = lambda f, off=0.0: [float(v) for v in [config.get(f, off), *swept.get(f, ())]]
+  rotates = max(values("rotation_degrees")) > 0
+  transforms = (max(values("translate") + values("scale")) > 0
+                or min(values("affine_probability", 1.0)) < 1)
+  jitters = max(values("brightness") + values("contrast")) > 0
   splits_batches = mesh is not None and mesh.shape["batch"] > 1
   batch_sharding = NamedSharding(mesh, PartitionSpec("batch")) if splits_batches else None
 
@@ -171,9 +178,17 @@ def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
     x = augment.to_float(images)
     if batch_sharding is not None:
       x = jax.lax.with_sharding_constraint(x, batch_sharding)
-    if rotates:
+    value = lambda field, off=0.0: recipe.get(field, float(config.get(field, off)))
+    if transforms:  # RandomAffine: rotation_degrees' angles drawn as below, the rest apart
+      x = augment.random_affine(augment_key, x, value("rotation_degrees"), value("translate"),
+                                value("scale"), config.rotation_fill,
+                                value("affine_probability", 1.0))
+    elif rotates:
       degrees = recipe.get("rotation_degrees", float(config.rotation_degrees))
       x = augment.random_rotation(augment_key, x, degrees, fill=config.rotation_fill)
+    if jitters:
+      x = colour.random_brightness_contrast(jax.random.fold_in(augment_key, augment.COLOUR_STREAM),
+                                            x, value("brightness"), value("contrast"))
     x = augment.normalize(x)
     learning_rate = state.opt_state.hyperparams["learning_rate"]
     # Label smoothing and the weights' EMA, each only when some replica uses it.
