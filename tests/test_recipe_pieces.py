@@ -156,7 +156,8 @@ def test_off_keeps_the_state_and_the_program_of_a_run_without_the_fields(mnist_d
 
 
 def test_resume_with_ema_and_label_smoothing_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch):
-  config = small_config(mnist_dir, num_epochs=2, ema_decay=0.9, label_smoothing=0.1)
+  config = small_config(mnist_dir, num_epochs=2, train_subset=128, ema_decay=0.9,
+                        label_smoothing=0.1)
   straight = train.train_and_evaluate(config, str(tmp_path / "straight"))
   original_save = checkpoint.save_checkpoint
 
