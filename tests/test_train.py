@@ -210,7 +210,7 @@ def test_bad_config_exits_with_one_line(tmp_path, override, message):
     ("--config.nosuchfield=1", "error: unknown config field 'config.nosuchfield'; closest valid names: "
                                "config.schedule, config.seed, config.num_seeds"),
     ("--config.lerning_rate=0.1", "error: unknown config field 'config.lerning_rate'; closest valid "
-                                  "names: config.learning_rate, config.dropout_rate, config.weight_decay"),
+                                  "names: config.learning_rate, config.dropout_rate, config.translate"),
     ("--config.schedule.max_l=1", "error: unknown config field 'config.schedule.max_l'; closest valid "
                                   "names: config.schedule.max_lr, config.schedule.max_momentum, "
                                   "config.schedule.name"),
