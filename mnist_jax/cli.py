@@ -23,7 +23,8 @@ def parse_flags(argv: list[str]) -> list[str]:
   try:
     return flags.FLAGS(argv)
   except (AttributeError, KeyError) as e:
-    for path in [arg[len("--config."):].split("=")[0] for arg in argv if arg.startswith("--config.")]:
+    overrides = [arg[len("--config."):] for arg in argv if arg.startswith("--config.")]
+    for path in [override.split("=")[0] for override in overrides]:
       problem = unknown_field(_config_without_overrides(argv), path)
       if problem:
         fail(problem)

@@ -22,15 +22,9 @@ _OFF = ("0", "off", "false", "no")
 
 
 def configure(compilation_cache: bool = True, environ=os.environ) -> str | None:
-  """Quiet console, XLA:CPU flags and (unless turned off) JAX's persistent compilation cache.
-
-  Args:
-    compilation_cache: False turns the cache off (the scripts' `--nocompilation_cache`).
-    environ: the environment to read and update.
-
-  Returns:
-    The compilation cache folder in use, or None when the cache is off.
-  """
+  """Quiet console, XLA:CPU flags and (unless `compilation_cache` is False, the scripts'
+  `--nocompilation_cache`) JAX's persistent compilation cache, in the environment `environ`.
+  Returns the compilation cache folder in use, or None when the cache is off."""
   quiet_console(environ)
   apply_cpu_flags(environ)
   folder = compilation_cache_dir(environ) if compilation_cache else None
@@ -94,14 +88,10 @@ def enable_compilation_cache(folder: str) -> None:
 
 def initialize_distributed(coordinator_address: str | None, num_processes: int,
                            process_id: int) -> None:
-  """Joins a run of `num_processes` processes through `jax.distributed.initialize`.
-
-  JAX's own multi-controller runtime: every process runs the same program on its devices
-  and the global arrays span them all; on the CPU the collectives are JAX's (gloo).
-
-  Raises:
-    ValueError: no coordinator address, or a process id outside [0, num_processes).
-  """
+  """Joins a run of `num_processes` processes through `jax.distributed.initialize`, JAX's own
+  multi-controller runtime: every process runs the same program on its devices and the global
+  arrays span them all; on the CPU the collectives are JAX's (gloo). Raises ValueError for no
+  coordinator address, or a process id outside [0, num_processes)."""
   if not coordinator_address:
     raise ValueError("--coordinator_address (host:port of process 0) is needed with "
                      f"--num_processes={num_processes}")

@@ -37,11 +37,11 @@ def load_average() -> str:
 def git_commit() -> str:
   """Short commit hash of this module's checkout, "+dirty" when modified, else "unknown"."""
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  git = lambda *args: subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                                     timeout=10, check=True).stdout.strip()
   try:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                            text=True, timeout=10, check=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                           capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
   except (OSError, subprocess.SubprocessError):
     return "unknown"
   return commit + ("+dirty" if dirty else "")

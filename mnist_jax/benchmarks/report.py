@@ -128,10 +128,7 @@ docs/PERFORMANCE.md`; the rest of this file is maintained by hand.
 
 def section_markers(section: str = "") -> tuple[str, str]:
   """Begin and end markers of a named benchmark section ("" is the default, CPU, section).
-
-  Raises:
-    ValueError: a name other than letters, digits and "_".
-  """
+  Raises ValueError for a name other than letters, digits and "_"."""
   if not section:
     return BEGIN_MARKER, END_MARKER
   if not section.replace("_", "").isalnum():
@@ -142,12 +139,8 @@ def section_markers(section: str = "") -> tuple[str, str]:
 def update_performance_doc(path: str, text: str, section: str = "") -> None:
   """Replaces benchmark section `section` (`section_markers`) of `path` with `text`, leaving
   the rest untouched; creates the file (a header and the section) or appends the section when
-  missing.
-
-  Raises:
-    ValueError: the file has a begin marker without an end marker (or the reverse), or a
-      bad section name.
-  """
+  missing. Raises ValueError for a begin marker without an end marker (or the reverse), or a
+  bad section name."""
   begin_marker, end_marker = section_markers(section)
   section = f"{begin_marker}\n{text.rstrip()}\n{end_marker}\n"
   if not os.path.exists(path):

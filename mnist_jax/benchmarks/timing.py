@@ -91,8 +91,7 @@ def sweep_config(config: ml_collections.ConfigDict, num_replicas: int) -> ml_col
   """
   if num_replicas < 1:
     raise ValueError(f"replica counts must be >= 1, got {num_replicas}")
-  swept = _single_seed(config)
-  swept.sweep = ml_collections.ConfigDict()
+  swept = _with(config, num_seeds=1, sweep=ml_collections.ConfigDict())
   if num_replicas > 1:
     values = sorted({float(f"{v:.4g}") for v in np.geomspace(*SWEEP_MAX_LR, num_replicas)})
     if len(values) != num_replicas:
@@ -110,10 +109,11 @@ def _check_counts(num_epochs: int, counts: Sequence[int], what: str) -> None:
     raise ValueError(f"{what} counts must be >= 1, got {list(counts)}")
 
 
-def _single_seed(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  single = ml_collections.ConfigDict(config.to_dict())
-  single.num_seeds = 1
-  return single
+def _with(config: ml_collections.ConfigDict, **fields) -> ml_collections.ConfigDict:
+  copy = ml_collections.ConfigDict(config.to_dict())
+  for name, value in fields.items():
+    copy[name] = value  # replaced, not merged as ConfigDict.update would
+  return copy
 
 
 def _add(timing: measurements.Timing, into: list[measurements.Timing],
@@ -144,17 +144,15 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
         log: Callable[[str], None] = print) -> measurements.Report:
   """Runs every contender once, in one process, and returns the `measurements.Report`.
 
-  Args:
-    config: the training config (e.g. `configs/final.py`); its `num_seeds` is ignored.
-    num_examples: training images per epoch for the main comparison.
-    num_epochs: timed epochs per contender (>= 1; >= 3 for a meaningful median).
-    seeds: replica counts of the multi-seed program to time (empty: skip).
-    seeds_num_examples: images per epoch for those (default min(num_examples, 6400)).
-    torch_threads: thread counts for torch eager (default: [the machine's cores]).
-    torch_compile: also time `torch.compile` (with the first thread count).
-    torch_device: "cpu" or "cuda" (one eager contender: threads after the first skipped).
-    synthetic, data_dir, log: random images instead of MNIST; IDX folder (default
-      MNIST_DIR); progress lines (one per contender).
+  `config`: the training config (e.g. `configs/final.py`), its `num_seeds` ignored;
+  `num_examples`: training images per epoch for the main comparison; `num_epochs`: timed epochs
+  per contender (>= 1; >= 3 for a meaningful median); `seeds`: replica counts of the multi-seed
+  program to time (empty: skip), on `seeds_num_examples` images per epoch (default
+  min(num_examples, 6400)); `torch_threads`: thread counts for torch eager (default: [the
+  machine's cores]); `torch_compile`: also time `torch.compile` (with the first thread count);
+  `torch_device`: "cpu" or "cuda" (one eager contender: threads after the first skipped);
+  `synthetic`: random images instead of MNIST; `data_dir`: IDX folder (default MNIST_DIR);
+  `log`: progress lines (one per contender).
 
   Raises:
     ValueError: num_epochs < 1, a seed count < 1, a bad num_examples, or a torch_device
@@ -167,14 +165,13 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
     torch_threads = torch_threads[:1]
   load_before = machine.load_average()
   images, labels = load_images(num_examples, synthetic, data_dir)
-  base = _single_seed(config)
+  base = _with(config, num_seeds=1)
   rotation = float(base.rotation_degrees)
   timings = []
   if rotation > 0:
     _add(time_jax_epoch(base, images, labels, num_epochs, name=f"ours (rotation ±{rotation:g}°)"),
          timings, log)
-  no_rotation = ml_collections.ConfigDict(base.to_dict())
-  no_rotation.rotation_degrees = 0.0
+  no_rotation = _with(base, rotation_degrees=0.0)
   _add(time_jax_epoch(no_rotation, images, labels, num_epochs, name="ours (no rotation)"),
        timings, log)
   for threads in torch_threads:
@@ -194,8 +191,7 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
       _add(dataclasses.replace(timings[0], name=name, epoch_seconds=list(timings[0].epoch_seconds)),
            seed_timings, log)
       continue
-    seeded = ml_collections.ConfigDict(base.to_dict())
-    seeded.num_seeds = num_seeds
+    seeded = _with(base, num_seeds=num_seeds)
     _add(time_jax_epoch(seeded, seed_images, seed_labels, num_epochs, name=name), seed_timings, log)
   return _report(base, torch_device, synthetic, load_before, timings=timings,
                  seed_timings=seed_timings)
@@ -206,17 +202,13 @@ def run_sweep(config: ml_collections.ConfigDict, replicas: Sequence[int] = (1, 8
               data_dir: str | None = None,
               log: Callable[[str], None] = print) -> measurements.Report:
   """Times `config`'s epoch program as a sweep of R recipes (`sweep_config`) for each R, and
-  first the plain run (R = 1) every sweep's time per replica is compared with.
+  first the plain run (R = 1) every sweep's time per replica is compared with; returns a
+  `measurements.Report` whose `sweep_timings` hold one Timing per R, ascending.
 
-  Args:
-    config: the training config; its `num_seeds` and `sweep` are replaced.
-    replicas: replica counts R to time (each >= 1).
-    num_examples: training images per epoch per replica (1..60000).
-    num_epochs: timed epochs per R (>= 1; >= 3 for a meaningful median).
-    synthetic, data_dir, log: as for `run` (one progress line per R).
-
-  Returns:
-    A `measurements.Report` whose `sweep_timings` hold one Timing per R, ascending.
+  `config`'s `num_seeds` and `sweep` are replaced; `replicas`: the counts R to time (each >= 1);
+  `num_examples`: training images per epoch per replica (1..60000); `num_epochs`: timed epochs
+  per R (>= 1; >= 3 for a meaningful median); `synthetic`, `data_dir`, `log`: as for `run` (one
+  progress line per R).
 
   Raises:
     ValueError: num_epochs < 1, a replica count < 1, a bad num_examples, or a config whose
@@ -225,7 +217,7 @@ def run_sweep(config: ml_collections.ConfigDict, replicas: Sequence[int] = (1, 8
   """
   _check_counts(num_epochs, replicas, "replica")
   load_before = machine.load_average()
-  base = _single_seed(config)
+  base = _with(config, num_seeds=1)
   configs = {count: sweep_config(base, count) for count in sorted(set(replicas) | {1})}
   images, labels = load_images(num_examples, synthetic, data_dir)
   sweep_timings = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any
 
 import ml_collections
 import numpy as np
@@ -17,22 +16,6 @@ from mnist_jax.benchmarks import measurements
 TORCH_DEVICES = ("cpu", "cuda")
 
 
-def _torch_scheduler(config: ml_collections.ConfigDict, optimizer: Any, steps_per_epoch: int):
-  """The torch scheduler matching `config.schedule`, stepped per batch; None when constant."""
-  import torch  # pylint: disable=import-outside-toplevel
-  schedule = config.schedule
-  if schedule.name == "one_cycle":
-    return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=schedule.max_lr, epochs=config.num_epochs,
-        steps_per_epoch=steps_per_epoch, pct_start=schedule.pct_start,
-        anneal_strategy=schedule.anneal_strategy, cycle_momentum=schedule.cycle_momentum,
-        base_momentum=schedule.base_momentum, max_momentum=schedule.max_momentum,
-        div_factor=schedule.div_factor, final_div_factor=schedule.final_div_factor,
-        three_phase=schedule.three_phase)
-  # StepLR steps per epoch and ReduceLROnPlateau per evaluation: nothing per batch.
-  return None
-
-
 def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
                      num_epochs: int, threads: int | None = None, compile_model: bool = False,
                      name: str | None = None, device: str = "cpu") -> measurements.Timing:
@@ -40,18 +23,14 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
   size and SGD (and OneCycleLR stepped per batch), data in memory as normalised float
   tensors, a fresh shuffle each epoch, the remainder batch kept, no augmentation.
 
-  Args:
-    config: model, batch_size, learning_rate, momentum, nesterov, weight_decay, schedule.
-    images: uint8 [N, 28, 28, 1]; labels: int32 [N].
-    num_epochs: timed epochs (median reported).
-    threads: `torch.set_num_threads` (default: the machine's cores); host threads only
-      when `device` is "cuda".
-    compile_model: wrap the module in `torch.compile`; its compile happens in one untimed
-      warm-up epoch, reported as `compile_seconds`. A failure is returned as
-      `measurements.Timing.error` (first line of the exception), not raised.
-    name: label of the contender.
-    device: "cpu" or "cuda" (`TORCH_DEVICES`); on "cuda" model and data live on the GPU
-      (the shuffle made on the CPU, as a DataLoader does) and each epoch ends with a sync.
+  `config`: model, batch_size, learning_rate, momentum, nesterov, weight_decay, schedule;
+  `images` uint8 [N, 28, 28, 1], `labels` int32 [N]; `num_epochs`: timed epochs (median
+  reported); `threads`: `torch.set_num_threads` (default: the machine's cores), host threads
+  only when `device` is "cuda"; `compile_model`: wrap the module in `torch.compile`, compiled in
+  one untimed warm-up epoch reported as `compile_seconds`, a failure returned as
+  `measurements.Timing.error` (first line of the exception), not raised; `name`: label of the
+  contender; `device`: "cpu" or "cuda" (`TORCH_DEVICES`), on "cuda" model and data live on the
+  GPU (the shuffle made on the CPU, as a DataLoader does) and each epoch ends with a sync.
 
   Raises:
     ValueError: `device` not in `TORCH_DEVICES`, or "cuda" without a CUDA device.
@@ -72,11 +51,20 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
     torch.manual_seed(config.seed)
     model = torch_mirror.build(config.model, dropout_rate=config.dropout_rate).to(device)
     model.train()
-    learning_rate = (config.schedule.max_lr if config.schedule.name == "one_cycle"
-                     else config.learning_rate)
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=config.momentum,
+    schedule = config.schedule
+    one_cycle = schedule.name == "one_cycle"
+    optimizer = torch.optim.SGD(model.parameters(), momentum=config.momentum,
+                                lr=schedule.max_lr if one_cycle else config.learning_rate,
                                 nesterov=config.nesterov, weight_decay=config.weight_decay)
-    scheduler = _torch_scheduler(config, optimizer, math.ceil(num_examples / config.batch_size))
+    # Only OneCycleLR steps per batch (StepLR per epoch, ReduceLROnPlateau per evaluation).
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=schedule.max_lr, epochs=config.num_epochs,
+        steps_per_epoch=math.ceil(num_examples / config.batch_size),
+        pct_start=schedule.pct_start, anneal_strategy=schedule.anneal_strategy,
+        cycle_momentum=schedule.cycle_momentum, base_momentum=schedule.base_momentum,
+        max_momentum=schedule.max_momentum, div_factor=schedule.div_factor,
+        final_div_factor=schedule.final_div_factor,
+        three_phase=schedule.three_phase) if one_cycle else None
     # ToTensor + Normalize once, up front: the data sit in memory as float tensors.
     x_all = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255)
     x_all = ((x_all - augment.MEAN) / augment.STD).to(device)

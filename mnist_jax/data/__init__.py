@@ -51,20 +51,16 @@ class DataError(ValueError):
 
 def load(split: str, data_dir: Optional[PathLike] = None,
          source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-  """Loads one MNIST split into host memory.
+  """Loads MNIST ``split`` "train" (60,000 examples) or "test" (10,000) into host memory as
+  ``(images, labels)``: images uint8 [N, 28, 28, 1] with values 0-255 (no scaling), labels int32
+  [N] with values 0-9, in the files' order.
 
-  Args:
-    split: "train" (60,000 examples) or "test" (10,000 examples).
-    data_dir: folder holding the IDX files, flat or in torchvision's layout
-      ``data_dir/MNIST/raw/``, each file raw or ``.gz``; for TFDS, its ``data_dir``.
-    source: "auto" (the first of ``data_dir``, ``MNIST_DIR`` and the repository copy
-      ``REPOSITORY_DIR`` that holds IDX files, else ``tfds.load("mnist")``, which downloads on
-      first use), "idx" (the IDX files of the first folder given: ``data_dir``, ``MNIST_DIR``,
-      else the repository copy) or "tfds"; see ``resolve``.
-
-  Returns:
-    ``(images, labels)``: images uint8 [N, 28, 28, 1] with values 0-255 (no scaling), labels
-    int32 [N] with values 0-9, in the files' order.
+  ``data_dir``: folder holding the IDX files, flat or in torchvision's layout
+  ``data_dir/MNIST/raw/``, each file raw or ``.gz``; for TFDS, its ``data_dir``. ``source``:
+  "auto" (the first of ``data_dir``, ``MNIST_DIR`` and the repository copy ``REPOSITORY_DIR``
+  that holds IDX files, else ``tfds.load("mnist")``, which downloads on first use), "idx" (the
+  IDX files of the first folder given: ``data_dir``, ``MNIST_DIR``, else the repository copy)
+  or "tfds"; see ``resolve``.
 
   Raises:
     ValueError: unknown ``split`` or ``source``.
@@ -89,18 +85,15 @@ def resolve(data_dir: Optional[PathLike] = None,
   if source not in SOURCES:
     raise ValueError(f"unknown source {source!r}; valid choices: {', '.join(SOURCES)}")
   given = [pathlib.Path(d) for d in (data_dir, os.environ.get("MNIST_DIR")) if d]
-  if source == "tfds":
-    return "tfds", pathlib.Path(data_dir) if data_dir else None
+  if source == "idx" and given:
+    return "idx", given[0]
+  if source != "tfds":
+    for folder in ([] if source == "idx" else given) + [REPOSITORY_DIR]:
+      if has_idx_files(folder):
+        return "idx", folder
   if source == "idx":
-    if given:
-      return "idx", given[0]
-    if has_idx_files(REPOSITORY_DIR):
-      return "idx", REPOSITORY_DIR
     raise DataError("source='idx' needs data_dir or the MNIST_DIR environment variable "
                     f"(no repository copy in {REPOSITORY_DIR})")
-  for folder in [*given, REPOSITORY_DIR]:
-    if has_idx_files(folder):
-      return "idx", folder
   return "tfds", pathlib.Path(data_dir) if data_dir else None
 
 
@@ -135,10 +128,7 @@ def load_idx(split: str, data_dir: PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 def find_idx_file(data_dir: PathLike, name: str) -> pathlib.Path:
   """Path of IDX file ``name`` in ``data_dir``: flat before MNIST/raw/, raw before ``.gz``.
-
-  Raises:
-    DataError: the file is in none of the four places.
-  """
+  Raises DataError when the file is in none of the four places."""
   candidates = _candidates(pathlib.Path(data_dir), name)
   for path in candidates:
     if path.is_file():
@@ -158,14 +148,9 @@ def read_idx(path: PathLike, magic: int) -> np.ndarray:
   IDX layout (yann.lecun.com/exdb/mnist): a big-endian int32 magic number whose last byte is
   the number of dimensions, one big-endian int32 per dimension, then the uint8 data in
   row-major order. The data is read in chunks up to the size the header gives, so a corrupt
-  header (e.g. one claiming 2^31 images) never allocates more than the file holds.
-
-  Args:
-    path: the file; a name ending in ``.gz`` is decompressed on the fly.
-    magic: expected magic number (``IMAGES_MAGIC`` or ``LABELS_MAGIC``).
-
-  Returns:
-    uint8 array with the shape the header gives, e.g. [N, 28, 28] or [N].
+  header (e.g. one claiming 2^31 images) never allocates more than the file holds. A ``path``
+  ending in ``.gz`` is decompressed on the fly; ``magic`` is ``IMAGES_MAGIC`` or
+  ``LABELS_MAGIC``. Returns a uint8 array with the shape the header gives, e.g. [N, 28, 28].
 
   Raises:
     DataError: missing file, bad gzip, wrong magic, or a size that disagrees with the header.

@@ -44,13 +44,8 @@ def rotate(images: jax.Array, angles: jax.Array, fill: float = 0.0) -> jax.Array
   takes the nearest input pixel, uncovered ones get ``fill``. Exact half-pixel ties may round
   differently (half away from zero here, half to even in torch): no random angle hits one.
 
-  Args:
-    images: float32 [B, H, W, C].
-    angles: float32 [B], rotation angles in degrees.
-    fill: value for the uncovered pixels, in the units of ``images`` (0.0: black in [0, 1]).
-
-  Returns:
-    float32 [B, H, W, C], the rotated images.
+  ``images`` float32 [B, H, W, C] -> float32 [B, H, W, C], rotated by ``angles`` float32 [B] in
+  degrees; ``fill`` in the units of ``images`` (0.0: black in [0, 1]).
 
   Raises:
     ValueError: ``images`` is not rank 4 or ``angles`` is not [B].
@@ -78,19 +73,10 @@ def _degree_range(degrees: Degrees) -> tuple[float, float]:
 
 
 def sample_angles(key: jax.Array, batch_size: int, degrees: Degrees = (-7.0, 7.0)) -> jax.Array:
-  """Draws one angle per image, uniform in ``[min, max)``, as ``RandomRotation.get_params``.
-
-  Args:
-    key: PRNG key.
-    batch_size: number of angles B.
-    degrees: (min, max) in degrees, or a non-negative number d for (-d, d): Python numbers,
-      static under jit, or d as a float32 [] array (a swept value, not checked).
-
-  Returns:
-    float32 [B], angles in degrees.
-
-  Raises:
-    ValueError: min > max, or a negative single number.
+  """float32 [batch_size] angles in degrees, uniform in ``[min, max)``, as
+  ``RandomRotation.get_params``. ``degrees``: (min, max) in degrees, or a non-negative number d
+  for (-d, d): Python numbers, static under jit, or d as a float32 [] array (a swept value, not
+  checked). Raises ValueError for min > max or a negative single number.
   """
   low, high = _degree_range(degrees)
   return jax.random.uniform(key, (batch_size,), jnp.float32, minval=low, maxval=high)
@@ -98,23 +84,12 @@ def sample_angles(key: jax.Array, batch_size: int, degrees: Degrees = (-7.0, 7.0
 
 def random_rotation(key: jax.Array, images: jax.Array, degrees: Degrees = (-7.0, 7.0),
                     fill: float = 0.0) -> jax.Array:
-  """torchvision ``RandomRotation(degrees, fill=fill)`` per image: `rotate` by the angles of
-  ``sample_angles(key, B, degrees)`` (split the key per batch for fresh angles).
-
-  Args:
-    key: PRNG key.
-    images: float32 [B, H, W, C].
-    degrees: as for `sample_angles`.
-    fill: value for uncovered pixels, in the units of ``images``.
-
-  Returns:
-    float32 [B, H, W, C], same shape and dtype as ``images``.
-
-  Raises:
-    ValueError: min > max, or bad shapes (see ``rotate``).
+  """torchvision ``RandomRotation(degrees, fill=fill)`` per image: `rotate` float32 [B, H, W, C]
+  ``images`` (-> the same shape and dtype) by the angles of ``sample_angles(key, B, degrees)``
+  (split the key per batch for fresh angles); ``fill`` in the units of ``images``. Raises
+  ValueError as `sample_angles` (bad degrees) and `rotate` (bad shapes) do.
   """
-  angles = sample_angles(key, images.shape[0], degrees)
-  return rotate(images, angles, fill=fill)
+  return rotate(images, sample_angles(key, images.shape[0], degrees), fill=fill)
 
 
 # Streams of the augment key beyond the rotation angles (which use the key itself, so the
@@ -131,15 +106,10 @@ def affine(images: jax.Array, angles: jax.Array, translations: jax.Array, scales
   nearest to ``R(angle) @ (o - centre - t) / scale + centre``, uncovered ones get ``fill``. With
   zero translations and unit scales it is `rotate`, bit for bit (the same matrix and offset).
 
-  Args:
-    images: float32 [B, H, W, C].
-    angles: float32 [B], rotation angles in degrees, counter-clockwise.
-    translations: float32 [B, 2], (tx, ty) in pixels: tx to the right, ty down.
-    scales: float32 [B], > 0: above 1 enlarges the image about its centre.
-    fill: value for the uncovered pixels, in the units of ``images``.
-
-  Returns:
-    float32 [B, H, W, C], the transformed images.
+  ``images`` float32 [B, H, W, C] -> float32 [B, H, W, C]; ``angles`` float32 [B] in degrees,
+  counter-clockwise; ``translations`` float32 [B, 2], (tx, ty) in pixels, tx to the right, ty
+  down; ``scales`` float32 [B] > 0, above 1 enlarging the image about its centre; ``fill`` in
+  the units of ``images``.
 
   Raises:
     ValueError: ``images`` is not rank 4, or the others are not [B] / [B, 2].
@@ -174,21 +144,11 @@ def _check_fraction(name: str, value, closed: bool = False) -> None:
 
 def sample_translations(key: jax.Array, batch_size: int, translate, size: tuple[int, int]
                         ) -> jax.Array:
-  """(tx, ty) per image as ``RandomAffine.get_params``: ``round(uniform(-t * W, t * W))`` and
-  ``round(uniform(-t * H, t * H))`` whole pixels (rounded half to even, as Python's round).
-
-  Args:
-    key: PRNG key.
-    batch_size: B.
-    translate: t in [0, 1), the largest shift as a fraction of the image side: a Python
-      number, or a float32 [] array (a swept value, not checked).
-    size: (H, W) of the images, pixels.
-
-  Returns:
-    float32 [B, 2], (tx, ty) in pixels.
-
-  Raises:
-    ValueError: t outside [0, 1).
+  """float32 [batch_size, 2]: (tx, ty) in pixels per image as ``RandomAffine.get_params``,
+  ``round(uniform(-t * W, t * W))`` and ``round(uniform(-t * H, t * H))`` (rounded half to even,
+  as Python's round), for ``size`` (H, W) in pixels. ``translate``: t in [0, 1), the largest
+  shift as a fraction of the image side, a Python number or a float32 [] array (a swept value,
+  not checked). Raises ValueError for t outside [0, 1).
   """
   _check_fraction("translate", translate)
   limits = jnp.asarray(translate, jnp.float32) * jnp.array([size[1], size[0]], jnp.float32)
@@ -196,18 +156,9 @@ def sample_translations(key: jax.Array, batch_size: int, translate, size: tuple[
 
 
 def sample_scales(key: jax.Array, batch_size: int, scale) -> jax.Array:
-  """One scale per image, uniform in [1 - s, 1 + s], as ``RandomAffine(scale=(1 - s, 1 + s))``.
-
-  Args:
-    key: PRNG key.
-    batch_size: B.
-    scale: s in [0, 1): a Python number or a float32 [] array (swept, not checked).
-
-  Returns:
-    float32 [B], scale factors (exactly 1 where s is 0).
-
-  Raises:
-    ValueError: s outside [0, 1).
+  """float32 [batch_size] scale factors, uniform in [1 - s, 1 + s] (exactly 1 where s is 0), as
+  ``RandomAffine(scale=(1 - s, 1 + s))``. ``scale``: s in [0, 1), a Python number or a float32 []
+  array (swept, not checked). Raises ValueError for s outside [0, 1).
   """
   _check_fraction("scale", scale)
   return jax.random.uniform(key, (batch_size,), jnp.float32, 1 - scale, 1 + scale)
@@ -220,21 +171,11 @@ def random_affine(key: jax.Array, images: jax.Array, degrees: Degrees = (-7.0, 7
   ...)``); translations, scales and the choice of images to transform come from
   ``fold_in(key, AFFINE_STREAM)``, so with t = s = 0 and p = 1 this is `random_rotation`.
 
-  Args:
-    key: PRNG key.
-    images: float32 [B, H, W, C].
-    degrees: as for `sample_angles`.
-    translate: t, as for `sample_translations` (fraction of the image side).
-    scale: s, as for `sample_scales`.
-    fill: value for uncovered pixels, in the units of ``images``.
-    probability: p in [0, 1], the chance each image is transformed (else left as it is):
-      a Python number (1: no draw) or a float32 [] array.
-
-  Returns:
-    float32 [B, H, W, C].
-
-  Raises:
-    ValueError: a range above is violated, or bad shapes (see `affine`).
+  ``images`` float32 [B, H, W, C] -> float32 [B, H, W, C]; ``degrees`` as for `sample_angles`,
+  ``translate`` t (fraction of the image side) as for `sample_translations`, ``scale`` s as for
+  `sample_scales`, ``fill`` in the units of ``images``; ``probability`` p in [0, 1], the chance
+  each image is transformed (else left as it is), a Python number (1: no draw) or a float32 []
+  array. Raises ValueError where a range is violated, or for bad shapes (see `affine`).
   """
   batch = images.shape[0]
   angles = sample_angles(key, batch, degrees)

@@ -25,15 +25,9 @@ def adjust_brightness(images: jax.Array, factors: jax.Array) -> jax.Array:
   Our own, not ``dm_pix.adjust_brightness``: that one adds a delta (tf.image's brightness);
   torchvision multiplies (its ``_blend`` with a black image).
 
-  Args:
-    images: float32 [B, H, W, C], values in [0, 1].
-    factors: float32 [B], >= 0 (0: black, 1: unchanged, exactly).
-
-  Returns:
-    float32 [B, H, W, C] in [0, 1].
-
-  Raises:
-    ValueError: ``images`` is not rank 4 or ``factors`` is not [B].
+  ``images`` float32 [B, H, W, C] in [0, 1], ``factors`` float32 [B] >= 0 (0: black, 1:
+  unchanged, exactly) -> float32 [B, H, W, C] in [0, 1]. Raises ValueError when ``images`` is
+  not rank 4 or ``factors`` is not [B].
   """
   return jnp.clip(_per_image(factors, images) * images, 0.0, 1.0)
 
@@ -47,15 +41,9 @@ def adjust_contrast(images: jax.Array, factors: jax.Array) -> jax.Array:
   which differs from torchvision by rounding, is not exactly ``img`` at factor 1 (a swept 0
   would then differ from the run without it), and does not clamp.
 
-  Args:
-    images: float32 [B, H, W, 1], values in [0, 1].
-    factors: float32 [B], >= 0 (0: the mean grey, 1: unchanged, exactly).
-
-  Returns:
-    float32 [B, H, W, 1] in [0, 1].
-
-  Raises:
-    ValueError: ``images`` is not [B, H, W, 1] or ``factors`` is not [B].
+  ``images`` float32 [B, H, W, 1] in [0, 1], ``factors`` float32 [B] >= 0 (0: the mean grey, 1:
+  unchanged, exactly) -> float32 [B, H, W, 1] in [0, 1]. Raises ValueError when ``images`` is
+  not [B, H, W, 1] or ``factors`` is not [B].
   """
   factors = _per_image(factors, images)
   if images.shape[-1] != 1:
@@ -66,19 +54,10 @@ def adjust_contrast(images: jax.Array, factors: jax.Array) -> jax.Array:
 
 
 def sample_factors(key: jax.Array, batch_size: int, amount) -> jax.Array:
-  """One factor per image, uniform in [max(0, 1 - a), 1 + a], as ``ColorJitter.get_params``
-  for ``brightness=a`` or ``contrast=a``.
-
-  Args:
-    key: PRNG key.
-    batch_size: B.
-    amount: a >= 0: a Python number or a float32 [] array (a swept value, not checked).
-
-  Returns:
-    float32 [B], factors (exactly 1 where a is 0).
-
-  Raises:
-    ValueError: a Python number a < 0.
+  """float32 [batch_size] factors, uniform in [max(0, 1 - a), 1 + a] (exactly 1 where a is 0),
+  as ``ColorJitter.get_params`` for ``brightness=a`` or ``contrast=a``. ``amount``: a >= 0, a
+  Python number or a float32 [] array (a swept value, not checked). Raises ValueError for a
+  Python number a < 0.
   """
   if not isinstance(amount, jax.Array) and amount < 0:
     raise ValueError(f"the jitter amount must be >= 0, got {amount}")
@@ -89,19 +68,13 @@ def sample_factors(key: jax.Array, batch_size: int, amount) -> jax.Array:
 def random_brightness_contrast(key: jax.Array, images: jax.Array, brightness=0.0,
                                contrast=0.0) -> jax.Array:
   """torchvision ``ColorJitter(brightness, contrast)`` per image, brightness first (see the
-  module docstring): factors from ``split(key)``, brightness's then contrast's.
+  module docstring): factors from ``split(key)``, brightness's then contrast's (the training
+  step passes ``fold_in(augment_key, augment.COLOUR_STREAM)`` as ``key``).
 
-  Args:
-    key: PRNG key (the training step passes ``fold_in(augment_key, augment.COLOUR_STREAM)``).
-    images: float32 [B, H, W, 1] in [0, 1].
-    brightness: b >= 0, factors in [max(0, 1 - b), 1 + b]; 0 leaves images unchanged.
-    contrast: c >= 0, factors in [max(0, 1 - c), 1 + c]; 0 leaves images unchanged.
-
-  Returns:
-    float32 [B, H, W, 1] in [0, 1].
-
-  Raises:
-    ValueError: a negative amount, or bad shapes (see `adjust_contrast`).
+  ``images`` float32 [B, H, W, 1] in [0, 1] -> float32 [B, H, W, 1] in [0, 1]; ``brightness`` b
+  and ``contrast`` c >= 0 draw factors in [max(0, 1 - b), 1 + b] and [max(0, 1 - c), 1 + c]
+  (0 leaves the images unchanged). Raises ValueError for a negative amount, or bad shapes (see
+  `adjust_contrast`).
   """
   brightness_key, contrast_key = jax.random.split(key)
   batch = images.shape[0]

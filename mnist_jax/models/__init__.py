@@ -30,11 +30,7 @@ def names() -> list[str]:
 
 
 def spec(name: str) -> ModelSpec:
-  """The layer spec of model `name`.
-
-  Raises:
-    ValueError: unknown name (the message lists the valid names).
-  """
+  """The layer spec of model `name`; ValueError for an unknown name (listing the valid ones)."""
   if name not in _SPECS:
     raise ValueError(f"unknown model {name!r}; valid names: {', '.join(names())}")
   return _SPECS[name]
@@ -44,10 +40,8 @@ def uses_fast_path(fast_path: str) -> bool:
   """Whether `fast_path` ("auto" | "on" | "off") means the XLA:CPU fast path here.
 
   "auto" is on where JAX's default backend is the CPU, where the fast path was measured
-  (docs/PERFORMANCE.md); elsewhere the plain network leaves the choice to XLA.
-
-  Raises:
-    ValueError: any other value (the message lists the valid ones).
+  (docs/PERFORMANCE.md); elsewhere the plain network leaves the choice to XLA. Raises
+  ValueError for any other value (the message lists the valid ones).
   """
   if fast_path not in FAST_PATHS:
     raise ValueError(f"fast_path must be one of {', '.join(FAST_PATHS)}, got {fast_path!r}")
@@ -55,16 +49,11 @@ def uses_fast_path(fast_path: str) -> bool:
 
 
 def create(name: str, fast_path: str = "auto", **overrides) -> Network:
-  """A fresh Flax module for model `name`.
-
-  Args:
-    name: one of `names()`.
-    fast_path: "auto" | "on" | "off": the XLA:CPU fast path (`fast_cpu.FastCpuNetwork`) or
-      the plain `network.Network`, same variables and function; see `uses_fast_path`.
-    **overrides: ``dropout_rate`` (float in [0, 1)) replaces the published/default rate.
-
-  Returns:
-    A `network.Network` mapping float32 [N, 28, 28, 1] to float32 [N, 10] log-probabilities.
+  """A fresh Flax module for model `name` (one of `names()`): a `network.Network` mapping
+  float32 [N, 28, 28, 1] to float32 [N, 10] log-probabilities. `fast_path` "auto" | "on" |
+  "off": the XLA:CPU fast path (`fast_cpu.FastCpuNetwork`) or the plain `network.Network`, same
+  variables and function (see `uses_fast_path`); ``dropout_rate`` (float in [0, 1)), the one
+  override, replaces the published/default rate.
 
   Raises:
     ValueError: unknown name, fast path or override, or a dropout rate outside [0, 1).

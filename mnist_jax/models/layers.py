@@ -105,14 +105,10 @@ Layer = Union[Conv, ReLU, BatchNorm, Dropout, MaxPool, AvgPool, GlobalAvgPool, F
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-  """One registered network.
-
-  Attributes:
-    name: registry name, ``ref<k>_<step>`` for the write-ups, e.g. ``frontier_4k`` for ours.
-    layers: the layer specs in call order.
-    dropout_rate: default rate of every `Dropout` layer (0 where the model has none).
-    source: where the architecture comes from (write-up file and step, or "ours").
-  """
+  """One registered network: ``name`` in the registry (``ref<k>_<step>`` for the write-ups,
+  e.g. ``frontier_4k`` for ours), its ``layers`` specs in call order, ``dropout_rate`` of every
+  `Dropout` layer (0 where the model has none), and the ``source`` of the architecture
+  (write-up file and step, or "ours")."""
   name: str
   layers: tuple[Layer, ...]
   dropout_rate: float

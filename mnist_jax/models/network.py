@@ -29,7 +29,6 @@ class TorchBatchNorm(nn.Module):
   epsilon: float = 1e-5
 
   def _variables(self, features: int):
-    """Declares scale, bias (params) and the running mean, var (batch_stats), float32 [C]."""
     scale = self.param("scale", nn.initializers.ones, (features,), jnp.float32)
     bias = self.param("bias", nn.initializers.zeros, (features,), jnp.float32)
     running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,), jnp.float32)
@@ -87,17 +86,12 @@ class Network(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False,
                keep_prob: jax.Array | None = None) -> jax.Array:
-    """Runs the network.
-
-    Args:
-      x: float32 [N, 28, 28, 1] normalised images (NHWC).
-      train: batch statistics and dropout on (needs ``rngs={'dropout': key}`` when the
-        model has dropout with a rate > 0, and ``mutable=['batch_stats']``).
-      keep_prob: float32 [], replaces ``1 - dropout_rate`` when the rate is swept
-        (`mnist_jax.optim.sweep`; computed on the host as Flax does, so masks are Flax's).
-
-    Returns:
-      float32 [N, num_classes] log-probabilities when the spec ends with `LogSoftmax`.
+    """x float32 [N, 28, 28, 1] normalised images (NHWC) -> float32 [N, num_classes]
+    log-probabilities when the spec ends with `LogSoftmax`. `train`: batch statistics and
+    dropout on (needs ``rngs={'dropout': key}`` when the model has dropout with a rate > 0, and
+    ``mutable=['batch_stats']``); `keep_prob` float32 [] replaces ``1 - dropout_rate`` when the
+    rate is swept (`mnist_jax.optim.sweep`; computed on the host as Flax does, so masks are
+    Flax's).
     """
     layers = tuple(self.layers)
     index = 0

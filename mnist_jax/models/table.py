@@ -36,17 +36,13 @@ _FUNCTIONAL_NAMES = {
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-  """One summary row, for one ``nn.Module`` the reference calls.
-
-  Attributes:
-    name: torchsummary key ``<TorchType>-<k>``, k counting modules in call order, e.g.
-      ``"Conv2d-1"``; for functional ops the call, e.g. ``"F.relu"``.
-    layer_type: torch class name, e.g. ``"BatchNorm2d"``.
-    output_shape: ``(-1, C, H, W)`` or ``(-1, F)``, as torchsummary prints it.
-    params: trainable parameters of the layer.
-    receptive_field: receptive field after the layer, in input pixels (one side).
-    jump: distance between neighbouring output units, in input pixels.
-    functional: the reference calls it as a function, so torchsummary does not list it.
+  """One summary row, for one ``nn.Module`` the reference calls: ``name``, the torchsummary key
+  ``<TorchType>-<k>`` (k counting modules in call order, e.g. ``"Conv2d-1"``; for functional
+  ops the call, e.g. ``"F.relu"``); ``layer_type``, the torch class name (``"BatchNorm2d"``);
+  ``output_shape`` ``(-1, C, H, W)`` or ``(-1, F)`` as torchsummary prints it; the layer's
+  trainable ``params``; ``receptive_field`` after the layer and ``jump`` between neighbouring
+  output units, in input pixels (one side); ``functional``: the reference calls it as a
+  function, so torchsummary does not list it.
   """
   name: str
   layer_type: str
@@ -88,12 +84,9 @@ def _variable_shapes(spec: layers.ModelSpec) -> Mapping[str, Any]:
 
 
 def rows(model: str | layers.ModelSpec, include_functional: bool = False) -> list[Row]:
-  """Summary rows of a model, in call order.
-
-  Args:
-    model: a registered name (`mnist_jax.models.names()`) or a `layers.ModelSpec`.
-    include_functional: also list ops the reference calls as functions (F.relu, ...),
-      which torchsummary omits; they do not advance the ``-k`` numbering.
+  """Summary rows of `model`, a registered name (`mnist_jax.models.names()`) or a
+  `layers.ModelSpec`, in call order. `include_functional`: also list ops the reference calls as
+  functions (F.relu, ...), which torchsummary omits; they do not advance the ``-k`` numbering.
 
   Raises:
     ValueError: unknown model name.

@@ -31,18 +31,15 @@ def export_replica(workdir: str, step: int | None = None, seed: int | None = Non
                    replica: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
   """One replica of a training checkpoint as a state_dict of its torch mirror.
 
-  Args:
-    workdir: a training workdir (config.json and checkpoints/).
-    step: the checkpoint (epochs finished); None = the best, as `evaluate.evaluate_checkpoint`.
-    seed: the replica trained from this seed; with a sweep, only if one cell has it.
-    replica: the replica index (`sweep.replicas` order), instead of `seed`. Neither: replica 0.
+  `workdir`: a training workdir (config.json and checkpoints/); `step`: the checkpoint (epochs
+  finished), None = the best, as `evaluate.evaluate_checkpoint`; `seed`: the replica trained
+  from this seed (with a sweep, only if one cell has it), or `replica`: its index
+  (`sweep.replicas` order); neither: replica 0.
 
-  Returns:
-    (state_dict for ``torch_mirror.build(model).load_state_dict(strict=True)``, of the EMA
-    weights and BatchNorm statistics where the run kept them (`config.ema_decay` > 0): float32
-    tensors, int64 ``num_batches_tracked`` = the replica's optimizer steps;
-    {"model", "step" (epochs finished), "replica", "label" (e.g. "seed 1"),
-    "num_batches_tracked"}).
+  Returns (state_dict for ``torch_mirror.build(model).load_state_dict(strict=True)``, of the EMA
+  weights and BatchNorm statistics where the run kept them (`config.ema_decay` > 0): float32
+  tensors, int64 ``num_batches_tracked`` = the replica's optimizer steps; {"model", "step"
+  (epochs finished), "replica", "label" (e.g. "seed 1"), "num_batches_tracked"}).
 
   Raises:
     ValueError: no run in `workdir`, no checkpoint (at `step`), a seed or replica the run does
@@ -67,15 +64,10 @@ def export_replica(workdir: str, step: int | None = None, seed: int | None = Non
 
 
 def load_variables(path: str, name: str) -> dict[str, Any]:
-  """Flax variables of model `name` from a torch state_dict file of its mirror.
-
-  Args:
-    path: a file written by ``torch.save(module.state_dict(), path)``; read with
-      ``torch.load(path, map_location="cpu", weights_only=True)``.
-    name: the registered model whose mirror wrote it.
-
-  Returns:
-    ``{'params': ..., 'batch_stats': ...}`` of float32 arrays, as `torch_mirror.to_flax_variables`.
+  """Flax variables ``{'params': ..., 'batch_stats': ...}`` of float32 arrays (as
+  `torch_mirror.to_flax_variables`) of registered model `name` from `path`, a state_dict file
+  of its mirror written by ``torch.save(module.state_dict(), path)``; read with
+  ``torch.load(path, map_location="cpu", weights_only=True)``.
 
   Raises:
     ValueError: unknown model name, a missing file, a file torch cannot load safely, an
@@ -103,10 +95,8 @@ def load_variables(path: str, name: str) -> dict[str, Any]:
 
 def evaluate(path: str, config: ml_collections.ConfigDict) -> dict[str, Any]:
   """Scores a torch state_dict file of `config.model`'s mirror on the configured test set, by
-  the evaluation of our own checkpoints (`evaluate.evaluate_variables`), as a single replica.
-
-  Returns:
-    {"loss": mean test NLL (float), "correct": int, "total": int (test images)}.
+  the evaluation of our own checkpoints (`evaluate.evaluate_variables`), as a single replica:
+  {"loss": mean test NLL (float), "correct": int, "total": int (test images)}.
 
   Raises:
     ValueError: what `load_variables` raises, or an unknown model.
@@ -130,7 +120,8 @@ def _replica_index(config: ml_collections.ConfigDict, seed: int | None, replica:
   layout = sweep.replicas(config)
   labels = [f"{r} ({sweep.replica_label(config, r)})" for r in range(len(layout))]
   if seed is not None and replica is not None:
-    raise ValueError(f"choose a replica by seed or by index, not both (seed {seed}, replica {replica})")
+    raise ValueError(
+        f"choose a replica by seed or by index, not both (seed {seed}, replica {replica})")
   if replica is not None:
     if not 0 <= replica < len(layout):
       raise ValueError(f"no replica {replica} in this run; replicas: {', '.join(labels)}")
@@ -140,7 +131,8 @@ def _replica_index(config: ml_collections.ConfigDict, seed: int | None, replica:
   matches = [r for r, (replica_seed, _) in enumerate(layout) if replica_seed == seed]
   if not matches:
     seeds = sorted({replica_seed for replica_seed, _ in layout})
-    raise ValueError(f"no replica with seed {seed} in this run; seeds: {', '.join(map(str, seeds))}")
+    raise ValueError(
+        f"no replica with seed {seed} in this run; seeds: {', '.join(map(str, seeds))}")
   if len(matches) > 1:
     raise ValueError(f"seed {seed} trained {len(matches)} sweep cells; choose one by replica: "
                      f"{', '.join(labels[r] for r in matches)}")

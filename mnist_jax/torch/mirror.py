@@ -23,17 +23,10 @@ from mnist_jax.models import layers
 
 
 def build(name: str, dropout_rate: float | None = None) -> Any:
-  """The ``torch.nn.Sequential`` mirror of model `name` (float32, torch default init).
-
-  Args:
-    name: a registered model (`mnist_jax.models.names()`).
-    dropout_rate: overrides the model's rate for every dropout layer (0: deterministic).
-
-  Returns:
-    ``torch.nn.Sequential`` mapping float32 [N, 1, 28, 28] to [N, 10] log-probabilities.
-
-  Raises:
-    ValueError: unknown model name.
+  """The ``torch.nn.Sequential`` mirror of registered model `name` (float32, torch default
+  init), mapping float32 [N, 1, 28, 28] to [N, 10] log-probabilities. `dropout_rate` overrides
+  the model's rate for every dropout layer (0: deterministic). Raises ValueError for an unknown
+  model name.
   """
   import torch  # pylint: disable=import-outside-toplevel
   from torch import nn  # pylint: disable=import-outside-toplevel
@@ -79,16 +72,10 @@ def to_flax_variables(state_dict: Mapping[str, Any], name: str) -> dict[str, dic
   Conv weights OIHW -> HWIO (I = input channels / groups); Linear (out, in) -> (in, out),
   after a flatten with the input rows reordered from torch's (C, H, W) to Flax's (H, W, C);
   BatchNorm weight/bias -> scale/bias, running_mean/var -> batch_stats mean/var
-  (``num_batches_tracked`` is dropped: with momentum 0.1 torch never reads it).
-
-  Args:
-    state_dict: ``module.state_dict()`` of `build(name)` (torch tensors of any float dtype,
-      or numpy arrays); ``num_batches_tracked`` may be absent.
-    name: the registered model it was built for.
-
-  Returns:
-    ``{'params': ..., 'batch_stats': ...}`` of float32 arrays (no ``batch_stats`` key when the
-    model has no BatchNorm).
+  (``num_batches_tracked`` is dropped, and may be absent: with momentum 0.1 torch never reads
+  it). `state_dict`: ``module.state_dict()`` of `build(name)`, torch tensors of any float dtype
+  or numpy arrays. Returns ``{'params': ..., 'batch_stats': ...}`` of float32 arrays (no
+  ``batch_stats`` key when the model has no BatchNorm).
 
   Raises:
     ValueError: unknown model name, or a state_dict that does not fit the model (a missing
@@ -113,16 +100,12 @@ def to_state_dict(variables: Mapping[str, Any], name: str,
   """Converts Flax variables of ``models.create(name)`` into a `build(name)` state_dict: the
   exact inverse of `to_flax_variables`.
 
-  Args:
-    variables: ``{'params': ..., 'batch_stats': ...}`` of one network (no replica axis; numpy
-      or JAX arrays; ``batch_stats`` may be absent or empty for a model without BatchNorm).
-    name: the registered model they belong to.
-    num_batches_tracked: every BatchNorm's ``num_batches_tracked``: the train-mode forward
-      passes it has seen, i.e. the optimizer steps taken (int >= 0).
-
-  Returns:
-    A ``dict`` in ``build(name).state_dict()`` order: float32 CPU tensors, and int64 scalar
-    tensors for ``num_batches_tracked``; ``load_state_dict(strict=True)`` accepts it.
+  `variables`: ``{'params': ..., 'batch_stats': ...}`` of one network (no replica axis; numpy
+  or JAX arrays; ``batch_stats`` may be absent or empty for a model without BatchNorm);
+  `num_batches_tracked`: every BatchNorm's, the train-mode forward passes it has seen, i.e. the
+  optimizer steps taken (int >= 0). Returns a ``dict`` in ``build(name).state_dict()`` order:
+  float32 CPU tensors, int64 scalar tensors for ``num_batches_tracked``, as
+  ``load_state_dict(strict=True)`` accepts.
 
   Raises:
     ValueError: unknown model name, a negative `num_batches_tracked`, or variables that do not
