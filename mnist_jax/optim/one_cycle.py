@@ -21,9 +21,8 @@ ANNEAL_STRATEGIES = ("cos", "linear")
 _require = checks.require
 
 
-def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int,
-                      pct_start: float, anneal_strategy: str,
-                      three_phase: bool) -> optax.Schedule:
+def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int, pct_start: float,
+                      anneal_strategy: str, three_phase: bool) -> optax.Schedule:
   """``start -> peak -> end`` (three_phase: ``-> start -> end``) as torch's OneCycleLR.get_lr.
 
   Phases end at the float steps ``pct_start * total_steps - 1``, (three_phase:
@@ -79,21 +78,13 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3,
   stepped per batch: ``max_lr / div_factor`` up to ``max_lr``, then down to
   ``max_lr / (div_factor * final_div_factor)`` (three_phase: back to the initial value first).
 
-  Args:
-    max_lr: peak learning rate, > 0.
-    total_steps: optimizer steps in the whole run (epochs * steps_per_epoch), positive int.
-    pct_start: fraction of the steps spent increasing, in (0, 1).
-    anneal_strategy: "cos" or "linear".
-    div_factor: initial lr = max_lr / div_factor, > 0.
-    final_div_factor: minimum lr = initial lr / final_div_factor, > 0.
-    three_phase: torch's three-phase variant.
+  max_lr, div_factor, final_div_factor: > 0; total_steps: optimizer steps in the whole run
+  (epochs * steps_per_epoch), positive int; pct_start: fraction of the steps spent
+  increasing, in (0, 1); anneal_strategy: "cos" or "linear".
 
-  Returns:
-    Schedule mapping the 0-based step count (int scalar or array) to a float32 learning rate;
-    steps past ``total_steps - 1`` hold the last value (torch raises there).
-
-  Raises:
-    ValueError: for values out of range or an empty phase (pct_start * total_steps <= 1).
+  Returns a schedule of the 0-based step count (int scalar or array) giving a float32 lr;
+  steps past ``total_steps - 1`` hold the last value (torch raises there). Raises ValueError
+  for values out of range or an empty phase (pct_start * total_steps <= 1).
   """
   _require(max_lr > 0, "max_lr", "> 0", max_lr)
   _require(div_factor > 0, "div_factor", "> 0", div_factor)
@@ -107,23 +98,13 @@ def one_cycle_momentum(total_steps: int, pct_start: float = 0.3, anneal_strategy
                        base_momentum: float = 0.85, max_momentum: float = 0.95,
                        three_phase: bool = False) -> optax.Schedule:
   """SGD momentum of ``OneCycleLR`` with ``cycle_momentum=True`` (it overwrites the
-  optimizer's), stepped per batch: ``max_momentum`` -> ``base_momentum`` while the lr rises,
-  back while it falls (three_phase: then stays there).
+  optimizer's), stepped per batch: ``max_momentum`` (start and end) -> ``base_momentum`` (at
+  the lr peak) while the lr rises, back while it falls (three_phase: then stays there).
 
-  Args:
-    total_steps, pct_start, anneal_strategy, three_phase: as for `one_cycle`.
-    base_momentum: momentum at the lr peak, in [0, 1).
-    max_momentum: momentum at the start and end, in [0, 1).
-
-  Returns:
-    Schedule mapping the 0-based step count to a float32 momentum.
-
-  Raises:
-    ValueError: for values outside the ranges above or those of `one_cycle`.
+  Both momenta in [0, 1); the other arguments as for `one_cycle`. Returns a schedule of the
+  0-based step count giving a float32 momentum; ValueError for values out of range.
   """
-  _require((0.0 <= base_momentum) & (base_momentum < 1.0), "base_momentum", "in [0, 1)",
-           base_momentum)
-  _require((0.0 <= max_momentum) & (max_momentum < 1.0), "max_momentum", "in [0, 1)",
-           max_momentum)
+  for name, momentum in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
+    _require((0.0 <= momentum) & (momentum < 1.0), name, "in [0, 1)", momentum)
   return _one_cycle_anneal(max_momentum, base_momentum, max_momentum, total_steps, pct_start,
                            anneal_strategy, three_phase)

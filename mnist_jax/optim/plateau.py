@@ -19,14 +19,9 @@ from mnist_jax.checks import as_float, is_int, require
 
 
 class PlateauState(NamedTuple):
-  """State of `Plateau`: a pytree of scalar arrays (checkpointable with Orbax).
-
-  Attributes:
-    learning_rate: float32 [], the learning rate for the next epoch.
-    best: float32 [], best metric so far (+inf / -inf before the first epoch).
-    num_bad_epochs: int32 [], epochs since the last improvement.
-    cooldown_counter: int32 [], epochs of cooldown left.
-  """
+  """State of `Plateau`, scalar arrays: float32 `learning_rate` for the next epoch, `best`
+  metric so far (+inf / -inf before the first epoch); int32 `num_bad_epochs` since the last
+  improvement, `cooldown_counter` (epochs of cooldown left)."""
   learning_rate: jax.Array
   best: jax.Array
   num_bad_epochs: jax.Array
@@ -103,19 +98,10 @@ def reduce_on_plateau(learning_rate: float, mode: str = "min", factor: float = 0
   ("min", "rel"), ``value < best - threshold`` ("min", "abs") and the mirror images for "max".
   After a reduction, ``cooldown`` epochs pass before bad epochs count again.
 
-  Args:
-    learning_rate: initial learning rate (the optimizer's lr in torch), > 0.
-    mode: "min" (for a loss) or "max" (for an accuracy).
-    factor: reduction factor, in (0, 1).
-    patience: bad epochs tolerated before reducing, int >= 0.
-    threshold: improvement threshold, >= 0.
-    threshold_mode: "rel" or "abs".
-    cooldown: epochs to wait after a reduction, int >= 0.
-    min_lr: lower bound on the lr, >= 0.
-    eps: reductions smaller than this are skipped, >= 0.
-
-  Raises:
-    ValueError: one line naming the argument, for a value outside the ranges above.
+  learning_rate (the optimizer's lr in torch) > 0; mode "min" (a loss) or "max"; factor in
+  (0, 1); patience and cooldown: epochs, ints >= 0; threshold, min_lr, eps (reductions smaller
+  than eps are skipped) >= 0; threshold_mode "rel" or "abs". ValueError, one line naming the
+  argument, for a value outside these ranges.
   """
   require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
   require(mode in ("min", "max"), "mode", "one of ('min', 'max')", mode)

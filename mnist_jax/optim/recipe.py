@@ -1,18 +1,6 @@
-"""The recipe of a run, built once: SGD and its schedules, each replica's swept values, and the
-per-epoch hook that ReduceLROnPlateau needs.
-
-Typical use in a trainer::
-
-  recipe = Recipe(config, steps_per_epoch)     # checks every sweep cell: one-line ValueErrors
-  states = ...  # TrainState per replica: tx=recipe.optimizer, opt_state=recipe.init(params, values)
-  updates, opt_state = recipe.optimizer.update(grads, opt_state, params, values=values)
-  epoch_state = recipe.init_epoch_state()
-  ...  # after each epoch, with each replica's loss [R] (validation set, else test set):
-  states, epoch_state = recipe.end_epoch(states, epoch_state, loss)
-
-A replica's swept values are data (scalar arrays by field path, `sweep.replica_values`), so one
-transformation serves every replica and a whole grid is one compiled program.
-"""
+"""The recipe of a run, built once (`Recipe`): SGD and its schedules, each replica's swept
+values (data, so one transformation serves every replica), and ReduceLROnPlateau's per-epoch
+hook (`init_epoch_state`, then `end_epoch` after each epoch)."""
 
 from __future__ import annotations
 
@@ -33,23 +21,14 @@ Values = Mapping[str, jax.Array]
 class Recipe:
   """SGD, schedules, swept values and the per-epoch hook of one run (every replica).
 
-  Attributes:
-    config: the run's config (``learning_rate``, ``momentum``, ``weight_decay``, ``nesterov``,
-      ``schedule``, ``num_epochs``, ``sweep``, ``seed``, ``num_seeds``).
-    steps_per_epoch: optimizer steps (batches) per epoch.
-    values: each replica's swept values, {key: [R] array} (`sweep.replica_values`); {}
-      without a sweep.
-    optimizer: an ``optax.GradientTransformationExtraArgs`` shared by all replicas; its
-      ``update`` takes the replica's swept values as ``values=`` (default: none).
+  `values`: each replica's swept values, {key: [R] array} (`sweep.replica_values`), {}
+  without a sweep. `optimizer`: an ``optax.GradientTransformationExtraArgs`` shared by all
+  replicas; its ``update`` takes the replica's swept values as ``values=``.
   """
 
   def __init__(self, config: ml_collections.ConfigDict, steps_per_epoch: int):
-    """Checks the recipe of every sweep cell, then builds the shared optimizer.
-
-    Raises:
-      ValueError: one line naming the field (and the sweep cell), for an unknown schedule,
-        a missing schedule field or a value outside its range.
-    """
+    """Checks the recipe of every sweep cell (ValueError, one line naming the field and the
+    cell, for an unknown schedule, a missing field or a value out of range)."""
     sweep.check(config, lambda cell: schedules_lib.create(cell, steps_per_epoch, cell.num_epochs))
     self.config = config
     self.steps_per_epoch = steps_per_epoch
@@ -66,8 +45,7 @@ class Recipe:
                                 values=values)
 
   def _sgd(self, values: Values) -> optax.GradientTransformation:
-    # Built at trace time from the replica's values: the program computes the schedules of
-    # every replica from data, with one structure of optimizer state for all.
+    # Built at trace time from the replica's values: one structure of optimizer state for all.
     return schedules_lib.create_optimizer(self.config, self._schedules(values), values=values)
 
   def init(self, params: Any, values: Values | None = None) -> optax.OptState:

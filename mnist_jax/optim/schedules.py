@@ -1,14 +1,6 @@
-"""SGD and its learning-rate and momentum schedules, step for step as in PyTorch: the one table.
-
-The references train with ``torch.optim.SGD`` and StepLR, OneCycleLR or ReduceLROnPlateau, and
-runs are compared with PyTorch runs. Per-step schedules are optax schedules of the 0-based step
-count (the value used by the update at that step) that run inside ``jit`` (OneCycleLR in
-`mnist_jax.optim.one_cycle`); ReduceLROnPlateau depends on the test loss, so it is a per-epoch state
-machine (`mnist_jax.optim.plateau`).
-
-A run builds them once, through `mnist_jax.optim.recipe.Recipe`, which also owns the swept
-values of each replica and the per-epoch hook that ReduceLROnPlateau needs.
-"""
+"""``torch.optim.SGD`` and its schedules step for step (StepLR here, OneCycleLR in `one_cycle`,
+ReduceLROnPlateau per epoch in `plateau`), built from a config by `create` (`SCHEDULES`).
+Per-step schedules map the 0-based step count (of the update using the value) inside ``jit``."""
 
 from __future__ import annotations
 
@@ -28,9 +20,6 @@ _require = checks.require
 _require_positive_ints = checks.require_positive_ints
 
 
-# ------------------------------------------------------------------- StepLR
-
-
 def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch: int,
             num_epochs: int) -> optax.Schedule:
   """``torch.optim.lr_scheduler.StepLR`` stepped once per epoch.
@@ -38,19 +27,10 @@ def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch:
   The learning rate during epoch ``e = step // steps_per_epoch`` is
   ``learning_rate * gamma ** (e // step_size)``; steps past the run hold its last value.
 
-  Args:
-    learning_rate: initial learning rate (torch: the optimizer's ``lr``), > 0.
-    step_size: decay period in epochs, positive int.
-    gamma: multiplicative decay per period, > 0.
-    steps_per_epoch: optimizer steps (batches) per epoch, positive int.
-    num_epochs: epochs in the run, positive int (no decay after its last epoch).
-
-  Returns:
-    Schedule mapping the 0-based step count (int scalar or array) to a float32 learning rate
-    of the same shape.
-
-  Raises:
-    ValueError: for a non-positive argument.
+  learning_rate (torch: the optimizer's ``lr``) and gamma: > 0; step_size (epochs),
+  steps_per_epoch and num_epochs (no decay after its last epoch): positive ints, else
+  ValueError. Returns a schedule of the 0-based step count (int scalar or array) giving a
+  float32 learning rate of the same shape.
   """
   _require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
   _require(gamma > 0, "gamma", "> 0", gamma)
@@ -68,9 +48,6 @@ def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch:
     return learning_rate * jnp.power(jnp.asarray(gamma, jnp.result_type(float)), decays)
 
   return schedule
-
-
-# ---------------------------------------------------------------------- SGD
 
 
 class Schedules(NamedTuple):
@@ -92,16 +69,11 @@ def create_optimizer(config: ml_collections.ConfigDict, schedules: Schedules,
                      values: Mapping[str, jax.Array] | None = None) -> optax.GradientTransformation:
   """``torch.optim.SGD``: weight decay added to the gradient, then (Nesterov) momentum.
 
-  Args:
-    config: needs ``nesterov`` (bool) and ``weight_decay`` (float, L2 coefficient).
-    schedules: from `create`; they drive the learning rate and momentum per step.
-    values: one replica's swept values by field path (`create`); "weight_decay" among them
-      replaces ``config.weight_decay``.
-
-  Returns:
-    An ``optax.inject_hyperparams`` transformation: its state's ``hyperparams`` dict holds
-    float32 [] ``learning_rate``, ``momentum`` and ``weight_decay``, the values of the last
-    update, so that ReduceLROnPlateau can set the learning rate between epochs.
+  `config` needs ``nesterov`` and ``weight_decay`` (L2 coefficient; a swept "weight_decay" in
+  `values` replaces it); `schedules` (from `create`) drive the lr and momentum per step.
+  Returns an ``optax.inject_hyperparams`` transformation whose state's ``hyperparams`` hold
+  float32 [] ``learning_rate``, ``momentum`` and ``weight_decay`` of the last update (so that
+  ReduceLROnPlateau can set the lr between epochs).
   """
 
   def torch_sgd(learning_rate, momentum, weight_decay):
@@ -116,23 +88,14 @@ def create_optimizer(config: ml_collections.ConfigDict, schedules: Schedules,
 
 def set_learning_rate(state: train_state.TrainState,
                       learning_rate: jax.typing.ArrayLike) -> train_state.TrainState:
-  """Replaces the injected learning rate of `create_optimizer` (ReduceLROnPlateau per epoch).
-
-  Args:
-    state: a TrainState, or replicas of one stacked on a leading axis [R, ...].
-    learning_rate: float32 [] (or [R] for stacked replicas), the lr of the next steps. Only a
-      float `Schedules.learning_rate` keeps it; a schedule overwrites it at the next step.
-
-  Returns:
-    The state with the new learning rate.
+  """`state` (a TrainState, or replicas stacked [R, ...]) with the injected learning rate of
+  `create_optimizer` replaced by `learning_rate`, float32 [] (or [R]), for ReduceLROnPlateau.
+  Only a float `Schedules.learning_rate` keeps it; a schedule overwrites it at the next step.
   """
   # A copy: the state is donated to the next epoch and must not share buffers with the caller's.
   hyperparams = dict(state.opt_state.hyperparams,
                      learning_rate=jnp.array(learning_rate, jnp.float32, copy=True))
   return state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparams))
-
-
-# ------------------------------------------------------------------ create
 
 
 class _Run(NamedTuple):
@@ -158,11 +121,11 @@ def _one_cycle(run: _Run, *, max_lr: float, div_factor: float, final_div_factor:
   # As torch's OneCycleLR(epochs=, steps_per_epoch=).
   total_steps = run.steps_per_epoch * run.num_epochs
   lr = one_cycle_lib.one_cycle(max_lr, total_steps, div_factor=div_factor,
-                 final_div_factor=final_div_factor, **shape)
+                               final_div_factor=final_div_factor, **shape)
   if not cycle_momentum:
     return Schedules(lr, run.momentum, None)
-  return Schedules(lr, one_cycle_lib.one_cycle_momentum(total_steps, base_momentum=base_momentum,
-                                          max_momentum=max_momentum, **shape), None)
+  return Schedules(lr, one_cycle_lib.one_cycle_momentum(
+      total_steps, base_momentum=base_momentum, max_momentum=max_momentum, **shape), None)
 
 
 def _plateau(run: _Run, **fields: Any) -> Schedules:
@@ -193,26 +156,18 @@ SCHEDULES: dict[str, tuple[tuple[str, ...], Callable[..., Schedules]]] = {
 
 def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: int,
            values: Mapping[str, jax.Array] | None = None) -> Schedules:
-  """Builds the schedules named by ``config.schedule.name``.
+  """Builds the `Schedules` named by ``config.schedule.name``.
 
-  Args:
-    config: needs ``learning_rate`` (the initial lr, except for one_cycle's max_lr),
-      ``momentum`` (SGD momentum unless one_cycle cycles it) and ``schedule``, a ConfigDict
-      with ``name``, a key of `SCHEDULES`, and the fields `SCHEDULES` lists for that name;
-      they mean what the builder argument of the same name means (`step_lr`, `one_cycle`,
-      `one_cycle_momentum`, `plateau.reduce_on_plateau`; step_size and patience in epochs).
-    steps_per_epoch: optimizer steps (batches) per epoch, positive int.
-    num_epochs: epochs in the run, positive int.
-    values: one replica's swept values (`mnist_jax.optim.sweep`), scalar arrays by field path
-      ("learning_rate", "momentum", "schedule.max_lr", ...), replacing the config's; they
-      are not range-checked here (each sweep cell is checked as a config first).
+  config: needs ``learning_rate`` (the initial lr, except for one_cycle's max_lr),
+    ``momentum`` (unless one_cycle cycles it) and ``schedule``: ``name``, a key of
+    `SCHEDULES`, and the fields it lists, meaning what the builder arguments of the same names
+    mean (step_size and patience in epochs).
+  steps_per_epoch, num_epochs: positive ints.
+  values: one replica's swept values, scalar arrays by field path ("learning_rate",
+    "schedule.max_lr", ...), replacing the config's (not range-checked here).
 
-  Returns:
-    The `Schedules`.
-
-  Raises:
-    ValueError: one line naming the field, for an unknown schedule name, a missing field or
-      a value outside its valid range.
+  Raises ValueError, one line naming the field, for an unknown schedule name, a missing field
+  or a value outside its valid range.
   """
   _require_positive_ints(steps_per_epoch=steps_per_epoch, num_epochs=num_epochs)
   for field in ("learning_rate", "momentum", "schedule"):

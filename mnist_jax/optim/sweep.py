@@ -4,13 +4,9 @@
 
   config.sweep = {"schedule": {"max_lr": [0.05, 0.1], "pct_start": [0.2, 0.3]}}
 
-The grid is the product of the lists (fields in path order, "learning_rate" before
-"schedule.max_lr" before "schedule.pct_start"); each cell trains with the seeds
-``config.seed .. config.seed + num_seeds - 1``, and replica ``r = cell * num_seeds + s``. A
-replica's values are data in its TrainState (``recipe``), so the whole grid is one compiled
-program; only fields that leave every array shape and the program's structure alone can be
-swept (`SWEEPABLE`, and the numeric fields of the config's schedule). Without ``config.sweep``
-the replicas are the seeds, as before.
+The grid is the product of the lists, fields in path order; each cell trains with the seeds
+``config.seed .. config.seed + num_seeds - 1``: replica ``r = cell * num_seeds + s``. Only
+fields that leave the program's shapes and structure alone can be swept (`sweepable_fields`).
 """
 
 from __future__ import annotations
@@ -26,9 +22,8 @@ from mnist_jax.optim import schedules
 
 # Fields outside `config.schedule` that can be swept: their values enter the program as data.
 SWEEPABLE = ("learning_rate", "momentum", "weight_decay", "dropout_rate", "rotation_degrees",
-             "label_smoothing", "ema_decay")
-# The augmentations beyond rotation (configs/base.py): random affine and colour jitter.
-SWEEPABLE += ("translate", "scale", "affine_probability", "brightness", "contrast")
+             "label_smoothing", "ema_decay", "translate", "scale", "affine_probability",
+             "brightness", "contrast")
 # Fields that set array shapes; a different value is a different program.
 SHAPE_FIELDS = ("model", "batch_size", "eval_batch_size", "num_epochs", "num_seeds",
                 "train_subset", "test_subset", "validation_size")
@@ -38,8 +33,7 @@ KEEP_PROB = "dropout_keep_prob"
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
   if isinstance(tree, (dict, ml_collections.ConfigDict)):
-    items = tree.items()
-    return {path: value for key, subtree in items
+    return {path: value for key, subtree in tree.items()
             for path, value in _flatten(subtree, f"{prefix}{key}.").items()}
   return {prefix[:-1]: tree}
 
@@ -73,7 +67,8 @@ def fields(config: ml_collections.ConfigDict) -> list[tuple[str, tuple]]:
       raise ValueError(f"config.sweep.{path} cannot be swept: it changes the compiled program, "
                        f"not only the values it computes with; sweepable: {', '.join(valid)}")
     values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
-    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                             for v in values):
       raise ValueError(f"config.sweep.{path} must be a non-empty list of numbers, got {values!r}")
     result.append((path, values))
   return result
@@ -86,7 +81,8 @@ def cells(config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
           for combination in itertools.product(*[values for _, values in swept])]
 
 
-def cell_config(config: ml_collections.ConfigDict, cell: dict[str, Any]) -> ml_collections.ConfigDict:
+def cell_config(config: ml_collections.ConfigDict,
+                cell: dict[str, Any]) -> ml_collections.ConfigDict:
   """The plain run of one cell: `config` with the cell's values and no sweep."""
   single = ml_collections.ConfigDict(config.to_dict())
   single.sweep = ml_collections.ConfigDict()
@@ -135,12 +131,10 @@ def cell_value(config: ml_collections.ConfigDict, path: str) -> Any:
   return value
 
 
-def check(config: ml_collections.ConfigDict, check_cell: Callable[[ml_collections.ConfigDict], Any]) -> None:
-  """Runs `check_cell` on every cell's plain config (`cell_config`).
-
-  Raises:
-    ValueError: the first cell's error, prefixed with the cell's values.
-  """
+def check(config: ml_collections.ConfigDict,
+          check_cell: Callable[[ml_collections.ConfigDict], Any]) -> None:
+  """Runs `check_cell` on every cell's plain config (`cell_config`); raises the first cell's
+  ValueError, prefixed with the cell's values."""
   for cell in cells(config):
     try:
       check_cell(cell_config(config, cell))

@@ -1,10 +1,5 @@
-"""Orbax checkpoints of a training workdir: the manager, save, restore, and resume checks.
-
-A workdir holds one run. Its `config.json` is the run's identity: a resume must ask for the
-same computation (`config_differences`), and a checkpoint that cannot be restored is named,
-moved aside and replaced by the newest older one that restores (`restore_latest`), never
-skipped silently.
-"""
+"""Orbax checkpoints of a training workdir, which holds one run: the manager, save, restore
+(`restore_latest`), and the resume check against the run's config.json (`check_same_run`)."""
 
 import contextlib
 import gc
@@ -24,7 +19,6 @@ from mnist_jax.optim import schedules
 
 # Fields that change nothing computed: how a run reports, where it reads the same bytes, how
 # many checkpoints it keeps, the chunking of evaluation (sums of the same per-example values).
-# `num_epochs` joins them for schedules whose shape does not depend on it (`schedules.EPOCH_FREE`).
 REPORTING_FIELDS = ("name", "progress_bar", "plots", "keep_checkpoints", "eval_batch_size",
                     "data_dir", "fast_path")
 
@@ -34,49 +28,42 @@ class CheckpointError(ValueError):
 
 
 def create_checkpoint_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
-  """Orbax manager in `workdir/checkpoints`: one step per epoch, the last `keep` and the best.
-
-  "Best" is the mean validation accuracy over replicas where the run has a validation split
-  (metric `validation_accuracy`), else the mean test accuracy, as the references keep it.
-  """
+  """Orbax manager in `workdir/checkpoints`: one step per epoch, the last `keep` and the best
+  (mean validation accuracy over replicas where there is a validation split, else test)."""
   best = lambda metrics: metrics.get("validation_accuracy", metrics["test_accuracy"])
   policy = ocp.checkpoint_managers.AnyPreservationPolicy([
       ocp.checkpoint_managers.LatestN(n=keep),
       ocp.checkpoint_managers.BestN(get_metric_fn=best, n=1),
   ])
-  options = ocp.CheckpointManagerOptions(
-      best_fn=best, best_mode="max",
-      preservation_policy=policy, create=True, enable_async_checkpointing=False)
+  options = ocp.CheckpointManagerOptions(best_fn=best, best_mode="max", preservation_policy=policy,
+                                         create=True, enable_async_checkpointing=False)
   # Handlers named, so that `restore_arrays` can read the saved shapes (`item_metadata`).
   return ocp.CheckpointManager(
       os.path.abspath(os.path.join(workdir, "checkpoints")), options=options,
-      item_handlers={"state": ocp.StandardCheckpointHandler(), "history": ocp.JsonCheckpointHandler()})
+      item_handlers={"state": ocp.StandardCheckpointHandler(),
+                     "history": ocp.JsonCheckpointHandler()})
 
 
-def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any,
-                    epoch_state: Any, history: list[dict[str, Any]], metrics: dict[str, float]) -> None:
+def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any, epoch_state: Any,
+                    history: list[dict[str, Any]], metrics: dict[str, float]) -> None:
   """Saves the state of all replicas after `epoch` (1-based count of finished epochs).
 
   `metrics`: "test_accuracy" and, with a validation split, "validation_accuracy" (percent,
   means over replicas), which choose the best checkpoint.
   """
-  manager.save(
-      epoch,
-      args=ocp.args.Composite(
-          state=ocp.args.StandardSave({"train": states, "epoch_state": epoch_state}),
-          history=ocp.args.JsonSave(history)),
-      metrics={name: float(value) for name, value in metrics.items()})
+  manager.save(epoch, metrics={name: float(value) for name, value in metrics.items()},
+               args=ocp.args.Composite(
+                   state=ocp.args.StandardSave({"train": states, "epoch_state": epoch_state}),
+                   history=ocp.args.JsonSave(history)))
   manager.wait_until_finished()
 
 
 def restore_checkpoint(manager: ocp.CheckpointManager, step: int, states: Any,
                        epoch_state: Any) -> tuple[Any, Any, list[dict[str, Any]]]:
   """Restores (states, epoch_state, history) saved at `step`, shaped like the arguments."""
-  restored = manager.restore(
-      step,
-      args=ocp.args.Composite(
-          state=ocp.args.StandardRestore({"train": states, "epoch_state": epoch_state}),
-          history=ocp.args.JsonRestore()))
+  restored = manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore({"train": states, "epoch_state": epoch_state}),
+      history=ocp.args.JsonRestore()))
   return restored.state["train"], restored.state["epoch_state"], list(restored.history)
 
 
@@ -90,9 +77,11 @@ def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
     with _quiet_failures():
       saved = manager.item_metadata(step)["state"]
       device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-      target = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
-                            getattr(saved, "tree", saved))
-      restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))
+      target = jax.tree.map(
+          lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
+          getattr(saved, "tree", saved))
+      restored = manager.restore(
+          step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))
   except Exception as e:  # pylint: disable=broad-except  (Orbax and TensorStore raise many types)
     raise CheckpointError(
         f"checkpoint {step} in {manager.directory} cannot be restored ({_one_line(e)})") from e
@@ -107,11 +96,8 @@ def restore_latest(manager: ocp.CheckpointManager, states: Any, epoch_state: Any
   line through `report` and moved to `workdir/unrestorable_checkpoints/`, so that training
   can save that epoch again; the newest older one that restores is used.
 
-  Returns:
-    None, or (step, states, epoch_state, history) of the restored checkpoint.
-
-  Raises:
-    CheckpointError: checkpoints exist but none restores.
+  Returns (step, states, epoch_state, history) of the restored checkpoint; raises
+  CheckpointError when checkpoints exist but none restores.
   """
   failures = []
   for step in sorted(manager.all_steps(), reverse=True):
@@ -181,22 +167,18 @@ def _move_aside(manager: ocp.CheckpointManager, step: int) -> str:
 
 
 def config_differences(saved: dict[str, Any], config: ml_collections.ConfigDict) -> list[str]:
-  """Fields whose values in `config` would change the computation of the run `saved` describes.
+  """Fields whose values in `config` would change the computation of the run `saved` (the
+  workdir's config.json as `json.load` gives it) describes.
 
-  Args:
-    saved: the workdir's config.json, as loaded by `json.load`.
-    config: the config asked for now.
-
-  Returns:
-    One "field: saved -> new" entry per differing field (dotted paths, e.g.
-    "schedule.max_lr: 0.1 -> 0.2"). Fields in `REPORTING_FIELDS`, `num_epochs` under a
-    schedule in `schedules.EPOCH_FREE`, and fields the saved config does not have (added to
-    the code after it was written) are not compared.
+  Returns one "field: saved -> new" entry per differing field (dotted paths, e.g.
+  "schedule.max_lr: 0.1 -> 0.2"). Fields in `REPORTING_FIELDS`, `num_epochs` under a schedule
+  in `schedules.EPOCH_FREE`, and fields the saved config does not have are not compared.
   """
   new = dict(_flatten(json.loads(config.to_json_best_effort())))
   old = dict(_flatten(saved))
   ignored = set(REPORTING_FIELDS)
-  if old.get("schedule.name") == new.get("schedule.name") and new.get("schedule.name") in schedules.EPOCH_FREE:
+  name = new.get("schedule.name")
+  if old.get("schedule.name") == name and name in schedules.EPOCH_FREE:
     ignored.add("num_epochs")
   return [f"{key}: {old[key]!r} -> {new[key]!r}" for key in sorted(new)
           if key in old and key not in ignored and old[key] != new[key]]

@@ -32,7 +32,8 @@ def _validate_cell(config: ml_collections.ConfigDict) -> None:
   if config.weight_decay < 0:
     raise ValueError(f"config.weight_decay must be >= 0, got {config.weight_decay!r}")
   if config.rotation_degrees < 0:
-    raise ValueError(f"config.rotation_degrees must be >= 0 (0 = no rotation), got {config.rotation_degrees!r}")
+    raise ValueError("config.rotation_degrees must be >= 0 (0 = no rotation), "
+                     f"got {config.rotation_degrees!r}")
   for field, closed in (("translate", False), ("scale", False), ("affine_probability", True)):
     value = config.get(field, 0.0)  # absent from a config.json written before them
     if not (0 <= value < 1 or (closed and value == 1)):
@@ -50,7 +51,8 @@ def _validate_cell(config: ml_collections.ConfigDict) -> None:
     if not 0 <= config.get(field, 0.0) < 1:
       raise ValueError(f"config.{field} must be in [0, 1) (0 = off), got {config[field]!r}")
   if config.dropout_rate is not None and not 0 <= config.dropout_rate < 1:
-    raise ValueError(f"config.dropout_rate must be in [0, 1) or None (model default), got {config.dropout_rate!r}")
+    raise ValueError("config.dropout_rate must be in [0, 1) or None (model default), "
+                     f"got {config.dropout_rate!r}")
   try:
     models.uses_fast_path(config.get("fast_path", "auto"))
   except ValueError as e:

@@ -84,5 +84,6 @@ def interrupted_line(signal_name: str, epoch: int, manager) -> str:
   """The line `train.Interrupted` carries: the signal, the epoch, and where the run resumes."""
   last = manager.latest_step()
   where = ("no checkpoint yet, the same command starts again" if last is None else
-           f"last checkpoint: epoch {last} in {manager.directory}; the same command resumes from it")
+           f"last checkpoint: epoch {last} in {manager.directory}; "
+           "the same command resumes from it")
   return f"{signal_name} during epoch {epoch}; stopped, {where}"

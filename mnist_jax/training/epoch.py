@@ -1,12 +1,6 @@
-"""The epoch program: an epoch's optimizer steps for every replica in one compiled call.
-
-The dataset lives on the device as uint8; each call draws the epoch's permutation, gathers,
-augments (rotation or affine, colour jitter) and normalises each batch and runs
-`step_lib.train_step` in a `jax.lax.fori_loop`. The whole test set is evaluated in one call.
-Several seeds train as one program: the per-step function is mapped over a leading replica
-axis of the state (`over_replicas`), each replica with its own init, dropout, shuffling and
-augmentation keys.
-"""
+"""The epoch program: an epoch's optimizer steps for every replica (seeds, sweep cells; a
+leading axis of the state, `over_replicas`) in one compiled call, on the uint8 dataset kept on
+the device; and the evaluation of a whole set in one call (`make_evaluate`)."""
 
 import functools
 import math
@@ -27,12 +21,8 @@ from mnist_jax.optim import sweep
 
 
 class EpochOutput(NamedTuple):
-  """What one training epoch returns, per replica.
-
-  metrics: `metrics_lib.Metrics` over the epoch's training examples (train-mode outputs).
-  step_losses: float32 [steps] mean loss of each optimizer step.
-  learning_rates: float32 [steps] learning rate used by each optimizer step.
-  """
+  """What one training epoch returns, per replica: `metrics` over its training examples
+  (train mode), float32 [steps] `step_losses` (mean loss) and `learning_rates` of each step."""
 
   metrics: metrics_lib.Metrics
   step_losses: jax.Array
@@ -43,12 +33,10 @@ def over_replicas(fn: Callable, num_replicas: int, in_axes: int | tuple = 0,
                   backend: str | None = None) -> Callable:
   """`fn` mapped over the leading replica axis (`in_axes` as in `jax.vmap`; results axis 0).
 
-  Accelerators: `jax.vmap`, so the replicas run side by side in one set of kernels.
-  CPU (`backend`, default `jax.default_backend()`): `jax.lax.map`, one replica after
-  another in the same compiled program. On one CPU device the replicas cannot run in
-  parallel anyway, and vmap turns every convolution into a grouped one that XLA:CPU runs
-  far slower (4 seeds of ref2 Final: 497 vs 289 ms/step, docs/PERFORMANCE.md study 4).
-  One replica is squeezed, so a single-seed run compiles to the plain network.
+  Accelerators: `jax.vmap`. CPU (`backend`, default `jax.default_backend()`): `jax.lax.map`,
+  one replica after another, since vmap's grouped convolutions run far slower on XLA:CPU
+  (4 seeds of ref2 Final: 497 vs 289 ms/step, docs/PERFORMANCE.md study 4). One replica is
+  squeezed, so a single-seed run compiles to the plain network.
   """
   backend = backend or jax.default_backend()
 
@@ -94,23 +82,16 @@ def empty_epoch_output(num_replicas: int, num_steps: int) -> EpochOutput:
 
 
 def create_mesh(num_replicas: int) -> Mesh:
-  """The ("replica", "batch") mesh over every device (of every process).
-
-  Replicas (seeds, sweep cells) are split across the devices when they divide evenly: each
-  device trains its share, with nothing to exchange between them. Otherwise (one run on
-  several devices) the replica axis is 1 and each batch is split across the devices.
-  """
+  """The ("replica", "batch") mesh over every device (of every process): the replicas split
+  across the devices when they divide evenly, else each batch split across them."""
   devices = jax.device_count()
   shape = (devices, 1) if num_replicas % devices == 0 else (1, devices)
   return jax.make_mesh(shape, ("replica", "batch"), axis_types=(AxisType.Auto, AxisType.Auto))
 
 
 def place(tree, sharding: NamedSharding):
-  """Host values (numpy or local JAX arrays, the same in every process) as global arrays.
-
-  `jax.make_array_from_callback`: each process supplies the shards its own devices hold, so
-  one code path serves one process and several (`jax.distributed`).
-  """
+  """Host values (numpy or local JAX arrays, the same in every process) as global arrays;
+  each process supplies the shards its own devices hold (`jax.make_array_from_callback`)."""
   def one(value):
     value = np.asarray(value)
     return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
@@ -132,37 +113,34 @@ def to_host(tree):
 def split_replicas(fn: Callable, mesh: Mesh | None, replica_args: tuple[bool, ...]) -> Callable:
   """`fn` run on each device with its share of the replicas (`jax.shard_map` over "replica").
 
-  `replica_args[i]` says whether argument i has the leading replica axis (else it is the same
-  on every device); every output has it. Without a mesh or with one replica device, `fn`.
+  `replica_args[i]`: whether argument i has the leading replica axis; every output has it.
+  Without a mesh or with one replica device, `fn`.
   """
   if mesh is None or mesh.shape["replica"] == 1:
     return fn
-  in_specs = tuple(PartitionSpec("replica") if split else PartitionSpec() for split in replica_args)
+  in_specs = tuple(PartitionSpec("replica") if split else PartitionSpec()
+                   for split in replica_args)
   return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=PartitionSpec("replica"),
                        axis_names={"replica"}, check_vma=False)
 
 
 def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
-                     mesh: Mesh | None = None) -> Callable:
+                       mesh: Mesh | None = None) -> Callable:
   """Builds `train_steps(states, partial, images, labels, epoch, start, stop)` (jit it).
 
   Runs the optimizer steps `start <= step < stop` (int32 [], 0-based within the epoch) of
   epoch `epoch` (int32 [], 0-based) and returns `(states, partial)` with the steps' losses and
   learning rates written into `partial` (`EpochOutput`, from `empty_epoch_output`) and their
-  metrics merged into it. One call over `[0, steps_per_epoch)` is the whole epoch; the console
-  progress bar calls it in segments, and the bounds are traced, so both are one compiled
-  program (which JAX's persistent compilation cache can store: a host callback inside would
-  keep it out of the cache).
+  metrics merged into it. One call over `[0, steps_per_epoch)` is the whole epoch; the progress
+  bar calls it in segments (traced bounds: one program, with no host callback, so cacheable).
 
   states: TrainState with a leading replica axis [R, ...]; images uint8 [N, 28, 28, 1] and
   labels int32 [N] on the device (shared by all replicas). Batches follow torch's
   DataLoader(shuffle=True, drop_last=False): N // batch_size full batches, then the smaller
-  remainder batch, if any, as one more step.
+  remainder batch, if any. Each augmentation is in the program only when a replica uses it.
   """
   batch_size = config.batch_size
   num_full, remainder = divmod(num_examples, batch_size)
-  # Each augmentation is in the program when any replica uses it (a swept 0 is then a no-op),
-  # so the programs of configs without it stay what they were.
   swept = dict(sweep.fields(config))
   values = lambda f, off=0.0: [float(v) for v in [config.get(f, off), *swept.get(f, ())]]
   rotates = max(values("rotation_degrees")) > 0
@@ -174,7 +152,7 @@ def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
 
   def replica_step(state, images, labels, step_key):
     augment_key, dropout_key = jax.random.split(step_key)
-    recipe = state.recipe  # the replica's swept values, {} outside a sweep
+    recipe = state.recipe
     x = augment.to_float(images)
     if batch_sharding is not None:
       x = jax.lax.with_sharding_constraint(x, batch_sharding)
@@ -184,17 +162,16 @@ def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
                                 value("scale"), config.rotation_fill,
                                 value("affine_probability", 1.0))
     elif rotates:
-      degrees = recipe.get("rotation_degrees", float(config.rotation_degrees))
-      x = augment.random_rotation(augment_key, x, degrees, fill=config.rotation_fill)
+      x = augment.random_rotation(augment_key, x, value("rotation_degrees"),
+                                  fill=config.rotation_fill)
     if jitters:
       x = colour.random_brightness_contrast(jax.random.fold_in(augment_key, augment.COLOUR_STREAM),
                                             x, value("brightness"), value("contrast"))
     x = augment.normalize(x)
     learning_rate = state.opt_state.hyperparams["learning_rate"]
-    # Label smoothing and the weights' EMA, each only when some replica uses it.
-    state, loss, batch_metrics = step_lib.train_step(state, x, labels, dropout_key,
-                                                     keep_prob=recipe.get(sweep.KEEP_PROB),
-                                                     **step_lib.recipe_pieces(config, recipe))
+    state, loss, batch_metrics = step_lib.train_step(
+        state, x, labels, dropout_key, keep_prob=recipe.get(sweep.KEEP_PROB),
+        **step_lib.recipe_pieces(config, recipe))
     return state, (loss, learning_rate, batch_metrics)
 
   def train_steps(states, partial, images, labels, epoch, start, stop):
@@ -242,10 +219,8 @@ def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
 
 def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
                      mesh: Mesh | None = None) -> Callable:
-  """Builds `train_epoch(states, images, labels, epoch) -> (states, EpochOutput)` (jit it).
-
-  The whole epoch as one call of `make_train_segment`'s program; see there for the arguments.
-  """
+  """Builds `train_epoch(states, images, labels, epoch) -> (states, EpochOutput)` (jit it):
+  the whole epoch as one call of `make_train_segment`'s program (see there for the arguments)."""
   train_steps = make_train_segment(config, num_examples, mesh)
   num_steps = steps_per_epoch(num_examples, config.batch_size)
 
@@ -276,9 +251,11 @@ def make_evaluate(config: ml_collections.ConfigDict, num_examples: int,
     images = jnp.pad(images, ((0, pad), (0, 0), (0, 0), (0, 0)))
     labels = jnp.pad(labels, (0, pad))
     mask = jnp.arange(padded) < num_examples
-    batches = jax.tree.map(lambda x: x.reshape((num_chunks, chunk) + x.shape[1:]), (images, labels, mask))
+    batches = jax.tree.map(lambda x: x.reshape((num_chunks, chunk) + x.shape[1:]),
+                           (images, labels, mask))
     num_replicas = jax.tree.leaves(states)[0].shape[0]
-    step_fn = over_replicas(lambda s, b: step_lib.eval_step(s, *b), num_replicas, in_axes=(0, None))
+    step_fn = over_replicas(lambda s, b: step_lib.eval_step(s, *b), num_replicas,
+                            in_axes=(0, None))
 
     def body(total, batch):
       return total.merge(step_fn(states, batch)), None

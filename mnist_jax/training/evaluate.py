@@ -1,8 +1,5 @@
-"""Evaluation of saved networks, one path for all: a checkpoint of a workdir, or variables
-from elsewhere (a PyTorch state_dict through `mnist_jax.torch.checkpoint`), scored by the
-training program's own evaluation (`epoch.make_evaluate`, eval mode) on the configured test set.
-A run with an EMA of its weights (`config.ema_decay` > 0) is scored on the EMA (`saved_variables`).
-"""
+"""Evaluation of saved networks (a workdir's checkpoint, or variables from elsewhere) by the
+training program's own evaluation (`epoch.make_evaluate`) on the configured test set."""
 
 import json
 import os
@@ -20,11 +17,8 @@ from mnist_jax.training import step as step_lib
 
 
 def read_run_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config.json of the run in `workdir`.
-
-  Raises:
-    ValueError: one line, for a workdir without config.json or with one that is not JSON.
-  """
+  """The config.json of the run in `workdir`; a one-line ValueError when it is missing or not
+  JSON."""
   try:
     with open(os.path.join(workdir, "config.json")) as f:
       return ml_collections.ConfigDict(json.load(f))
@@ -57,17 +51,14 @@ def evaluate_variables(config: ml_collections.ConfigDict, params: Any,
                        batch_stats: Any) -> dict[str, Any]:
   """Scores replicas of `config.model` on the configured test set (`splits.load_splits`).
 
-  params, batch_stats: float32 pytrees with a leading replica axis [R, ...].
-
-  Returns:
-    {"test_loss": [R] mean NLL, "test_correct": [R] ints, "test_total": int}.
-
-  Raises:
-    data.DataError: missing or corrupt MNIST files.
+  params, batch_stats: float32 pytrees with a leading replica axis [R, ...]. Returns
+  {"test_loss": [R] mean NLL, "test_correct": [R] ints, "test_total": int}; raises
+  data.DataError for missing or corrupt MNIST files.
   """
   test_images, test_labels = splits.load_splits(config)["test"]
   state = step_lib.InferenceState(step_lib.create_model(config).apply, params, batch_stats)
-  totals = jax.jit(epoch_lib.make_evaluate(config, len(test_labels)))(state, test_images, test_labels)
+  evaluate = jax.jit(epoch_lib.make_evaluate(config, len(test_labels)))
+  totals = evaluate(state, test_images, test_labels)
   result = jax.device_get(epoch_lib.compute_per_replica(totals))
   return {"test_loss": result["loss"].tolist(),
           "test_correct": np.rint(np.asarray(totals.accuracy.total)).astype(int).tolist(),
@@ -89,7 +80,6 @@ def evaluate_checkpoint(workdir: str, step: int | None = None) -> dict[str, Any]
   manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
   try:
     step = checkpoint_step(manager, step)
-    # Restored without a target: evaluation needs the variables, not the optimizer's state.
     arrays = checkpoint.restore_arrays(manager, step)
   finally:
     manager.close()

@@ -1,11 +1,5 @@
-"""Metric collections (clu.metrics) and the writers that record them.
-
-Per-step and per-epoch numbers flow: jitted step -> `clu.metrics.Collection` -> host ->
-`clu.metric_writers` (TensorBoard events) and a JSON-lines file in the workdir.
-`clu.metric_writers` imports TensorFlow, so it is imported lazily here; where TensorFlow is
-absent the run still records its JSON lines and says that TensorBoard events are skipped.
-"""
-
+"""Metric collections (clu.metrics) and their writers: JSON lines in the workdir and
+TensorBoard events (`clu.metric_writers`, imported lazily: it needs TensorFlow)."""
 
 import json
 import os
@@ -32,11 +26,7 @@ class Metrics(clu_metrics.Collection):
 
 
 class JsonLinesWriter:
-  """Appends one JSON object per call to `path`.
-
-  clu has no JSON-lines writer; this file is the small, diffable run summary that
-  `scripts/compare.py` and docs/RESULTS.md are generated from.
-  """
+  """Appends one JSON object per call to `path` (metrics.jsonl, steps.jsonl)."""
 
   def __init__(self, path: str):
     self.path = path
@@ -65,21 +55,13 @@ def read_json_lines(path: str) -> list[dict[str, Any]]:
 def seed_statistics(test_accuracy: Any, last_epochs: int = 3) -> dict[str, list[float]]:
   """Each seed's best test accuracy and its mean over the last `last_epochs` epochs.
 
-  The per-seed numbers of summary.json (`run_files.write_summary`) and docs/RESULTS.md
-  (`mnist_jax.reporting.analysis`).
+  test_accuracy: percent, [epochs, seeds] as nested lists or an array, oldest epoch first
+    (``[record["test_accuracy"] for record in history]``); ``[]`` (no epoch) is allowed.
+  last_epochs: final epochs to average; all of them when fewer have finished.
 
-  Args:
-    test_accuracy: percent, [epochs, seeds] as nested lists or an array, oldest epoch first;
-      e.g. ``[record["test_accuracy"] for record in history]`` over the records of
-      metrics.jsonl. ``[]`` (no finished epoch) is allowed.
-    last_epochs: how many final epochs to average; all of them when fewer have finished.
-
-  Returns:
-    ``{"best": [...], "last<last_epochs>_mean": [...]}`` (by default "best" and "last3_mean",
-    the ``test_accuracy`` of summary.json), one float per seed; empty lists without epochs.
-
-  Raises:
-    ValueError: `last_epochs` < 1, or `test_accuracy` is not [epochs, seeds].
+  Returns ``{"best": [...], "last<last_epochs>_mean": [...]}`` (the ``test_accuracy`` of
+  summary.json), one float per seed, empty lists without epochs. Raises ValueError for
+  `last_epochs` < 1 or `test_accuracy` not [epochs, seeds].
   """
   if last_epochs < 1:
     raise ValueError(f"last_epochs must be >= 1, got {last_epochs}")
@@ -95,16 +77,15 @@ def seed_statistics(test_accuracy: Any, last_epochs: int = 3) -> dict[str, list[
 
 
 def create_tensorboard_writer(workdir: str):
-  """`clu.metric_writers` default writer (TensorBoard events + logging) for `workdir`.
-
-  Returns None where TensorFlow (needed by the TensorBoard writer) is not installed.
-  """
+  """`clu.metric_writers` default writer (TensorBoard events + logging) for `workdir`; None
+  where TensorFlow is not installed."""
   # TensorFlow's C++ start-up messages would bury the references' console lines.
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   try:
     from clu import metric_writers  # pylint: disable=g-import-not-at-top
   except ImportError as e:
-    logging.warning("clu.metric_writers unavailable (%s): no TensorBoard events, JSON lines only.", e)
+    logging.warning("clu.metric_writers unavailable (%s): no TensorBoard events, JSON lines only.",
+                    e)
     return None
   return metric_writers.create_default_writer(workdir, just_logging=False, asynchronous=False)
 
@@ -121,14 +102,9 @@ def to_builtin(value: Any) -> Any:
 
 
 def write_tensorboard_scalars(tensorboard, record: dict[str, Any], step_losses: np.ndarray,
-                          first_step: int) -> None:
-  """TensorBoard scalars of one epoch (means over replicas), if there is a writer.
-
-  Args:
-    tensorboard: from `create_tensorboard_writer`, or None.
-    record: the epoch's metrics.jsonl record.
-    step_losses: float32 [R, steps] of the epoch; `first_step`: its first global step.
-  """
+                              first_step: int) -> None:
+  """TensorBoard scalars of one epoch (means over replicas) unless `tensorboard` is None:
+  `record` (metrics.jsonl's) and `step_losses` float32 [R, steps] from global step `first_step`."""
   if tensorboard is None:
     return
   for i in range(step_losses.shape[1]):
@@ -136,5 +112,5 @@ def write_tensorboard_scalars(tensorboard, record: dict[str, Any], step_losses: 
   keys = [key for key in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
                           "test_loss", "test_accuracy", "learning_rate") if key in record]
   tensorboard.write_scalars(first_step + step_losses.shape[1],
-                               {key: float(np.mean(record[key])) for key in keys})
+                            {key: float(np.mean(record[key])) for key in keys})
   tensorboard.flush()

@@ -1,9 +1,5 @@
-"""Training curves, learning-rate and misclassified-image plots (PNG files).
-
-The figures mirror the references' "Training Graphs" and "Misclassified Images" (e.g. ref3.md,
-"## Training Graphs" and "## Sample of Misclassified Images"). Each draws on its own Agg
-`Figure` and never touches pyplot: no global figure registry, the process's backend untouched.
-"""
+"""Training curves, learning-rate and misclassified-image plots (PNG files), as the references'
+"Training Graphs" and "Misclassified Images"; each on its own Agg `Figure`, never pyplot."""
 
 from __future__ import annotations
 
@@ -96,21 +92,14 @@ def _draw_step_losses(axes, losses: np.ndarray) -> None:
 def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[str],
                 step_losses: np.ndarray | Sequence[float] | None = None,
                 title: str | None = None) -> pathlib.Path:
-  """Writes the 2x2 "Training Graphs" figure (train/test loss and accuracy) as a PNG; returns
-  the path.
+  """Writes the 2x2 "Training Graphs" figure (train/test loss and accuracy) as a PNG to `path`
+  (creating its folders); returns the path.
 
-  Args:
-    history: one dict per epoch with keys ``epoch`` (number), ``train_loss``,
-      ``train_accuracy``, ``test_loss``, ``test_accuracy`` (accuracies in percent). For
-      several seeds each value but ``epoch`` is a list, one entry per seed: each seed is drawn
-      thin, their mean thick.
-    path: PNG file to write; parent folders are created.
-    step_losses: optional per-step train loss, float [steps] or [seeds, steps]; the
-      train-loss panel then shows it against the optimizer step (`_draw_step_losses`).
-    title: optional figure title.
-
-  Raises:
-    ValueError: an empty history, a missing key, or inconsistent per-seed values.
+  history: one dict per epoch with `HISTORY_KEYS` (accuracies in percent); for several seeds
+    each value but ``epoch`` is a list, one entry per seed (drawn thin, their mean thick).
+  step_losses: per-step train loss, float [steps] or [seeds, steps]; the train-loss panel then
+    shows it against the optimizer step. Raises ValueError for an empty history, a missing
+    key, or inconsistent per-seed values.
   """
   if not history:
     raise ValueError("history is empty; need one dict per epoch")
@@ -154,22 +143,16 @@ def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[st
 def plot_learning_rate(learning_rates: np.ndarray | Sequence[float],
                        path: str | os.PathLike[str], steps_per_epoch: int | None = None,
                        title: str | None = None) -> pathlib.Path:
-  """Writes the learning rate per optimizer step as a PNG; returns the path.
-
-  Args:
-    learning_rates: float [steps], the lr used by each update.
-    path: PNG file to write; parent folders are created.
-    steps_per_epoch: if given, epoch boundaries are drawn as vertical lines.
-    title: optional title (default "Learning rate").
-
-  Raises:
-    ValueError: `learning_rates` not a non-empty 1-D array, or `steps_per_epoch` not a
-      positive int.
+  """Writes `learning_rates` (float [steps], the lr of each update) as a PNG to `path`
+  (creating its folders), with epoch boundaries as vertical lines if `steps_per_epoch` is
+  given; returns the path. Raises ValueError for `learning_rates` not a non-empty 1-D array
+  or `steps_per_epoch` not a positive int.
   """
   rates = np.asarray(learning_rates, dtype=np.float64)
   if rates.ndim != 1 or rates.size == 0:
     raise ValueError(f"learning_rates must be a non-empty 1-D array, got shape {rates.shape}")
-  if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int) or steps_per_epoch <= 0):
+  if steps_per_epoch is not None and not (isinstance(steps_per_epoch, int)
+                                          and steps_per_epoch > 0):
     raise ValueError(f"steps_per_epoch must be a positive int or None, got {steps_per_epoch!r}")
   figure = new_figure(9, 4)
   axes = figure.subplots()
@@ -188,19 +171,13 @@ def plot_learning_rate(learning_rates: np.ndarray | Sequence[float],
 def plot_misclassified(images: np.ndarray, labels: np.ndarray | Sequence[int],
                        predictions: np.ndarray | Sequence[int], path: str | os.PathLike[str],
                        max_images: int = 25) -> pathlib.Path:
-  """Writes a grid of the first `max_images` misclassified digits, titled "true: t / pred: p"
-  (correct ones are skipped, so the whole test set may be passed); returns the path (a figure
-  saying so when nothing is misclassified).
+  """Writes a grid of the first `max_images` (positive int) misclassified digits, titled
+  "true: t / pred: p", as a PNG to `path` (creating its folders); returns the path (a figure
+  saying so when nothing is misclassified). Correct ones are skipped.
 
-  Args:
-    images: uint8 [N, 28, 28, 1] (or [N, 28, 28]) in 0..255, or float of the same shape
-      (e.g. normalised; each image is then scaled to its range).
-    labels, predictions: int [N], true and predicted classes.
-    path: PNG file to write; parent folders are created.
-    max_images: most images shown, positive int.
-
-  Raises:
-    ValueError: mismatched shapes or a non-positive `max_images`.
+  images: uint8 [N, 28, 28, 1] (or [N, 28, 28]) in 0..255, or float of the same shape (each
+  image then scaled to its range); labels, predictions: int [N]. Raises ValueError for
+  mismatched shapes or a non-positive `max_images`.
   """
   images, labels, predictions = np.asarray(images), np.asarray(labels), np.asarray(predictions)
   if images.ndim == 4 and images.shape[-1] == 1:

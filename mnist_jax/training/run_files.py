@@ -21,7 +21,8 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list
   summary = {
       "model": config.model,
       "num_params": num_params,
-      "seeds": history[-1]["seeds"] if history else [config.seed + r for r in range(config.num_seeds)],
+      "seeds": (history[-1]["seeds"] if history
+                else [config.seed + r for r in range(config.num_seeds)]),
       "num_epochs": len(history),
       "device": f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind} x{jax.device_count()}",
       "compile_seconds": compile_seconds,
@@ -36,14 +37,11 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list
 def make_plots(workdir: str, states: step_lib.TrainState, history: list[dict[str, Any]],
                test_images: jax.Array, test_labels: jax.Array) -> None:
   """Writes curves.png (every replica), learning_rate.png (per step) and misclassified.png
-  (the first replica's wrong test predictions) to `workdir`.
-
-  Args:
-    states: the trained TrainState with a leading replica axis [R, ...].
-    history: the per-epoch records of metrics.jsonl; steps.jsonl is read from `workdir`.
-    test_images: uint8 [N, 28, 28, 1]; test_labels: int32 [N].
+  (the first replica's wrong test predictions) to `workdir`, from `states` (trained, [R, ...]),
+  `history` (metrics.jsonl's records), steps.jsonl, uint8 test_images [N, 28, 28, 1] and
+  int32 test_labels [N].
   """
-  from mnist_jax.training import plots  # pylint: disable=g-import-not-at-top  (matplotlib only when plotting)
+  from mnist_jax.training import plots  # pylint: disable=g-import-not-at-top  (matplotlib)
 
   step_records = metrics_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
   step_losses = np.concatenate([np.asarray(r["step_loss"]) for r in step_records], axis=1)
@@ -60,12 +58,9 @@ def make_plots(workdir: str, states: step_lib.TrainState, history: list[dict[str
 
 def epoch_record(config: ml_collections.ConfigDict, epoch: int, out: epoch_lib.EpochOutput,
                   evaluations: dict[str, Any], learning_rates: np.ndarray) -> dict[str, Any]:
-  """One line of metrics.jsonl: every per-replica value a list over replicas.
-
-  Args:
-    out: the epoch's `EpochOutput` [R]; evaluations: {"validation"?, "test"} -> Metrics [R];
-    learning_rates: float32 [R, steps] on the host. Every process must call it (`to_host`).
-  """
+  """One line of metrics.jsonl, every per-replica value a list over replicas, from the epoch's
+  `EpochOutput` [R], `evaluations` ({"validation"?, "test"} -> Metrics [R]) and host
+  `learning_rates` float32 [R, steps]. Every process must call it (`to_host`)."""
   train_result = epoch_lib.to_host(epoch_lib.compute_per_replica(out.metrics))
   record = {"epoch": epoch, "seeds": sweep.replica_seeds(config),
             "sweep": {path: [cell[path] for _, cell in sweep.replicas(config)]

@@ -1,12 +1,6 @@
-"""One replica's training and evaluation steps: TrainState, the model, the loss.
-
-The plain Flax and Optax path, the same on every backend: `train_step` is one SGD step on a
-normalised batch, `eval_step` the eval-mode metrics of a batch. `mnist_jax.training.epoch` maps them
-over replicas and batches. Two optional recipe pieces, each in the program only when some
-replica uses it (`RECIPE_PIECES`): label smoothing of the training loss
-(`config.label_smoothing`) and an exponential moving average of the weights
-(`config.ema_decay`, `EmaTrainState`), which evaluation then scores in place of the raw weights.
-"""
+"""One replica's training and evaluation steps (`train_step`, `eval_step`): TrainState, the
+model, the loss, and the optional `RECIPE_PIECES` (label smoothing, an EMA of the weights).
+`mnist_jax.training.epoch` maps them over replicas and batches."""
 
 from typing import Any, Callable
 
@@ -32,8 +26,8 @@ class TrainState(train_state.TrainState):
   rotation angles and dropout masks, so a resumed run draws exactly what an uninterrupted
   one would.
 
-  `recipe` holds the replica's swept values (`mnist_jax.optim.sweep.replica_values`): scalar arrays
-  by config field path, empty outside a sweep. Being data, one program trains a whole grid.
+  `recipe` holds the replica's swept values (`mnist_jax.optim.sweep.replica_values`): scalar
+  arrays by config field path, empty outside a sweep.
   """
 
   batch_stats: Any
@@ -42,15 +36,13 @@ class TrainState(train_state.TrainState):
 
 
 class EmaTrainState(TrainState):
-  """A TrainState that also keeps an exponential moving average of its variables (when some
-  replica has `config.ema_decay` > 0; a run without keeps the plain TrainState, so its
-  checkpoints and compiled programs are those of a run before this field existed).
+  """A TrainState with an exponential moving average of its variables, used when some replica
+  has `config.ema_decay` > 0 (other runs keep the plain TrainState and their programs).
 
   `ema`: {"params": ..., "batch_stats": ...}, float32, shaped like `params` and `batch_stats`;
-  the initial variables at step 0, then `update_ema` after every optimizer step. Mirrors
-  torch's `AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)`
-  with `update_parameters(model)` after each `optimizer.step()`: BatchNorm's running mean and
-  variance are averaged like the parameters. Evaluation (`inference_variables`) reads `ema`.
+  the initial variables at step 0, then `update_ema` after every optimizer step: torch's
+  `AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)` with
+  `update_parameters(model)` after each `optimizer.step()`. Evaluation reads `ema`.
   """
 
   ema: Any = flax.struct.field(default_factory=dict)
@@ -58,10 +50,8 @@ class EmaTrainState(TrainState):
 
 @flax.struct.dataclass
 class InferenceState:
-  """What evaluation reads of a TrainState: the model's `apply_fn` and its variables.
-
-  params, batch_stats: pytrees of float32 arrays with a leading replica axis [R, ...].
-  """
+  """What evaluation reads of a TrainState: `apply_fn` and params, batch_stats (float32
+  pytrees with a leading replica axis [R, ...])."""
 
   apply_fn: Callable = flax.struct.field(pytree_node=False)
   params: Any = None
@@ -86,21 +76,18 @@ def create_train_state(key: jax.Array, model, tx: optax.GradientTransformation,
   params = variables["params"]
   batch_stats = variables.get("batch_stats", {})
   extra = {"ema": {"params": params, "batch_stats": batch_stats}} if ema else {}
-  # A strongly typed step, as a restored checkpoint has: the same program either way, so a
-  # resumed run finds the fresh run's entry in the persistent compilation cache.
+  # A strongly typed step, as a restored checkpoint has: a resumed run compiles the same program.
   return (EmaTrainState if ema else TrainState)(
       step=jnp.zeros((), jnp.int32), apply_fn=model.apply, params=params, tx=tx,
       opt_state=tx.init(params) if opt_state is None else opt_state,
       batch_stats=batch_stats, key=data_key, recipe=recipe or {}, **extra)
 
 
-def create_replica_states(config: ml_collections.ConfigDict, recipe: recipe_lib.Recipe) -> TrainState:
-  """Fresh TrainStates of all replicas, stacked [R, ...] (`sweep.replicas` order).
-
-  Replica r is initialised from `jax.random.PRNGKey(seed)` of its seed, with its swept values
-  in ``recipe`` and in its optimizer's state; all share ``recipe.optimizer``. `EmaTrainState`s
-  when some replica has `ema_decay` > 0 (`uses`), plain TrainStates otherwise.
-  """
+def create_replica_states(config: ml_collections.ConfigDict,
+                          recipe: recipe_lib.Recipe) -> TrainState:
+  """Fresh TrainStates of all replicas, stacked [R, ...] (`sweep.replicas` order), each from
+  `jax.random.PRNGKey(seed)` with its swept values in ``recipe`` and its optimizer state; all
+  share ``recipe.optimizer``. `EmaTrainState`s when some replica `uses` "ema_decay"."""
   model = create_model(config)
   keys = jnp.stack([jax.random.PRNGKey(seed) for seed in sweep.replica_seeds(config)])
   ema = uses(config, "ema_decay")
@@ -112,8 +99,8 @@ def create_replica_states(config: ml_collections.ConfigDict, recipe: recipe_lib.
   return jax.jit(jax.vmap(init))(keys, recipe.values)
 
 
-# Config fields of optional recipe pieces: float in [0, 1), 0 = off; in the program (as
-# `train_step` arguments, `recipe_pieces`) only when some replica has a nonzero value.
+# Optional recipe pieces: float config fields in [0, 1), 0 = off; `train_step` arguments
+# (`recipe_pieces`) only when some replica has a nonzero value.
 RECIPE_PIECES = ("label_smoothing", "ema_decay")
 
 
@@ -141,9 +128,8 @@ def nll_loss(log_probs: jax.Array, labels: jax.Array) -> jax.Array:
 def smoothed_nll_loss(log_probs: jax.Array, labels: jax.Array,
                       label_smoothing: jax.Array | float) -> jax.Array:
   """Per-example label-smoothed cross-entropy, float32 [B]: (1 - eps) * NLL + eps * the mean
-  over the C classes of -log p, i.e. torch's ``F.cross_entropy(log_probs, labels,
-  label_smoothing=eps, reduction='none')`` (on log-probabilities, whose log_softmax is
-  themselves). eps = 0 gives `nll_loss` exactly (for finite log-probabilities).
+  over the C classes of -log p, torch's ``F.cross_entropy(log_probs, labels,
+  label_smoothing=eps, reduction='none')``; eps = 0 gives `nll_loss` exactly.
 
   log_probs: float32 [B, C]; labels: int32 [B]; label_smoothing: float32 [] in [0, 1).
   """
@@ -175,23 +161,16 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, dropout_
                ) -> tuple[TrainState, jax.Array, metrics_lib.Metrics]:
   """One SGD step on a normalised batch (then the EMA update of an `EmaTrainState`).
 
-  Args:
-    state: one replica's TrainState; its ``tx`` steps with the replica's swept values
-      (``state.recipe``) where it takes them (`mnist_jax.optim.recipe.Recipe.optimizer`).
-    images: float32 [B, 28, 28, 1], normalised (mean 0.1307, std 0.3081).
-    labels: int32 [B].
-    dropout_key: raw PRNG key for this step's dropout masks.
-    keep_prob: float32 [], a swept dropout rate as 1 - rate (see `network.Network`).
-    label_smoothing: float32 [] in [0, 1): the gradient is that of `smoothed_nll_loss` (torch's
-      ``nn.CrossEntropyLoss(label_smoothing=eps)``); None: of `nll_loss`.
-    ema_decay: float32 [] in [0, 1), the decay of `update_ema`; required by an `EmaTrainState`.
+  state: one replica's TrainState; its ``tx`` takes the swept values ``state.recipe``.
+  images: float32 [B, 28, 28, 1], normalised (mean 0.1307, std 0.3081); labels: int32 [B];
+  dropout_key: raw PRNG key; keep_prob: float32 [], a swept dropout rate as 1 - rate.
+  label_smoothing: float32 [] in [0, 1): the gradient is that of `smoothed_nll_loss` (torch's
+  ``nn.CrossEntropyLoss(label_smoothing=eps)``); None: of `nll_loss`.
+  ema_decay: float32 [] in [0, 1), the decay of `update_ema`; required by an `EmaTrainState`.
 
-  Returns:
-    (new state, mean NLL float32 [], training metrics of this batch). The loss reported is the
-    NLL the references print, with or without label smoothing.
-
-  Raises:
-    ValueError: an `EmaTrainState` without `ema_decay`.
+  Returns (new state, mean NLL float32 [], the batch's training metrics): the NLL the
+  references print, with or without label smoothing. Raises ValueError for an
+  `EmaTrainState` without `ema_decay`.
   """
   has_ema = isinstance(state, EmaTrainState)
   if has_ema and ema_decay is None:
@@ -213,9 +192,8 @@ def train_step(state: TrainState, images: jax.Array, labels: jax.Array, dropout_
   step_updates, opt_state = tx.update(grads, state.opt_state, state.params, values=state.recipe)
   params = optax.apply_updates(state.params, step_updates)
   if has_ema:
-    ema = update_ema(state.ema, {"params": params, "batch_stats": batch_stats}, ema_decay,
-                     first=state.step == 0)
-    state = state.replace(ema=ema)
+    state = state.replace(ema=update_ema(state.ema, {"params": params, "batch_stats": batch_stats},
+                                         ema_decay, first=state.step == 0))
   state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
                         batch_stats=batch_stats)
   batch_metrics = metrics_lib.Metrics.single_from_model_output(

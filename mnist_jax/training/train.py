@@ -1,10 +1,5 @@
-"""The main loop: `train_and_evaluate(config, workdir)`.
-
-The host sets up (config checks, data, the recipe, replica states, resume), then per epoch
-calls the compiled epoch program (`epoch`), evaluates, prints the references' console lines,
-writes metrics and saves an Orbax checkpoint (`checkpoint`); plots and summary.json when done.
-Several seeds (`config.num_seeds`) and the cells of a sweep train as replicas of one program.
-"""
+"""The main loop, `train_and_evaluate(config, workdir)`: per epoch the compiled epoch program,
+evaluation, the references' console lines, metrics and an Orbax checkpoint."""
 
 import json
 import os
@@ -46,9 +41,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   config.json, metrics.jsonl (one line per epoch, every value a list over replicas),
   steps.jsonl (per-step losses and learning rates), TensorBoard events, checkpoints/,
   summary.json and, when `config.plots`, curves.png, learning_rate.png, misclassified.png.
-
-  Returns:
-    The per-epoch history (the records of metrics.jsonl).
+  Returns the per-epoch history (the records of metrics.jsonl).
 
   Raises:
     ValueError: an impossible config value, an unknown model, an unwritable workdir, or a
@@ -103,22 +96,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     metrics_writer = metrics_lib.JsonLinesWriter(os.path.join(workdir, "metrics.jsonl"))
     steps_writer = metrics_lib.JsonLinesWriter(os.path.join(workdir, "steps.jsonl"))
     metrics_writer.rewrite(history)
-    steps_writer.rewrite([r for r in metrics_lib.read_json_lines(steps_writer.path) if r["epoch"] < start_epoch])
+    steps_writer.rewrite([r for r in metrics_lib.read_json_lines(steps_writer.path)
+                          if r["epoch"] < start_epoch])
     tensorboard = metrics_lib.create_tensorboard_writer(workdir)
   if tensorboard is not None and start_epoch == 0:
-    tensorboard.write_hparams({k: v for k, v in config.items() if not isinstance(v, ml_collections.ConfigDict)})
+    tensorboard.write_hparams({k: v for k, v in config.items()
+                               if not isinstance(v, ml_collections.ConfigDict)})
 
   # The bar reads the partial epoch, which several processes hold in parts.
   progress = console.Progress(num_steps, enabled=config.progress_bar and jax.process_count() == 1)
-  empty_output = lambda: epoch_lib.place(epoch_lib.empty_epoch_output(len(seeds), num_steps), by_replica)
-  train_steps = jax.jit(epoch_lib.make_train_segment(config, num_train, mesh), donate_argnums=(0, 1))
-  # Tracing and lowering (Python) apart from compiling (XLA, or a load from JAX's persistent
-  # compilation cache, which the scripts turn on).
+  empty_output = lambda: epoch_lib.place(epoch_lib.empty_epoch_output(len(seeds), num_steps),
+                                         by_replica)
+  train_steps = jax.jit(epoch_lib.make_train_segment(config, num_train, mesh),
+                        donate_argnums=(0, 1))
+  # Tracing and lowering (Python) timed apart from compiling (XLA, or the persistent cache).
   trace_start = time.perf_counter()
   lowered = [train_steps.lower(states, empty_output(), train_images, train_labels, np.int32(0),
                                np.int32(0), np.int32(0))]
-  lowered += [jax.jit(epoch_lib.make_evaluate(config, len(labels_), mesh)).lower(states, images, labels_)
-              for images, labels_ in eval_sets.values()]
+  lowered += [jax.jit(epoch_lib.make_evaluate(config, len(labels_), mesh))
+              .lower(states, images, labels_) for images, labels_ in eval_sets.values()]
   compile_start = time.perf_counter()
   train_steps, *evaluators = (program.compile() for program in lowered)
   compile_seconds = time.perf_counter() - compile_start
@@ -127,11 +123,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   num_cells = len(sweep.cells(config))
   grid = f" x {num_cells} sweep cells = {len(seeds)} replicas" if config.get("sweep") else ""
   say = print if primary else lambda *args: None
+  eval_sizes = " / ".join(f"{len(l)} {n}" for n, (_, l) in eval_sets.items())
   say(f"Model {config.model}: {num_params:,} parameters; {config.num_seeds} seed(s) "
-        f"{seeds[:config.num_seeds]}{grid}; "
-        f"{num_train} train / {' / '.join(f'{len(l)} {n}' for n, (_, l) in eval_sets.items())} images; "
-        f"device {jax.devices()[0].device_kind} x{jax.device_count()}; "
-        f"traced in {trace_seconds:.1f} s, compiled in {compile_seconds:.1f} s")
+      f"{seeds[:config.num_seeds]}{grid}; {num_train} train / {eval_sizes} images; "
+      f"device {jax.devices()[0].device_kind} x{jax.device_count()}; "
+      f"traced in {trace_seconds:.1f} s, compiled in {compile_seconds:.1f} s")
   stop_request = console.StopRequest()
   try:
     for epoch in range(start_epoch, config.num_epochs):
@@ -159,19 +155,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
         for r, label in enumerate(labels):
           prefix = "" if len(labels) == 1 else f"[{label}] "
           say(prefix + console.eval_line(name, record[f"{name}_loss"][r],
-                                           record[f"{name}_correct"][r], record[f"{name}_total"]))
-
+                                         record[f"{name}_correct"][r], record[f"{name}_total"]))
       # On the test loss, as the references step it; on the validation loss where there is one.
-      states, epoch_state = recipe.end_epoch(
-          states, epoch_state, record["validation_loss" if "validation" in evaluations else "test_loss"])
-
+      plateau_loss = "validation_loss" if "validation" in evaluations else "test_loss"
+      states, epoch_state = recipe.end_epoch(states, epoch_state, record[plateau_loss])
       checkpoint.save_checkpoint(manager, epoch + 1, states, epoch_state, history, {
           f"{name}_accuracy": np.mean(record[f"{name}_accuracy"]) for name in evaluations})
       if primary:
         metrics_writer.write(record)
-        steps_writer.write({"epoch": epoch, "step_loss": step_losses, "learning_rate": learning_rates})
+        steps_writer.write({"epoch": epoch, "step_loss": step_losses,
+                            "learning_rate": learning_rates})
         metrics_lib.write_tensorboard_scalars(tensorboard, record, step_losses, epoch * num_steps)
-
   finally:
     stop_request.restore()  # also when training fails
   host_states = epoch_lib.to_host(states) if config.plots else None  # every process takes part
@@ -190,8 +184,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
 def _check_finite(epoch: int, step_losses: np.ndarray, record: dict[str, Any], labels: list[str],
                   manager) -> None:
   """Raises TrainingError naming the replica for a non-finite training or evaluation loss."""
-  last_good = ("not saved, no checkpoint yet" if manager.latest_step() is None else
-               f"not saved, last good checkpoint: epoch {manager.latest_step()} in {manager.directory}")
+  last = manager.latest_step()
+  last_good = ("not saved, no checkpoint yet" if last is None else
+               f"not saved, last good checkpoint: epoch {last} in {manager.directory}")
   if not np.all(np.isfinite(step_losses)):
     replica, step = np.argwhere(~np.isfinite(step_losses))[0]
     raise TrainingError(f"non-finite training loss at epoch {epoch} step {step} "
@@ -201,4 +196,5 @@ def _check_finite(epoch: int, step_losses: np.ndarray, record: dict[str, Any], l
     if not np.all(np.isfinite(losses)):
       replica = np.flatnonzero(~np.isfinite(losses))[0]
       # BatchNorm can keep the training loss finite while its running statistics overflow.
-      raise TrainingError(f"non-finite {name} loss at epoch {epoch} ({labels[replica]}); {last_good}")
+      raise TrainingError(f"non-finite {name} loss at epoch {epoch} ({labels[replica]}); "
+                          f"{last_good}")
