@@ -7,6 +7,8 @@ and the runs that decided it are in docs/EXPERIMENTS.md.
 """
 
 import copy
+import importlib
+import pathlib
 
 import ml_collections
 
@@ -116,13 +118,26 @@ def plateau(factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
       "min_lr": min_lr})
 
 
-def recipe(experiment: str, step: str, recipes: dict[str, dict]) -> ml_collections.ConfigDict:
+def recipe(experiment: str, step: str | None, recipes: dict[str, dict]) -> ml_collections.ConfigDict:
   """Config of `step` from an experiment's `recipes` (step -> field overrides).
 
   Raises:
-    ValueError: unknown step (the message lists the valid ones).
+    ValueError: no step, or an unknown one (the message lists the valid ones).
   """
+  if step is None:
+    raise ValueError(f"{experiment} needs a step; valid steps: {', '.join(recipes)}")
   if step not in recipes:
     raise ValueError(f"unknown step {step!r} for {experiment}; valid steps: {', '.join(recipes)}")
   name = f"{experiment}_{step}"
   return get_config(name=name, model=name, **recipes[step])
+
+
+def experiments() -> dict[str, tuple[str, ...] | None]:
+  """Each config file of this package (its stem, e.g. "ref3") -> the steps it selects after
+  the colon (its `STEPS`), or None for a file without steps (final.py); base.py left out."""
+  listing = {}
+  for path in sorted(pathlib.Path(__file__).parent.glob("*.py")):
+    if path.stem not in ("__init__", "base"):
+      module = importlib.import_module(f"{__package__}.{path.stem}")
+      listing[path.stem] = getattr(module, "STEPS", None)
+  return listing

@@ -21,16 +21,23 @@ _SHARED = {"batch_size": 64, "num_epochs": 15, "momentum": 0.9, "rotation_degree
 # Model name without "frontier_" -> OneCycle (max_lr, pct_start).
 ONE_CYCLE = {"5k": (0.2, 0.25), "4k": (0.2, 0.25), "2k": (0.15, 0.25), "2k_separable": (0.2, 0.25),
              "1k_separable": (0.4, 0.25)}
+# Selected after the colon (configs/frontier.py:frontier_4k); "4k" is accepted as well.
+STEPS = tuple(f"frontier_{model}" for model in ONE_CYCLE)
+EXAMPLE = "frontier_4k"
 
 
-def get_config(model: str = "frontier_4k"):
+def get_config(model: str | None = None):
   """The recipe of frontier model `model` (also the config's name); "4k" = "frontier_4k".
 
   Raises:
-    ValueError: unknown model (the message lists the valid ones, without "frontier_").
+    ValueError: no model, or an unknown one (the message lists the valid ones).
   """
+  short = model and model.removeprefix("frontier_")
+  if short not in ONE_CYCLE:
+    problem = "frontier needs a step" if model is None else f"unknown step {model!r} for frontier"
+    raise ValueError(f"{problem}; valid steps: {', '.join(STEPS)}")
   # Fresh schedules each call: a ConfigDict in a module-level recipe would be shared by
   # every config made from it, so one run's override would leak into the next.
   recipes = {step: {**_SHARED, "schedule": base.one_cycle(max_lr=max_lr, pct_start=pct_start)}
              for step, (max_lr, pct_start) in ONE_CYCLE.items()}
-  return base.recipe("frontier", model.removeprefix("frontier_"), recipes)
+  return base.recipe("frontier", short, recipes)

@@ -24,5 +24,8 @@ RECIPES = {
 }
 
 
-def get_config(step: str = "code5"):
+STEPS = tuple(RECIPES)
+
+
+def get_config(step: str | None = None):
   return base.recipe("ref1", step, RECIPES)

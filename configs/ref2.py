@@ -22,7 +22,10 @@ RECIPES = {
 }
 
 
-def get_config(step: str = "final"):
+STEPS = tuple(RECIPES)
+
+
+def get_config(step: str | None = None):
   config = base.recipe("ref2", step, RECIPES)
   # Exp. 1-3 share the Final network.
   config.model = "ref2_final" if step.startswith("final") else config.model

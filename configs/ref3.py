@@ -18,5 +18,8 @@ RECIPES = {
 }
 
 
-def get_config(step: str = "step4"):
+STEPS = tuple(RECIPES)
+
+
+def get_config(step: str | None = None):
   return base.recipe("ref3", step, RECIPES)

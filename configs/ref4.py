@@ -22,5 +22,8 @@ RECIPES = {
 }
 
 
-def get_config(step: str = "step5"):
+STEPS = tuple(RECIPES)
+
+
+def get_config(step: str | None = None):
   return base.recipe("ref4", step, RECIPES)

@@ -27,5 +27,8 @@ RECIPES = {
 }
 
 
-def get_config(step: str = "step7"):
+STEPS = tuple(RECIPES)
+
+
+def get_config(step: str | None = None):
   return base.recipe("ref5", step, RECIPES)

@@ -83,15 +83,20 @@ REPRODUCTIONS = {
 SWEEPS.update(REPRODUCTIONS)
 # Seeds a cell where not 3: the frontier searches trade seeds for cells on a 2-core CPU.
 NUM_SEEDS = {name: 2 for name in SWEEPS if name.startswith("frontier_")}
+# Selected after the colon (configs/sweeps.py:final_one_cycle).
+STEPS = tuple(SWEEPS)
+EXAMPLE = "final_one_cycle"
 
 
-def get_config(name: str = "final_one_cycle"):
+def get_config(name: str | None = None):
   """The sweep `name` (a key of `SWEEPS`): its recipe, 3 seeds a cell (`NUM_SEEDS` where
   not), a validation split of 5,000 images (none for `REPRODUCTIONS`).
 
   Raises:
-    ValueError: unknown name (the message lists the valid ones).
+    ValueError: no name, or an unknown one (the message lists the valid ones).
   """
+  if name is None:
+    raise ValueError(f"sweeps needs a sweep name; valid sweeps: {', '.join(SWEEPS)}")
   if name not in SWEEPS:
     raise ValueError(f"unknown sweep {name!r}; valid sweeps: {', '.join(SWEEPS)}")
   recipe, grid = SWEEPS[name]

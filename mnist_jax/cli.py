@@ -1,7 +1,12 @@
 """Command-line plumbing shared by the scripts: flag parsing that ends bad input in one line."""
 
 import difflib
+import importlib.util
+import inspect
+import os
 import sys
+import textwrap
+import types
 from typing import NoReturn
 
 from absl import flags
@@ -19,7 +24,11 @@ def parse_flags(argv: list[str]) -> list[str]:
 
   An unknown config field in an override (`--config.nosuchfield=1`) is named with the closest
   valid names; any other parsing error (e.g. a value of the wrong type) gives absl's message.
+  A config file that is missing, lacks its step or is given an unknown one is one line too
+  (`check_config_step`).
   """
+  if "config" in flags.FLAGS:
+    check_config_step(argv)
   try:
     return flags.FLAGS(argv)
   except (AttributeError, KeyError) as e:
@@ -64,3 +73,78 @@ def unknown_field(config: ml_collections.ConfigDict, path: str) -> str | None:
     node = node[part]
     walked.append(part)
   return None
+
+
+# absl's help flags: with one of them the command prints its help, whatever --config says.
+_HELP = ("help", "helpfull", "helpshort", "helpxml", "h", "?")
+
+
+def check_config_step(argv: list[str], flag: str = "config") -> None:
+  """Stops with one `error:` line when the --config value (FILE or FILE:STEP) cannot be loaded.
+
+  A file with steps (a module-level `STEPS`, e.g. configs/ref3.py; `EXAMPLE` names the one the
+  message suggests, else the last) needs one after the colon and a known one, a file whose `get_config()` takes no argument (configs/final.py) none, and
+  the file must exist; other problems are left to absl's parsing. Nothing is checked when
+  help is asked for.
+  """
+  value = _flag_value(argv, flag)
+  if value is None or any(arg.lstrip("-") in _HELP for arg in argv[1:] if arg.startswith("-")):
+    return
+  path, colon, step = value.partition(":")
+  if not os.path.isfile(path):
+    fail(f"--{flag}: no config file {path}")
+  module = _load_module(path)
+  if module is None or not callable(getattr(module, "get_config", None)):
+    return  # absl's parsing reports it
+  steps = getattr(module, "STEPS", None)
+  if steps is None:
+    if colon and not inspect.signature(module.get_config).parameters:
+      fail(f"{path} takes no step; give it without a colon: --{flag} {path}")
+    return
+  if not step:
+    example = getattr(module, "EXAMPLE", steps[-1])
+    fail(f"{path} needs a step after a colon, e.g. {path}:{example}; steps: {', '.join(steps)}")
+  try:
+    module.get_config(step)
+  except ValueError as e:
+    fail(" ".join(str(e).split()))
+
+
+def _flag_value(argv: list[str], name: str) -> str | None:
+  """The value of flag `name` in `argv` (`--name=V`, `--name V`, one dash too; the last wins)."""
+  value = None
+  for i, arg in enumerate(argv[1:], start=1):
+    if arg == "--":
+      break
+    if not arg.startswith("-"):
+      continue
+    key, equals, rest = arg.lstrip("-").partition("=")
+    if key == name:
+      value = rest if equals else (argv[i + 1] if i + 1 < len(argv) else None)
+  return value
+
+
+def _load_module(path: str) -> types.ModuleType | None:
+  """The Python file `path` as a module (as ml_collections loads it), None if it fails to load."""
+  try:
+    spec = importlib.util.spec_from_file_location("mnist_jax_config_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+  except Exception:  # pylint: disable=broad-except  (absl's parsing reports it)
+    return None
+  return module
+
+
+def config_listing(experiments: dict[str, tuple[str, ...] | None], folder: str = "configs",
+                   width: int = 100) -> str:
+  """Help text naming each config file of `folder` and its steps (see configs.base.experiments)."""
+  lines = ["Config files (--config FILE, or --config FILE:STEP for a file with steps):"]
+  column = max(len(f"{folder}/{stem}.py:") for stem in experiments) + 3
+  for stem, steps in experiments.items():
+    head = f"  {folder}/{stem}.py" + (":" if steps else "")
+    if not steps:
+      lines.append(head + " " * (column - len(head)) + "(no step)")
+      continue
+    lines.extend(textwrap.wrap(", ".join(steps), width=width, break_on_hyphens=False,
+                               initial_indent=head.ljust(column), subsequent_indent=" " * column))
+  return "\n".join(lines) + "\n"
