@@ -19,6 +19,15 @@ def fail(message: str) -> NoReturn:
   sys.exit(1)
 
 
+def require_torch(what: str) -> None:
+  """Stops with one `error:` line naming the `torch` extra when PyTorch is not installed."""
+  try:
+    import torch  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+  except ImportError:
+    fail(f"{what} needs PyTorch, which is not installed: pip install \"mnist_jax[torch]\" "
+         "(from a checkout: pip install -e \".[torch]\")")
+
+
 def parse_flags(argv: list[str]) -> list[str]:
   """`absl.app.run`'s flags_parser: absl's parsing, with one `error:` line for bad flags.
 

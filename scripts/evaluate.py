@@ -5,8 +5,9 @@ PyTorch state_dict of a mirrored network with our evaluation.
   python scripts/evaluate.py --torch_checkpoint model.pt --model ref3_step4 [--test_subset 1000]
 
 A torch checkpoint is a ``torch.save(module.state_dict())`` of
-`mnist_jax.torch.mirror.build(model)` (e.g. written by scripts/export.py). Bad input
-ends with one line on stderr and exit status 1.
+`mnist_jax.torch.mirror.build(model)` (e.g. written by scripts/export.py); reading it needs
+PyTorch (the `torch` extra: pip install -e ".[torch]"). Bad input ends with one line on stderr
+and exit status 1.
 """
 
 from absl import app
@@ -64,6 +65,7 @@ def main(argv):
 
 
 def evaluate_torch_checkpoint():
+  cli.require_torch("--torch_checkpoint")
   config = base.get_config(model=FLAGS.model, test_subset=FLAGS.test_subset or 0)
   try:
     result = torch_checkpoint.evaluate(FLAGS.torch_checkpoint, config)

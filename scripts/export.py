@@ -5,8 +5,8 @@
 The file loads into `mnist_jax.torch.mirror.build(model)` with
 ``load_state_dict(torch.load("final.pt", weights_only=True), strict=True)``. Default: the
 best checkpoint, the first replica; --seed picks a seed's replica, --replica an index of a
-sweep's replicas (cell-major, `mnist_jax.optim.sweep.replicas`). Bad input ends with one line on
-stderr and exit status 1.
+sweep's replicas (cell-major, `mnist_jax.optim.sweep.replicas`). Needs PyTorch (the `torch`
+extra: pip install -e ".[torch]"). Bad input ends with one line on stderr and exit status 1.
 """
 
 from absl import app
@@ -33,6 +33,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Too many command-line arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)
+  cli.require_torch("scripts/export.py")
   import torch  # pylint: disable=import-outside-toplevel  (only this script needs it)
 
   try:

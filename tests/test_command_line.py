@@ -129,3 +129,13 @@ def test_get_config_without_a_step_raises_with_the_valid_steps():
     frontier.get_config()
   with pytest.raises(ValueError, match="sweeps needs a sweep name; valid sweeps: final_one_cycle"):
     sweeps.get_config()
+
+
+def test_without_pytorch_the_torch_commands_name_the_extra(capsys, monkeypatch):
+  monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+  with pytest.raises(SystemExit) as stopped:
+    cli.require_torch("scripts/export.py")
+  assert stopped.value.code == 1
+  assert capsys.readouterr().err == (
+      'error: scripts/export.py needs PyTorch, which is not installed: pip install "mnist_jax[torch]" '
+      '(from a checkout: pip install -e ".[torch]")\n')
