@@ -1,4 +1,4 @@
-"""Times our training epoch against the same network in PyTorch eager, in one run.
+r"""Times our training epoch against the same network in PyTorch eager, in one run.
 
   python scripts/benchmark.py --config configs/final.py
   python scripts/benchmark.py --config configs/final.py --num_examples 12800 --epochs 3 \
@@ -28,6 +28,7 @@ from ml_collections import config_flags
 
 import _paths  # noqa: F401  pylint: disable=unused-import
 
+from mnist_jax import cli
 from mnist_jax import data
 from mnist_jax import runtime
 from mnist_jax.benchmarks import timing as timing_lib
@@ -119,4 +120,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)
