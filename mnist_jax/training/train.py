@@ -157,8 +157,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
           say(prefix + console.eval_line(name, record[f"{name}_loss"][r],
                                          record[f"{name}_correct"][r], record[f"{name}_total"]))
       # On the test loss, as the references step it; on the validation loss where there is one.
-      plateau_loss = "validation_loss" if "validation" in evaluations else "test_loss"
-      states, epoch_state = recipe.end_epoch(states, epoch_state, record[plateau_loss])
+      monitored = "validation_loss" if "validation" in evaluations else "test_loss"
+      states, epoch_state = recipe.end_epoch(states, epoch_state, record[monitored])
       checkpoint.save_checkpoint(manager, epoch + 1, states, epoch_state, history, {
           f"{name}_accuracy": np.mean(record[f"{name}_accuracy"]) for name in evaluations})
       if primary:
