@@ -106,9 +106,10 @@ def test_no_restorable_checkpoint_is_one_line(two_epoch_run, mnist_dir, tmp_path
 
 
 @pytest.mark.parametrize("schedule, num_seeds", [
-    (base.one_cycle(max_lr=0.1, pct_start=0.2), 1),  # 3 epochs: rebuilding it for 1 step failed
+    # 3 epochs: rebuilding it for 1 step failed
+    pytest.param(base.one_cycle(max_lr=0.1, pct_start=0.2), 1, marks=pytest.mark.slow),
     (base.plateau(patience=0), 2),
-    (base.step_lr(step_size=1), 1),
+    pytest.param(base.step_lr(step_size=1), 1, marks=pytest.mark.slow),
 ], ids=["one_cycle", "plateau_2_seeds", "step"])
 def test_evaluate_needs_no_schedule(mnist_dir, tmp_path, schedule, num_seeds):
   config = small_config(mnist_dir, num_epochs=3, schedule=schedule, num_seeds=num_seeds)

@@ -103,6 +103,7 @@ def test_export_round_trip(trained, mnist_dir, tmp_path):
   assert int(arrays["step"][0]) == steps_trained
 
 
+@pytest.mark.slow
 def test_export_errors(trained, tmp_path):
   _, workdir = trained
   output = tmp_path / "model.pt"
@@ -158,6 +159,7 @@ def test_evaluate_torch_checkpoint(torch_trained):
   assert torch_correct > 300  # trained well above chance, so the counts say something
 
 
+@pytest.mark.slow
 def test_evaluate_torch_checkpoint_errors(torch_trained, tmp_path):
   path, _ = torch_trained
   assert_one_error_line(run_script("evaluate.py", "--torch_checkpoint", path, "--model", "ref3_step4"),

@@ -155,6 +155,7 @@ def test_off_keeps_the_state_and_the_program_of_a_run_without_the_fields(mnist_d
   assert program(config) == program(old)
 
 
+@pytest.mark.slow
 def test_resume_with_ema_and_label_smoothing_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch):
   config = small_config(mnist_dir, num_epochs=2, train_subset=128, ema_decay=0.9,
                         label_smoothing=0.1)

@@ -115,6 +115,7 @@ def test_resume_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch, schedule)
   assert_trees_close(final_params(tmp_path / "resumed"), final_params(tmp_path / "straight"), atol=0)
 
 
+@pytest.mark.slow
 def test_same_seed_identical_other_seed_differs(mnist_dir, tmp_path, reference_run):
   workdir, history = reference_run
   again = train.train_and_evaluate(small_config(mnist_dir), str(tmp_path / "again"))
