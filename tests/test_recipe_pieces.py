@@ -16,7 +16,8 @@ from mnist_jax.training import evaluate
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax.training import step as step_lib
 from mnist_jax.training import train
-from tests.test_train import assert_trees_close, small_config, without_times
+from tests.test_train import (assert_trees_close, small_config, train_interrupted_and_straight,
+                              without_times)
 
 
 def saved_state(workdir) -> dict:
@@ -159,19 +160,7 @@ def test_off_keeps_the_state_and_the_program_of_a_run_without_the_fields(mnist_d
 def test_resume_with_ema_and_label_smoothing_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch):
   config = small_config(mnist_dir, num_epochs=2, train_subset=128, ema_decay=0.9,
                         label_smoothing=0.1)
-  straight = train.train_and_evaluate(config, str(tmp_path / "straight"))
-  original_save = checkpoint.save_checkpoint
-
-  def save_then_die(manager, epoch_, *args, **kwargs):
-    original_save(manager, epoch_, *args, **kwargs)
-    if epoch_ == 1:
-      raise KeyboardInterrupt("simulated interruption after epoch 1")
-
-  monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_die)
-  with pytest.raises(KeyboardInterrupt):
-    train.train_and_evaluate(config, str(tmp_path / "resumed"))
-  monkeypatch.setattr(checkpoint, "save_checkpoint", original_save)
-  resumed = train.train_and_evaluate(config, str(tmp_path / "resumed"))
+  straight, resumed = train_interrupted_and_straight(config, tmp_path, monkeypatch)
   assert without_times(resumed) == without_times(straight)
   saved = saved_state(tmp_path / "resumed")
   assert_trees_close(saved, saved_state(tmp_path / "straight"), atol=0)

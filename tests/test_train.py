@@ -88,12 +88,10 @@ def test_console_prints_reference_lines(mnist_dir, reference_run, capsys):
       "Test set: Average loss: 0.0197, Accuracy: 9940/10000 (99.40%)")
 
 
-@pytest.mark.parametrize("schedule", [base.one_cycle(max_lr=0.1), base.plateau(patience=0, threshold=0.5)],
-                         ids=["one_cycle", "plateau"])
-def test_resume_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch, schedule):
-  config = small_config(mnist_dir, schedule=schedule)
-  train.train_and_evaluate(config, str(tmp_path / "straight"))
-
+def train_interrupted_and_straight(config, tmp_path, monkeypatch):
+  """Trains `config` straight into tmp_path/straight, and into tmp_path/resumed interrupted
+  after epoch 1's checkpoint and resumed; returns (straight history, resumed history)."""
+  straight = train.train_and_evaluate(config, str(tmp_path / "straight"))
   original_save = checkpoint.save_checkpoint
 
   def save_then_die(manager, epoch, *args, **kwargs):
@@ -105,8 +103,14 @@ def test_resume_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch, schedule)
   with pytest.raises(KeyboardInterrupt):
     train.train_and_evaluate(config, str(tmp_path / "resumed"))
   monkeypatch.setattr(checkpoint, "save_checkpoint", original_save)
-  history = train.train_and_evaluate(config, str(tmp_path / "resumed"))
+  return straight, train.train_and_evaluate(config, str(tmp_path / "resumed"))
 
+
+@pytest.mark.parametrize("schedule", [base.one_cycle(max_lr=0.1), base.plateau(patience=0, threshold=0.5)],
+                         ids=["one_cycle", "plateau"])
+def test_resume_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch, schedule):
+  config = small_config(mnist_dir, schedule=schedule)
+  _, history = train_interrupted_and_straight(config, tmp_path, monkeypatch)
   assert len(history) == 3
   straight = metrics_lib.read_json_lines(tmp_path / "straight" / "metrics.jsonl")
   assert without_times(history) == without_times(straight)
