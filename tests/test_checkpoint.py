@@ -128,3 +128,33 @@ def test_evaluate_unknown_step_is_one_line(two_epoch_run):
   _, workdir, _ = two_epoch_run
   with pytest.raises(ValueError, match=r"^no checkpoint 7 in .*checkpoints; saved: 1, 2$"):
     evaluate.evaluate_checkpoint(str(workdir), 7)
+
+
+@pytest.mark.parametrize("schedule", [base.constant(), base.plateau(patience=0)],
+                         ids=["constant", "plateau"])
+@pytest.mark.slow
+def test_checkpoint_of_the_earlier_layout_resumes(mnist_dir, tmp_path, monkeypatch, capsys, schedule):
+  # Earlier versions saved the per-epoch hook's state under the key "plateau" (None for other
+  # schedules); a workdir they wrote resumes, with the same parameters as today's layout.
+  import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
+  config = small_config(mnist_dir, num_epochs=1, schedule=schedule)
+
+  def save_earlier_layout(manager, epoch, states, epoch_state, history, metrics):
+    manager.save(epoch, metrics={name: float(value) for name, value in metrics.items()},
+                 args=ocp.args.Composite(
+                     state=ocp.args.StandardSave({"train": states, "plateau": epoch_state}),
+                     history=ocp.args.JsonSave(history)))
+    manager.wait_until_finished()
+
+  with monkeypatch.context() as patch:
+    patch.setattr(checkpoint, "save_checkpoint", save_earlier_layout)
+    train.train_and_evaluate(config, str(tmp_path / "earlier"))
+  train.train_and_evaluate(config, str(tmp_path / "today"))
+  config.num_epochs = 2
+  capsys.readouterr()
+  resumed = train.train_and_evaluate(config, str(tmp_path / "earlier"))
+  assert "Resuming from the checkpoint after epoch 1." in capsys.readouterr().out
+  assert [r["epoch"] for r in resumed] == [0, 1]
+  today = train.train_and_evaluate(config, str(tmp_path / "today"))
+  assert [r["test_loss"] for r in resumed] == [r["test_loss"] for r in today]
+  assert_trees_close(final_params(tmp_path / "earlier"), final_params(tmp_path / "today"), atol=0)

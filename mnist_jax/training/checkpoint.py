@@ -61,10 +61,13 @@ def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any, epo
 def restore_checkpoint(manager: ocp.CheckpointManager, step: int, states: Any,
                        epoch_state: Any) -> tuple[Any, Any, list[dict[str, Any]]]:
   """Restores (states, epoch_state, history) saved at `step`, shaped like the arguments."""
+  saved = manager.item_metadata(step)["state"]
+  # Checkpoints of earlier versions hold the per-epoch hook's state under another key.
+  key = next((k for k in getattr(saved, "tree", saved) if k != "train"), "epoch_state")
   restored = manager.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore({"train": states, "epoch_state": epoch_state}),
+      state=ocp.args.StandardRestore({"train": states, key: epoch_state}),
       history=ocp.args.JsonRestore()))
-  return restored.state["train"], restored.state["epoch_state"], list(restored.history)
+  return restored.state["train"], restored.state[key], list(restored.history)
 
 
 def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
