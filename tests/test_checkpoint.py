@@ -133,7 +133,8 @@ def test_evaluate_unknown_step_is_one_line(two_epoch_run):
 @pytest.mark.parametrize("schedule", [base.constant(), base.plateau(patience=0)],
                          ids=["constant", "plateau"])
 @pytest.mark.slow
-def test_checkpoint_of_the_earlier_layout_resumes(mnist_dir, tmp_path, monkeypatch, capsys, schedule):
+def test_checkpoint_of_the_earlier_layout_resumes(mnist_dir, tmp_path, monkeypatch, capsys,
+                                                  schedule):
   # Earlier versions saved the per-epoch hook's state under the key "plateau" (None for other
   # schedules); a workdir they wrote resumes, with the same parameters as today's layout.
   import orbax.checkpoint as ocp  # pylint: disable=import-outside-toplevel
