@@ -123,6 +123,13 @@ def replica_values(config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
   return values
 
 
+def replica_range(config: ml_collections.ConfigDict, field: str, off: float = 0.0) -> list[float]:
+  """The values a top-level numeric `field` takes over the replicas: the config's (`off` when
+  the config lacks it, as a config.json written before the field existed) and the swept ones.
+  A program includes an optional piece only when one of these turns it on."""
+  return [float(v) for v in [config.get(field, off), *dict(fields(config)).get(field, ())]]
+
+
 def cell_value(config: ml_collections.ConfigDict, path: str) -> Any:
   """The value at a dotted field path of `config`."""
   value = config

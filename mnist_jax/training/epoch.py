@@ -141,8 +141,7 @@ def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
   """
   batch_size = config.batch_size
   num_full, remainder = divmod(num_examples, batch_size)
-  swept = dict(sweep.fields(config))
-  values = lambda f, off=0.0: [float(v) for v in [config.get(f, off), *swept.get(f, ())]]
+  values = functools.partial(sweep.replica_range, config)
   rotates = max(values("rotation_degrees")) > 0
   transforms = (max(values("translate") + values("scale")) > 0
                 or min(values("affine_probability", 1.0)) < 1)
@@ -176,10 +175,9 @@ def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
 
   def train_steps(states, partial, images, labels, epoch, start, stop):
     # The one non-default JAX mode: the classic (non-partitionable) threefry stream. JAX's
-    # default compiled 3x slower (17.8 vs 6.0 s; the persistent cache hides that) and trained
-    # ~1.5x slower on XLA:CPU, and it would change every random draw of the committed runs
-    # (docs/measurements/refactor_2026-11-28). tests/test_fast_cpu.py and test_epoch.py fail
-    # if JAX changes this stream (they compare it with jax.random under this mode).
+    # default compiled and trained slower on XLA:CPU, and it would change every random draw of
+    # the committed runs. tests/test_fast_cpu.py and test_epoch.py fail if JAX changes this
+    # stream (they compare it with jax.random under this mode).
     with jax.threefry_partitionable(False):
       return split_replicas(_train_steps, mesh, (True, True) + (False,) * 5)(
           states, partial, images, labels, epoch, start, stop)

@@ -107,8 +107,7 @@ RECIPE_PIECES = ("label_smoothing", "ema_decay")
 def uses(config: ml_collections.ConfigDict, field: str) -> bool:
   """Whether any replica has a nonzero `field`: its config value (0 when the config lacks the
   field, as a config.json written before it existed) or one of its swept values."""
-  values = [config.get(field, 0.0)] + list(dict(sweep.fields(config)).get(field, ()))
-  return max(float(value) for value in values) > 0
+  return max(sweep.replica_range(config, field)) > 0
 
 
 def recipe_pieces(config: ml_collections.ConfigDict,
