@@ -92,9 +92,9 @@ def check_config_step(argv: list[str], flag: str = "config") -> None:
   """Stops with one `error:` line when the --config value (FILE or FILE:STEP) cannot be loaded.
 
   A file with steps (a module-level `STEPS`, e.g. configs/ref3.py; `EXAMPLE` names the one the
-  message suggests, else the last) needs one after the colon and a known one, a file whose `get_config()` takes no argument (configs/final.py) none, and
-  the file must exist; other problems are left to absl's parsing. Nothing is checked when
-  help is asked for.
+  message suggests, else the last) needs one after the colon and a known one; a file whose
+  `get_config()` takes no argument (configs/final.py) needs none; the file must exist. Other
+  problems are left to absl's parsing. Nothing is checked when help is asked for.
   """
   value = _flag_value(argv, flag)
   if value is None or any(arg.lstrip("-") in _HELP for arg in argv[1:] if arg.startswith("-")):
