@@ -125,8 +125,8 @@ def test_collect_without_reproduce_is_one_line(tmp_path):
 # Reproduction sweeps that configs/sweeps.py defines but that have not been run, each with
 # why: these alone may lack runs/sweeps/<name>/ (and must lack it: once run, remove the entry).
 NOT_RUN = {
-    "reproduce_ref4_step3_lr": "not run: 12 replicas of ref4 Step 3's network take ~42 min an "
-                               "epoch on the 2-core CPU, the sweep ~10.5 h (docs/EXPERIMENTS.md)",
+    "reproduce_ref4_step3_lr": "not run: 12 replicas of ref4 Step 3's network, whose 3-seed "
+                               "epoch took 640 s on the 2-core CPU (docs/EXPERIMENTS.md)",
 }
 # What `sweep_report.py` and `reproduction.load` read of a committed sweep.
 SWEEP_FILES = ("config.json", "metrics.jsonl", "summary.json")
