@@ -19,7 +19,7 @@ from configs import base
 _SHARED = {"batch_size": 64, "num_epochs": 15, "momentum": 0.9, "rotation_degrees": 7.0,
            "dropout_rate": 0.0, "validation_size": 5000}
 # Model name without "frontier_" -> OneCycle (max_lr, pct_start).
-ONE_CYCLE = {"5k": (0.2, 0.25), "4k": (0.2, 0.25), "2k": (0.15, 0.25), "2k_separable": (0.2, 0.25),
+ONE_CYCLE = {"5k": (0.2, 0.25), "4k": (0.2, 0.25), "3k7": (0.2, 0.25), "2k": (0.15, 0.25), "2k_separable": (0.2, 0.25),
              "1k_separable": (0.4, 0.25)}
 # Selected after the colon (configs/frontier.py:frontier_4k); "4k" is accepted as well.
 STEPS = tuple(f"frontier_{model}" for model in ONE_CYCLE)

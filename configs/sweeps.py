@@ -53,6 +53,10 @@ SWEEPS = {
     # and the best public small nets set otherwise (weight decay 5e-5, stronger augmentation).
     "frontier_4k_regularisation": (lambda: frontier.get_config("4k"),
                                    {"weight_decay": [0.0, 5e-5], "rotation_degrees": [7.0, 12.0]}),
+    # The second round (<= 3,700 parameters) at frontier_4k's chosen max_lr: the recipe pieces
+    # of the smallest public 99.4 % nets, random shift and an average of the weights.
+    "frontier_3k7_augmentation": (lambda: frontier.get_config("3k7"),
+                                  {"translate": [0.0, 0.1], "ema_decay": [0.0, 0.999]}),
 }
 # Reproductions: sweep name -> (the step's recipe, grid). ref2 Exp. 1's rate lies below Exp. 2's
 # "high" one (0.05 in configs/ref2.py); the others span the template's 0.01 up to 0.1.

@@ -86,8 +86,8 @@ def test_every_file_with_steps_needs_one_and_names_an_example(capsys, stem, exam
 
 @pytest.mark.parametrize("args, message", [
     (["--config", "configs/frontier.py:9k"],
-     "error: unknown step '9k' for frontier; valid steps: frontier_5k, frontier_4k, frontier_2k, "
-     "frontier_2k_separable, frontier_1k_separable"),
+     "error: unknown step '9k' for frontier; valid steps: frontier_5k, frontier_4k, frontier_3k7, "
+     "frontier_2k, frontier_2k_separable, frontier_1k_separable"),
     (["--config=configs/sweeps.py:nope"], "error: unknown sweep 'nope'; valid sweeps: final_one_cycle, "),
     (["--config", "configs/final.py:step4"],
      "error: configs/final.py takes no step; give it without a colon: --config configs/final.py"),

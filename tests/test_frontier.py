@@ -28,6 +28,7 @@ SEARCHES = pathlib.Path(__file__).resolve().parents[1] / "runs" / "sweeps"
 FRONTIER = [
     ("frontier_5k", 5_680, 5_853),
     ("frontier_4k", 3_964, 4_000),
+    ("frontier_3k7", 3_666, 3_700),
     ("frontier_2k", 1_984, 2_000),
     ("frontier_2k_separable", 1_948, 2_000),
     ("frontier_1k_separable", 998, 1_000),

@@ -366,8 +366,8 @@ def test_output_is_log_probabilities(name):
 
 # Every registered model, typed here rather than read from the registry, in sorted order.
 EXPECTED_NAMES = (
-    ["frontier_1k_separable", "frontier_2k", "frontier_2k_separable", "frontier_4k",
-     "frontier_5k"]
+    ["frontier_1k_separable", "frontier_2k", "frontier_2k_separable", "frontier_3k7",
+     "frontier_4k", "frontier_5k"]
     + [f"ref1_code{i}" for i in range(1, 6)]
     + ["ref2_final", "ref2_model_init", "ref2_net1", "ref2_net2"]
     + [f"ref3_step{i}" for i in range(1, 5)]

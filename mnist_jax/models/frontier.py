@@ -1,7 +1,8 @@
 """Ours: small networks for the parameter frontier, none from a write-up.
 
 Budgets and targets (mean best test accuracy over 5 seeds, 15 epochs): <= 4,000 parameters
-for 99.40 %, <= 2,000 for 99.20 %, <= 1,000 for 99.00 %; and, should the 4,000 one fall short,
+for 99.40 %, <= 2,000 for 99.20 %, <= 1,000 for 99.00 % (the second round: <= 3,700 for
+99.40 %, <= 2,000 for 99.30 %); and, should the 4,000 one fall short,
 the smallest network of ours that reaches 99.40 % below 5,854 parameters (the smallest public
 single run there): frontier_5k. The designs follow what the best
 public small MNIST nets share: bias-free 3x3 convolutions, each followed by ReLU ->
@@ -20,6 +21,7 @@ name                     parameters  receptive field  convolutions (channels)
 =======================  ==========  ===============  ===============================
 frontier_5k              5,680       28               8, 10 | 12, 14 | 16; 1x1 -> 10
 frontier_4k              3,964       28               8, 8 | 10, 12 | 12; 1x1 -> 10
+frontier_3k7             3,666       28               8, 8 | 10, 10 | 13; 1x1 -> 10
 frontier_2k              1,984       28               4, 6 | 8, 8 | 8; 1x1 -> 10
 frontier_2k_separable    1,948       28               8, s16 | s16, s20 | s16; 1x1 -> 10
 frontier_1k_separable    998         28               8, s10 | s10, s12 | dw12; 1x1 -> 10
@@ -54,6 +56,12 @@ _4K = (*_conv(8), *_conv(8), MaxPool(2),      # 26, 24 -> 12
        *_conv(10), *_conv(12), MaxPool(2),    # 10, 8 -> 4
        *_conv(12), *_HEAD)                    # 2 -> GAP
 
+# 3,666 = 9 * (8 + 64 + 80 + 100 + 130) + 2 * 49 (BN) + 130 (head): the 4k layout under the
+# second round's 3,700 budget (below the smallest public 99.4 % single run, 3,762 parameters).
+_3K7 = (*_conv(8), *_conv(8), MaxPool(2),
+        *_conv(10), *_conv(10), MaxPool(2),
+        *_conv(13), *_HEAD)
+
 # 5,680 = 9 * (8 + 80 + 120 + 168 + 224) + 2 * 60 (BN) + 160 (head): the 4k layout, wider,
 # below the smallest public single run at 99.40 % (5,854 parameters).
 _5K = (*_conv(8), *_conv(10), MaxPool(2),
@@ -85,6 +93,7 @@ def _source(budget: str) -> str:
 SPECS = (
     ModelSpec("frontier_5k", _5K, 0.0, _source("5,853")),
     ModelSpec("frontier_4k", _4K, 0.0, _source("4,000")),
+    ModelSpec("frontier_3k7", _3K7, 0.0, _source("3,700")),
     ModelSpec("frontier_2k", _2K, 0.0, _source("2,000")),
     ModelSpec("frontier_2k_separable", _2K_SEPARABLE, 0.0, _source("2,000")),
     ModelSpec("frontier_1k_separable", _1K_SEPARABLE, 0.0, _source("1,000")),
