@@ -1,6 +1,7 @@
 """What a run prints and how it answers signals: the references' console lines, the tqdm bar
 within an epoch, and SIGINT/SIGTERM turned into a stop between two segments of an epoch."""
 
+import os
 import signal
 import threading
 
@@ -87,3 +88,28 @@ def interrupted_line(signal_name: str, epoch: int, manager) -> str:
            f"last checkpoint: epoch {last} in {manager.directory}; "
            "the same command resumes from it")
   return f"{signal_name} during epoch {epoch}; stopped, {where}"
+
+
+def final_lines(history: list[dict], labels: list[str], workdir: str,
+                train_seconds: float, compile_seconds: float) -> list[str]:
+  """The words a finished run ends with: per replica (`labels`, e.g. "seed 0") its best test
+  accuracy (percent, 2 decimals) and the epoch of it, counted from 0 like the EPOCH lines, and
+  the mean of its last 3 epochs; the mean and standard deviation over replicas when there are
+  several; the workdir's files and the TensorBoard command. `history` is metrics.jsonl's
+  records, oldest first (at least one); summary.json keeps the unrounded numbers."""
+  accuracy = np.asarray([record["test_accuracy"] for record in history], np.float64)  # [E, R]
+  best, last3 = accuracy.max(axis=0), accuracy[-3:].mean(axis=0)
+  lines = [f"Finished {len(history)} epochs in {train_seconds:.1f} s "
+           f"(compiling apart: {compile_seconds:.1f} s). Test accuracy:"]
+  width = max(len(label) for label in labels)
+  for r, label in enumerate(labels):
+    lines.append(f"  {label:<{width}}  best {best[r]:.2f} % (epoch {int(accuracy[:, r].argmax())}), "
+                 f"last 3 epochs {last3[r]:.2f} %")
+  if len(labels) > 1:
+    lines.append(f"  {'mean':<{width}}  best {best.mean():.2f} ± {best.std(ddof=1):.2f} %, "
+                 f"last 3 epochs {last3.mean():.2f} ± {last3.std(ddof=1):.2f} %")
+  files = sorted(name + ("/" if os.path.isdir(os.path.join(workdir, name)) else "")
+                 for name in os.listdir(workdir))
+  lines.append(f"Workdir {workdir}: {', '.join(files)}")
+  lines.append(f"TensorBoard: tensorboard --logdir {workdir}")
+  return lines

@@ -1,7 +1,6 @@
 """The main loop, `train_and_evaluate(config, workdir)`: per epoch the compiled epoch program,
 evaluation, the references' console lines, metrics and an Orbax checkpoint."""
 
-import json
 import os
 import time
 from typing import Any
@@ -177,7 +176,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     run_files.make_plots(workdir, host_states, history, test_images, test_labels)
   if tensorboard is not None:
     tensorboard.close()
-  print(json.dumps(run_summary["test_accuracy"], indent=None))
+  print("\n".join(console.final_lines(history, labels, workdir, run_summary["train_seconds"],
+                                       compile_seconds)))
   return history
 
 
