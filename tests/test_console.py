@@ -15,8 +15,8 @@ def test_final_lines_round_to_two_decimals_and_name_the_best_epoch(tmp_path):
   lines = console.final_lines(history, ["seed 0", "seed 1"], str(tmp_path), 12.34, 5.0)
   assert lines == [
       "Finished 3 epochs in 12.3 s (compiling apart: 5.0 s). Test accuracy:",
-      "  seed 0  best 99.46 % (epoch 1), last 3 epochs 98.99 %",
-      "  seed 1  best 99.00 % (epoch 0), last 3 epochs 98.95 %",
+      "  seed 0  best 99.46 % (epoch 2 of 3), last 3 epochs 98.99 %",
+      "  seed 1  best 99.00 % (epoch 1 of 3), last 3 epochs 98.95 %",
       "  mean    best 99.23 ± 0.32 %, last 3 epochs 98.97 ± 0.03 %",
       f"Workdir {tmp_path}: checkpoints/, summary.json",
       f"TensorBoard: tensorboard --logdir {tmp_path}",
@@ -33,7 +33,7 @@ def test_a_finished_run_ends_with_each_seeds_best_accuracy_and_the_workdir(mnist
   last = capsys.readouterr().out.strip().splitlines()[-5:]
   for seed, line in enumerate(last[:2]):
     best = max(record["test_accuracy"][seed] for record in history)
-    match = re.fullmatch(rf"  seed {seed}  best (\d+\.\d\d) % \(epoch [01]\), "
+    match = re.fullmatch(rf"  seed {seed}  best (\d+\.\d\d) % \(epoch [12] of 2\), "
                          r"last 3 epochs \d+\.\d\d %", line)
     assert match and float(match.group(1)) == round(best, 2), line
   assert last[2].startswith("  mean    best ")

@@ -93,9 +93,9 @@ def interrupted_line(signal_name: str, epoch: int, manager) -> str:
 def final_lines(history: list[dict], labels: list[str], workdir: str,
                 train_seconds: float, compile_seconds: float) -> list[str]:
   """The words a finished run ends with: per replica (`labels`, e.g. "seed 0") its best test
-  accuracy (percent, 2 decimals) and the epoch of it, counted from 0 like the EPOCH lines, and
-  the mean of its last 3 epochs; the mean and standard deviation over replicas when there are
-  several; the workdir's files and the TensorBoard command. `history` is metrics.jsonl's
+  accuracy (percent, 2 decimals) and its epoch ("epoch 13 of 15", counted from 1 as RESULTS.md
+  counts them), and the mean of its last 3 epochs; the mean and standard deviation over
+  replicas when there are several; the workdir's files and the TensorBoard command. `history` is metrics.jsonl's
   records, oldest first (at least one); summary.json keeps the unrounded numbers."""
   accuracy = np.asarray([record["test_accuracy"] for record in history], np.float64)  # [E, R]
   best, last3 = accuracy.max(axis=0), accuracy[-3:].mean(axis=0)
@@ -103,7 +103,8 @@ def final_lines(history: list[dict], labels: list[str], workdir: str,
            f"(compiling apart: {compile_seconds:.1f} s). Test accuracy:"]
   width = max(len(label) for label in labels)
   for r, label in enumerate(labels):
-    lines.append(f"  {label:<{width}}  best {best[r]:.2f} % (epoch {int(accuracy[:, r].argmax())}), "
+    lines.append(f"  {label:<{width}}  best {best[r]:.2f} % "
+                 f"(epoch {int(accuracy[:, r].argmax()) + 1} of {len(history)}), "
                  f"last 3 epochs {last3[r]:.2f} %")
   if len(labels) > 1:
     lines.append(f"  {'mean':<{width}}  best {best.mean():.2f} ± {best.std(ddof=1):.2f} %, "
