@@ -10,7 +10,9 @@ from matplotlib import image as mpimg
 import numpy as np
 import pytest
 
+from mnist_jax.published import logs as published_logs
 from mnist_jax.training import plots
+from mnist_jax.training import run_files
 
 
 def _history(num_epochs=4, seeds=None):
@@ -177,3 +179,28 @@ def test_no_global_matplotlib_state(tmp_path):
   assert state["backend"][0] == state["backend"][1], state
   for name in ("a.png", "b.png", "c.png", "d.png"):
     assert (tmp_path / name).stat().st_size > 1000, name
+
+
+def test_curves_of_a_published_step_draw_ours_beside_the_write_ups_log():
+  published = run_files.published_curves("ref4_step3")
+  log = published_logs.log("ref4_step3")
+  assert published == {"train_accuracy": [e.train_accuracy for e in log],
+                       "test_loss": [e.test_loss for e in log],
+                       "test_accuracy": [e.test_accuracy for e in log]}
+  history = [{"epoch": e, "train_loss": 0.1, "train_accuracy": 98.0, "test_loss": 0.03,
+              "test_accuracy": 99.0 + e / 100} for e in range(15)]
+  figure = plots.curves_figure(history, published=published, published_label="published (ref4.md)")
+  train_loss, train_accuracy, test_loss, test_accuracy = figure.axes[:4]
+  assert len(train_loss.lines) == 1  # the write-up prints no per-epoch training loss
+  for axes, key in ((train_accuracy, "train_accuracy"), (test_loss, "test_loss"),
+                    (test_accuracy, "test_accuracy")):
+    assert [line.get_label() for line in axes.lines] == ["ours", "published (ref4.md)"]
+    np.testing.assert_array_equal(axes.lines[1].get_ydata(), published[key])
+    np.testing.assert_array_equal(axes.lines[0].get_ydata(), [r[key] for r in history])
+
+
+def test_steps_without_a_published_log_draw_ours_alone():
+  assert run_files.published_curves("final") is None
+  assert run_files.published_curves("ref5_step3") is None  # prints its best epoch only
+  figure = plots.curves_figure(_history(), published=run_files.published_curves("final"))
+  assert [len(axes.lines) for axes in figure.axes[:4]] == [1, 1, 1, 1]

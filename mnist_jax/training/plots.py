@@ -16,6 +16,7 @@ HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accu
 
 _SEED_STYLE = dict(linewidth=0.8, alpha=0.45)
 _MEAN_STYLE = dict(linewidth=2.0, color="black")
+_PUBLISHED_STYLE = dict(linewidth=1.5, color="tab:orange", linestyle="--", marker="o", markersize=3)
 
 
 def new_figure(width: float, height: float) -> figure_lib.Figure:
@@ -50,10 +51,12 @@ def _series(history: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
   return array
 
 
-def _draw(axes, x: np.ndarray, y: np.ndarray) -> None:
-  """One line, or one thin line per seed (columns of y) plus their mean."""
+def _draw(axes, x: np.ndarray, y: np.ndarray, label: str | None = None) -> None:
+  """One line (labelled `label`), or one thin line per seed (columns of y) plus their mean."""
   if y.ndim == 1:
-    axes.plot(x, y, **_MEAN_STYLE)
+    axes.plot(x, y, label=label, **_MEAN_STYLE)
+    if label:
+      axes.legend(fontsize=7)
     return
   for seed in range(y.shape[1]):
     axes.plot(x, y[:, seed], label=f"seed {seed}" if seed < 10 else None, **_SEED_STYLE)
@@ -91,15 +94,28 @@ def _draw_step_losses(axes, losses: np.ndarray) -> None:
 
 def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[str],
                 step_losses: np.ndarray | Sequence[float] | None = None,
-                title: str | None = None) -> pathlib.Path:
-  """Writes the 2x2 "Training Graphs" figure (train/test loss and accuracy) as a PNG to `path`
-  (creating its folders); returns the path.
+                title: str | None = None,
+                published: Mapping[str, Sequence[float]] | None = None,
+                published_label: str = "published") -> pathlib.Path:
+  """Writes `curves_figure(...)` as a PNG to `path` (creating its folders); returns the path."""
+  return save_figure(curves_figure(history, step_losses, title, published, published_label), path)
+
+
+def curves_figure(history: Sequence[Mapping[str, Any]],
+                  step_losses: np.ndarray | Sequence[float] | None = None,
+                  title: str | None = None,
+                  published: Mapping[str, Sequence[float]] | None = None,
+                  published_label: str = "published") -> figure_lib.Figure:
+  """The 2x2 "Training Graphs" figure (train/test loss and accuracy), panels in that order.
 
   history: one dict per epoch with `HISTORY_KEYS` (accuracies in percent); for several seeds
     each value but ``epoch`` is a list, one entry per seed (drawn thin, their mean thick).
   step_losses: per-step train loss, float [steps] or [seeds, steps]; the train-loss panel then
     shows it against the optimizer step. Raises ValueError for an empty history, a missing
     key, or inconsistent per-seed values.
+  published: a write-up's per-epoch log to draw beside ours, e.g. {"test_accuracy": [...],
+    "test_loss": [...], "train_accuracy": [...]} (keys of `HISTORY_KEYS`, one value per
+    epoch from epoch 0, percent for accuracies), dashed and labelled `published_label`.
   """
   if not history:
     raise ValueError("history is empty; need one dict per epoch")
@@ -134,10 +150,14 @@ def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[st
       axes.set_xlabel("step")
       _draw_step_losses(axes, losses)
     else:
-      _draw(axes, epochs, series[key])
+      _draw(axes, epochs, series[key], label="ours" if published and key in published else None)
+    if published and key in published:
+      values = np.asarray(published[key], dtype=np.float64)
+      axes.plot(np.arange(len(values)), values, label=published_label, **_PUBLISHED_STYLE)
+      axes.legend(fontsize=7)
   if title:
     figure.suptitle(title)
-  return save_figure(figure, path)
+  return figure
 
 
 def plot_learning_rate(learning_rates: np.ndarray | Sequence[float],

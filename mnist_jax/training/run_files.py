@@ -9,6 +9,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from mnist_jax.published import logs as published_logs
 from mnist_jax.training import epoch as epoch_lib
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax.training import step as step_lib
@@ -34,9 +35,22 @@ def write_summary(workdir: str, config: ml_collections.ConfigDict, history: list
   return summary
 
 
+def published_curves(name: str) -> dict[str, list[float]] | None:
+  """The per-epoch log the write-up prints for published step `name` (e.g. "ref4_step3"), as
+  `plots.plot_curves`' `published` (accuracies in percent, epochs from 0), or None where it
+  prints none (`mnist_jax.published.logs`)."""
+  log = published_logs.LOGS.get(name)
+  if not log:
+    return None
+  curves = {key: [getattr(epoch, key) for epoch in log]
+            for key in ("train_accuracy", "test_loss", "test_accuracy")}
+  return {key: values for key, values in curves.items() if None not in values}
+
+
 def make_plots(workdir: str, states: step_lib.TrainState, history: list[dict[str, Any]],
-               test_images: jax.Array, test_labels: jax.Array) -> None:
-  """Writes curves.png (every replica), learning_rate.png (per step) and misclassified.png
+               test_images: jax.Array, test_labels: jax.Array, name: str = "") -> None:
+  """Writes curves.png (every replica, beside the write-up's log where recipe `name` is a
+  published step that prints one), learning_rate.png (per step) and misclassified.png
   (the first replica's wrong test predictions) to `workdir`, from `states` (trained, [R, ...]),
   `history` (metrics.jsonl's records), steps.jsonl, uint8 test_images [N, 28, 28, 1] and
   int32 test_labels [N].
@@ -46,7 +60,9 @@ def make_plots(workdir: str, states: step_lib.TrainState, history: list[dict[str
   step_records = metrics_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
   step_losses = np.concatenate([np.asarray(r["step_loss"]) for r in step_records], axis=1)
   learning_rates = np.concatenate([np.asarray(r["learning_rate"]) for r in step_records], axis=1)
-  plots.plot_curves(history, os.path.join(workdir, "curves.png"), step_losses=step_losses)
+  plots.plot_curves(history, os.path.join(workdir, "curves.png"), step_losses=step_losses,
+                    published=published_curves(name),
+                    published_label=f"published ({name.split('_')[0]}.md)")
   plots.plot_learning_rate(learning_rates[0], os.path.join(workdir, "learning_rate.png"))
   first = jax.tree.map(lambda x: x[0], states)
   predictions = np.asarray(jax.jit(step_lib.predict_log_probs)(first, test_images).argmax(-1))

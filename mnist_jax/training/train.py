@@ -173,7 +173,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     return history
   run_summary = run_files.write_summary(workdir, config, history, num_params, compile_seconds)
   if config.plots:
-    run_files.make_plots(workdir, host_states, history, test_images, test_labels)
+    run_files.make_plots(workdir, host_states, history, test_images, test_labels,
+                         config.name)
   if tensorboard is not None:
     tensorboard.close()
   print("\n".join(console.final_lines(history, labels, workdir, run_summary["train_seconds"],
