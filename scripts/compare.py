@@ -27,6 +27,9 @@ _RUNS_DIR = flags.DEFINE_string("runs_dir", "runs", "Folder of the committed run
 _COLLECT = flags.DEFINE_bool(
     "collect", False, "Copy the runs of --workdirs into --runs_dir, then report from --runs_dir.")
 _OUTPUT = flags.DEFINE_string("output", "docs/RESULTS.md", "Markdown file to write.")
+_README = flags.DEFINE_string(
+    "readme", "README.md", "File whose generated results table (between its markers) is "
+    "rewritten when reporting the committed runs; empty: none.")
 
 
 def main(argv):
@@ -48,7 +51,8 @@ def main(argv):
       command += f" --runs_dir {shlex.quote(_RUNS_DIR.value)}"
     if _OUTPUT.value != _OUTPUT.default:
       command += f" --output {shlex.quote(_OUTPUT.value)}"
-    text = results.report(runs_lib.find_runs(patterns), _OUTPUT.value, command)
+    readme = None if from_workdirs else _README.value
+    text = results.report(runs_lib.find_runs(patterns), _OUTPUT.value, command, readme)
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

@@ -167,7 +167,7 @@ def test_published_log_higher_than_the_stated_best_is_noted(tmp_path):
   # (within), -0.22 to the log's.
   write_run(tmp_path / "w" / "a", "ref4_step3", "ref4_step3",
             [[9923] * 15, [9923] * 15, [9922] * 15], num_params=9426, batch_size=64)
-  # ref4_step5: no per-epoch log held (published_logs), so no such note.
+  # ref4_step5: its log's highest test accuracy (99.40) is the stated best, so no such note.
   write_run(tmp_path / "w" / "b", "ref4_step5", "ref4_step5", [[9940] * 15] * 3,
             num_params=9426, batch_size=64)
   runs = runs_lib.find_runs([str(tmp_path / "w" / "*")])
@@ -403,3 +403,35 @@ def test_committed_results_md_is_what_runs_gives(tmp_path, monkeypatch):
             == (REPO_ROOT / "docs" / copy_name).read_bytes()), (
                 f"docs/{copy_name} differs from runs/{runs_lib.FLAGSHIP}/{file_name}; run "
                 "`python scripts/compare.py`")
+
+
+def test_readme_first_screen_holds_the_generated_table_and_the_flagship_curve(monkeypatch):
+  monkeypatch.chdir(REPO_ROOT)
+  first_screen = (REPO_ROOT / "README.md").read_text().split("\n")[:40]
+  table = results.readme_table([analysis.analyze(run) for run in runs_lib.find_runs(["runs/*"])])
+  assert results.README_START in first_screen, "README's first 40 lines lack the results table"
+  start = first_screen.index(results.README_START)
+  assert first_screen[start:start + len(table)] == table, (
+      "README's results table differs from what runs/ gives; run `python scripts/compare.py`")
+  assert any(row.startswith("| the flagship, `final` | 7,958 | ") for row in table)
+  assert any(row.startswith("| the write-ups' 27 published steps |") for row in table)
+  image = "(docs/flagship_vs_published.png)"
+  assert any(line.startswith("![") and line.endswith(image) for line in first_screen)
+  assert (REPO_ROOT / "docs" / "flagship_vs_published.png").stat().st_size > 10_000
+
+
+def test_update_readme_replaces_only_the_marked_lines(tmp_path):
+  workdir = write_run(tmp_path / "w" / "final", "final", "ref2_final", [HOLDS] * 5,
+                      num_params=7958)
+  found = [analysis.analyze(run) for run in runs_lib.find_runs([str(workdir)])]
+  readme = tmp_path / "README.md"
+  readme.write_text(f"# title\n{results.README_START}\nold row\n{results.README_END}\nend\n")
+  assert results.update_readme(str(readme), found)
+  lines = readme.read_text().split("\n")
+  assert lines[0] == "# title" and lines[-2:] == ["end", ""]
+  assert lines[1:-2] == results.readme_table(found) and "old row" not in lines
+  assert lines[4].startswith("| the flagship, `final` | 7,958 | 99.45 ± 0.00 (5 seeds) | 5 of 5")
+  unmarked = tmp_path / "OTHER.md"
+  unmarked.write_text("no markers\n")
+  assert not results.update_readme(str(unmarked), found)
+  assert unmarked.read_text() == "no markers\n"

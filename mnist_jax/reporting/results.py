@@ -10,6 +10,7 @@ from typing import Sequence
 
 from mnist_jax import published
 from mnist_jax.reporting import analysis
+from mnist_jax.reporting import figures as figures_lib
 from mnist_jax.reporting import frontier
 from mnist_jax.reporting.markdown import format_mean_std, markdown_table
 from mnist_jax.reporting import recipes
@@ -87,10 +88,13 @@ def seed_table(result: analysis.RunResult) -> list[str]:
 
 
 def render(results: Sequence[analysis.RunResult], command: str,
-           plots: dict[str, str] | None = None, frontier_plot: str | None = None) -> str:
+           plots: dict[str, str] | None = None, frontier_plot: str | None = None,
+           figures: dict[str, str] | None = None) -> str:
   """RESULTS.md's text for `results` (`analysis.analyze`, in the given order); `command`
-  regenerates it; `plots` maps titles to the flagship's plots and `frontier_plot` is the
-  frontier plot's path (or None), both relative to RESULTS.md."""
+  regenerates it; `plots` maps titles to the flagship's plots, `frontier_plot` is the
+  frontier plot's path (or None), and `figures` maps "steps", "flagship" and recipe names to
+  `figures_lib`'s pictures, all paths relative to RESULTS.md."""
+  figures = figures or {}
   lines = [
       "# Results",
       "",
@@ -122,11 +126,15 @@ def render(results: Sequence[analysis.RunResult], command: str,
   ]
   lines += markdown_table(TABLE_HEADER, [table_row(r) for r in results])
   lines += ["", analysis.coverage(results).line]
+  if "steps" in figures:
+    lines += ["", f"![published steps, ours against the write-ups]({figures['steps']})"]
   flagship = [r for r in results if r.name == runs_lib.FLAGSHIP]
   if flagship:
     result = flagship[0]
     lines += ["", f"## Flagship (`{runs_lib.FLAGSHIP}`)", "",
               f"Acceptance: {analysis.acceptance(result).line}.", ""]
+    if "flagship" in figures:
+      lines += [f"![the flagship beside the published logs]({figures['flagship']})", ""]
     if plots:
       lines += [f"![{title}]({path})" for title, path in plots.items()]
     else:
@@ -148,13 +156,27 @@ def render(results: Sequence[analysis.RunResult], command: str,
                  if result.run.summary and "compile_seconds" in result.run.summary else "")
               + ".", ""]
     lines += seed_table(result) if result.seeds else ["No epoch finished yet."]
+    if result.name in figures:
+      lines += ["", f"![{result.name} beside its published log]({figures[result.name]})"]
     lines.append("")
   return "\n".join(lines)
 
 
-def report(runs: Sequence[runs_lib.Run], output: str, command: str) -> str:
+def _figure(path: str, draw) -> bool:
+  """Whether `draw(path)` wrote the figure at `path`; removes a stale one where it did not."""
+  if draw(path):
+    return True
+  if os.path.exists(path):
+    os.remove(path)
+  return False
+
+
+def report(runs: Sequence[runs_lib.Run], output: str, command: str,
+           readme: str | None = None) -> str:
   """Writes RESULTS.md to `output` and returns its text; beside it, copies of the flagship's
-  plots (``final_curves.png``, ...; stale ones removed) and the frontier plot (`FRONTIER_PLOT`).
+  plots (``final_curves.png``, ...; stale ones removed), the frontier plot (`FRONTIER_PLOT`)
+  and `figures_lib`'s pictures (each published step's curves in ``curves/``); where `readme`
+  names a file, its results table (`update_readme`).
 
   Raises:
     OSError: `output` or its folder cannot be written.
@@ -171,14 +193,69 @@ def report(runs: Sequence[runs_lib.Run], output: str, command: str) -> str:
       if runs_lib.copy_or_remove(os.path.join(result.run.workdir, file_name),
                                  os.path.join(folder, copy_name)):
         plots[f"{runs_lib.FLAGSHIP} {os.path.splitext(file_name)[0]}"] = copy_name
-  frontier_path = os.path.join(folder, FRONTIER_PLOT)
-  if frontier.plot(results, frontier_path):
-    frontier_plot = FRONTIER_PLOT
-  else:
-    frontier_plot = None
-    if os.path.exists(frontier_path):
-      os.remove(frontier_path)
-  text = render(results, command, plots, frontier_plot)
+  frontier_plot = FRONTIER_PLOT if _figure(os.path.join(folder, FRONTIER_PLOT),
+                                           lambda path: frontier.plot(results, path)) else None
+  figures = {key: file_name for key, file_name, draw in (
+      ("steps", figures_lib.STEPS_PLOT, lambda path: figures_lib.steps_plot(results, path)),
+      ("flagship", figures_lib.FLAGSHIP_PLOT,
+       lambda path: any(figures_lib.flagship_plot(r, path) for r in results
+                        if r.name == runs_lib.FLAGSHIP)),
+      *((r.name, f"curves/{r.name}.png", lambda path, r=r: figures_lib.step_curves(r, path))
+        for r in results)) if _figure(os.path.join(folder, file_name), draw)}
+  text = render(results, command, plots, frontier_plot, figures)
   with open(output, "w") as f:
     f.write(text)
+  if readme:
+    update_readme(readme, results)
   return text
+
+
+README_START = ("<!-- generated by `python scripts/compare.py` from runs/, as docs/RESULTS.md; "
+                "rerun it instead of editing -->")
+README_END = "<!-- end of the generated results -->"
+
+
+def readme_table(results: Sequence[analysis.RunResult]) -> list[str]:
+  """The README's results table: the flagship, the published steps' coverage and each
+  frontier budget's model, with best test accuracy as mean ± std over seeds (percent)."""
+  by_name = {r.name: r for r in results}
+  rows = []
+  flagship = by_name.get(runs_lib.FLAGSHIP)
+  if flagship and flagship.seeds:
+    rows.append([f"the flagship, `{runs_lib.FLAGSHIP}`", f"{flagship.params:,}",
+                 f"{format_mean_std(flagship.best)} ({len(flagship.seeds)} seeds)",
+                 f"{flagship.seeds_holding_target} of {len(flagship.seeds)} seeds ≥ "
+                 f"{analysis.TARGET:.2f} % in each of the last 3 epochs"])
+  coverage = analysis.coverage(results)
+  params = [published.record(name).params for name in coverage.steps]
+  rows.append([f"the write-ups' {len(coverage.steps)} published steps",
+               f"{min(params):,}–{max(params):,}", "",
+               f"{len(coverage.rows)} reproduced (≥ {analysis.ROW_SEEDS} seeds each), "
+               f"{len(coverage.within)} within {analysis.TOLERANCE:.2f} pp of the published "
+               "best or above"])
+  for budget in frontier.shown_budgets(by_name):
+    result = by_name.get(budget.model)
+    if result and result.seeds:
+      verdict = frontier.verdict(budget, result)
+      rows.append([f"frontier {budget.name}, `{budget.model}`", f"{result.params:,}",
+                   f"{format_mean_std(result.best)} ({len(result.seeds)} seeds)",
+                   f"target {budget.target:.2f} %: {verdict.split(':')[0]}"])
+  return [README_START] + markdown_table(
+      ["", "parameters", "best test accuracy %, 15 epochs", ""], rows) + [README_END]
+
+
+def update_readme(path: str, results: Sequence[analysis.RunResult]) -> bool:
+  """Replaces the lines from `README_START` to `README_END` of the file at `path` with
+  `readme_table(results)`; False (nothing written) where there is no such file or it lacks
+  them."""
+  if not os.path.exists(path):
+    return False
+  with open(path) as f:
+    lines = f.read().split("\n")
+  if README_START not in lines or README_END not in lines:
+    return False
+  start, end = lines.index(README_START), lines.index(README_END)
+  lines[start:end + 1] = readme_table(results)
+  with open(path, "w") as f:
+    f.write("\n".join(lines))
+  return True
