@@ -1,9 +1,6 @@
-"""Training runs on disk: reading a run's files, finding runs, collecting them into ``runs/``.
-
-A run is a workdir written by training: ``config.json``, ``metrics.jsonl`` (a line per
-finished epoch, every value a list over seeds) and, once finished, ``summary.json``. `collect`
-copies these and the plots (not the checkpoints) into the committed ``runs/<recipe name>/``.
-"""
+"""Training runs on disk: a workdir's ``config.json``, ``metrics.jsonl`` (a line per finished
+epoch, every value a list over seeds) and, once finished, ``summary.json``; `collect` copies
+these and the plots (not the checkpoints) into the committed ``runs/<recipe name>/``."""
 
 from __future__ import annotations
 
@@ -52,12 +49,8 @@ def _read_json(path: str) -> Any:
 
 
 def load_run(workdir: str) -> Run:
-  """Reads the run in `workdir`.
-
-  Raises:
-    ValueError: `workdir` has no config.json, a file is not valid JSON, the epochs of
-      metrics.jsonl are not 0, 1, 2, ... or summary.json counts other epochs than it.
-  """
+  """Reads the run in `workdir`. Raises ValueError for no config.json, a file that is not
+  valid JSON, metrics.jsonl's epochs not 0, 1, 2, ..., or summary.json counting other epochs."""
   config_path = os.path.join(workdir, "config.json")
   if not os.path.exists(config_path):
     raise ValueError(f"{workdir!r} is not a run workdir: it has no config.json")
@@ -80,11 +73,7 @@ def load_run(workdir: str) -> Run:
 
 def find_runs(patterns: Sequence[str]) -> list[Run]:
   """The runs in the folders with config.json matched by the glob `patterns`, in `recipe_order`.
-
-  Raises:
-    ValueError: a pattern matches no run, or two runs share a recipe name (the message
-      names their workdirs).
-  """
+  Raises ValueError when a pattern matches no run, or two runs share a recipe name."""
   runs: dict[str, Run] = {}
   for pattern in patterns:
     folders = sorted(path for path in glob.glob(pattern)
@@ -93,12 +82,10 @@ def find_runs(patterns: Sequence[str]) -> list[Run]:
       raise ValueError(f"no run workdir (a folder with config.json) matches {pattern!r}")
     for folder in folders:
       run = load_run(folder)
-      if run.name in runs:
-        if os.path.samefile(runs[run.name].workdir, folder):
-          continue
+      if run.name in runs and not os.path.samefile(runs[run.name].workdir, folder):
         raise ValueError(f"two runs of recipe {run.name!r}: {runs[run.name].workdir} and "
                          f"{folder}; pass only one of them")
-      runs[run.name] = run
+      runs.setdefault(run.name, run)
   return sorted(runs.values(), key=lambda run: recipe_order(run.name))
 
 
@@ -108,9 +95,7 @@ def recipe_order(name: str) -> tuple[int, int, str]:
   experiment = name.split("_")[0]
   if experiment in published.EXPERIMENTS:
     return (published.EXPERIMENTS.index(experiment), positions.get(name, len(positions)), name)
-  if name == FLAGSHIP:
-    return (len(published.EXPERIMENTS), 0, name)
-  return (len(published.EXPERIMENTS) + 1, 0, name)
+  return (len(published.EXPERIMENTS) + (name != FLAGSHIP), 0, name)
 
 
 def copy_or_remove(source: str, destination: str) -> bool:
@@ -125,12 +110,8 @@ def copy_or_remove(source: str, destination: str) -> bool:
 
 
 def collect(workdir: str, runs_dir: str = "runs") -> str:
-  """Copies `RUN_FILES` and `PLOT_FILES` of the run in `workdir` into ``runs_dir/<recipe
-  name>/`` and returns that folder; files the run lacks are removed from the copy.
-
-  Raises:
-    ValueError: as `load_run`.
-  """
+  """Copies the run in `workdir` (`RUN_FILES`, `PLOT_FILES`) into ``runs_dir/<recipe name>/``,
+  removing files it lacks; returns that folder. Raises ValueError as `load_run`."""
   run = load_run(workdir)
   target = os.path.join(runs_dir, run.name)
   os.makedirs(target, exist_ok=True)
@@ -141,26 +122,22 @@ def collect(workdir: str, runs_dir: str = "runs") -> str:
 
 
 def write_run(run: Run, folder: str) -> str:
-  """Writes `run`'s files into `folder` (created) as `collect` would and draws curves.png;
-  returns `folder`. Stale files it cannot write (misclassified.png, a missing summary.json) are
-  removed."""
+  """Writes `run`'s files into `folder` (created) as `collect` would, draws curves.png and
+  removes stale files it cannot write (misclassified.png, a missing summary.json); returns it."""
   os.makedirs(folder, exist_ok=True)
-  with open(os.path.join(folder, "config.json"), "w") as f:
-    json.dump(run.config, f, indent=2)
-  with open(os.path.join(folder, "metrics.jsonl"), "w") as f:
-    f.writelines(json.dumps(record) + "\n" for record in run.history)
-  summary_path = os.path.join(folder, "summary.json")
-  if run.summary is None:
-    if os.path.exists(summary_path):
-      os.remove(summary_path)
-  else:
-    with open(summary_path, "w") as f:
-      json.dump(run.summary, f, indent=2)
-  for file_name in PLOT_FILES:
-    if os.path.exists(os.path.join(folder, file_name)):
-      os.remove(os.path.join(folder, file_name))
+  texts = {"config.json": json.dumps(run.config, indent=2),
+           "metrics.jsonl": "".join(json.dumps(record) + "\n" for record in run.history),
+           "summary.json": None if run.summary is None else json.dumps(run.summary, indent=2),
+           **dict.fromkeys(PLOT_FILES)}  # None: a stale copy, removed
+  for file_name, text in texts.items():
+    path = os.path.join(folder, file_name)
+    if text is not None:
+      with open(path, "w") as f:
+        f.write(text)
+    elif os.path.exists(path):
+      os.remove(path)
   if run.history:
-    from mnist_jax.training import plots  # pylint: disable=g-import-not-at-top  (matplotlib only here)
+    from mnist_jax.training import plots  # pylint: disable=g-import-not-at-top  (matplotlib)
     plots.plot_curves(run.history, os.path.join(folder, "curves.png"))
   return folder
 

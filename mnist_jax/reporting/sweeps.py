@@ -1,10 +1,8 @@
 """Sweeps: the cells of a grid of recipe values x seeds, ranked on validation.
 
-A sweep workdir is a run workdir whose metrics.jsonl records carry ``"sweep"``: {field path:
-[one value per replica]} (``{}`` for a plain run); a cell is a tuple of swept values, its
-replicas its seeds. Accuracies are percent, mean ± std over a cell's seeds (ddof=1) as in
-docs/RESULTS.md. Cells are ranked by the mean last-3 validation accuracy (ties: mean best
-validation); the test split never chooses, it only reports.
+A sweep workdir's metrics.jsonl records carry ``"sweep"``: {field path: [value per replica]}
+(``{}`` for a plain run). Accuracies are percent, mean ± std over a cell's seeds (ddof=1); cells
+rank by mean last-3 validation accuracy (ties: mean best validation), never by test.
 """
 
 from __future__ import annotations
@@ -23,10 +21,8 @@ from mnist_jax.reporting import analysis
 from mnist_jax.reporting import markdown
 from mnist_jax.reporting import runs as runs_lib
 
-LAST_EPOCHS = 3
+LAST_EPOCHS = analysis.LAST_EPOCHS
 SPLITS = ("validation", "test")
-NO_VALIDATION = ("the sweep's cells are ranked on a validation split; "
-                 "train with --config.validation_size=N (e.g. 5000)")
 
 MeanStd = tuple[float, float | None]  # percent; std None for a single seed
 
@@ -64,18 +60,13 @@ class Sweep:
     return next(cell for cell in self.cells if cell.rank == 1)
 
   def group(self, fields: Sequence[str]) -> tuple[Cell, ...]:
-    """Cells grouped by `fields` only (a subset of `self.fields`), ranked among themselves.
-
-    The other fields are averaged over: each cell's mean ± std is over all of its replicas
-    (seeds and the values of the other fields).
-    """
-    cells = []
-    for replicas in cell_replicas(self.values, fields, len(self.seeds)):
-      numbers = {name: analysis.mean_std(values[replicas])
-                 for name, values in self.statistics.items()}
-      cells.append(Cell(values=tuple(self.values[field][replicas[0]] for field in fields),
-                        replicas=tuple(replicas), seeds=tuple(self.seeds[r] for r in replicas),
-                        **numbers))
+    """Cells grouped by `fields` only (a subset of `self.fields`), ranked among themselves;
+    each cell's mean ± std pools its seeds and the values of the other fields."""
+    cells = [Cell(values=tuple(self.values[field][replicas[0]] for field in fields),
+                  replicas=tuple(replicas), seeds=tuple(self.seeds[r] for r in replicas),
+                  **{name: analysis.mean_std(values[replicas])
+                     for name, values in self.statistics.items()})
+             for replicas in cell_replicas(self.values, fields, len(self.seeds))]
     return ranked(cells, lambda c: (-c.validation_last3[0], -c.validation_best[0]))
 
 
@@ -101,13 +92,13 @@ def cell_replicas(values: Mapping[str, Sequence[Any]], fields: Sequence[str],
 def split_accuracy(history: Sequence[Mapping[str, Any]], split: str, replicas: int) -> np.ndarray:
   """float64 [epochs, replicas] percent; from the counts where logged (the percentages went
   through float32)."""
+  column = lambda key: np.array([record[f"{split}_{key}"] for record in history], np.float64)
   try:
     if all(f"{split}_correct" in record and f"{split}_total" in record for record in history):
-      correct = np.array([record[f"{split}_correct"] for record in history], np.float64)
-      total = np.array([record[f"{split}_total"] for record in history], np.float64)
-      accuracy = 100.0 * correct / (total[:, None] if total.ndim == 1 else total)
+      total = column("total")
+      accuracy = 100.0 * column("correct") / (total[:, None] if total.ndim == 1 else total)
     else:
-      accuracy = np.array([record[f"{split}_accuracy"] for record in history], np.float64)
+      accuracy = column("accuracy")
   except ValueError:
     accuracy = np.zeros(0)
   if accuracy.shape != (len(history), replicas):
@@ -118,10 +109,7 @@ def split_accuracy(history: Sequence[Mapping[str, Any]], split: str, replicas: i
 
 def read_replicas(workdir: str) -> tuple[runs_lib.Run, tuple[int, ...], dict[str, list]]:
   """(the run, a seed per replica, {swept field: [value per replica]}) of a sweep workdir.
-
-  Raises:
-    ValueError: as `runs_lib.load_run`, no finished epoch, or lists of different lengths.
-  """
+  Raises ValueError as `runs_lib.load_run`, for no finished epoch, or lists of unequal lengths."""
   run = runs_lib.load_run(workdir)
   if not run.history:
     raise ValueError(f"{workdir!r} has no finished epoch yet (metrics.jsonl is empty or absent)")
@@ -135,17 +123,15 @@ def read_replicas(workdir: str) -> tuple[runs_lib.Run, tuple[int, ...], dict[str
 
 
 def load_sweep(workdir: str) -> Sweep:
-  """Reads the sweep run in `workdir` and groups its replicas into ranked cells.
-
-  Raises:
-    ValueError: as `read_replicas`, a missing folder, or no validation split.
-  """
+  """Reads the sweep run in `workdir` and groups its replicas into ranked cells. Raises
+  ValueError as `read_replicas`, for a missing folder, or no validation split."""
   if not os.path.isdir(workdir):
     raise ValueError(f"no workdir {workdir!r}: the folder does not exist")
   run, seeds, values = read_replicas(workdir)
   if (not run.config.get("validation_size", 0)
       or any("validation_accuracy" not in record for record in run.history)):
-    raise ValueError(f"{workdir!r} has no validation split, but {NO_VALIDATION}")
+    raise ValueError(f"{workdir!r} has no validation split, but the sweep's cells are ranked on "
+                     "a validation split; train with --config.validation_size=N (e.g. 5000)")
   statistics = {}
   for split in SPLITS:
     numbers = metrics.seed_statistics(split_accuracy(run.history, split, len(seeds)), LAST_EPOCHS)
@@ -162,16 +148,12 @@ def format_value(value: Any) -> str:
   return value if isinstance(value, str) else json.dumps(value)
 
 
-def _assignments(fields: Sequence[str], values: Sequence[Any]) -> str:
-  return ", ".join(f"{field}={format_value(value)}" for field, value in zip(fields, values))
-
-
 def chosen_line(sweep: Sweep) -> str:
   """One line naming the rank-1 cell, its values and its validation and test numbers."""
   cell = sweep.chosen
-  where = (f"cell {sweep.cells.index(cell) + 1} of {len(sweep.cells)} "
-           f"({_assignments(sweep.fields, cell.values)})" if sweep.fields
-           else "the only cell (no swept fields)")
+  assignments = ", ".join(f"{f}={format_value(v)}" for f, v in zip(sweep.fields, cell.values))
+  where = (f"cell {sweep.cells.index(cell) + 1} of {len(sweep.cells)} ({assignments})"
+           if sweep.fields else "the only cell (no swept fields)")
   stat = markdown.format_mean_std
   return (f"Chosen: {where}, validation last-3 mean {stat(cell.validation_last3)} % over "
           f"{len(cell.seeds)} seed(s); its test last-3 mean: {stat(cell.test_last3)} %.")
@@ -185,21 +167,17 @@ def render(sweep: Sweep) -> str:
   rows = [[*(format_value(value) for value in cell.values), str(len(cell.seeds)),
            stat(cell.validation_best), stat(cell.validation_last3), stat(cell.test_best),
            stat(cell.test_last3), str(cell.rank)] for cell in sweep.cells]
-  epochs = len(sweep.run.history)
   intro = (f"Sweep `{sweep.run.name}` ({sweep.run.workdir}): {len(sweep.cells)} cell(s), "
-           f"{len(sweep.seeds)} replica(s), {epochs} epoch(s). Percent, mean ± std over seeds "
-           "(ddof = 1); ranked by the validation last-3 mean (ties: validation best), never "
-           "by test.")
+           f"{len(sweep.seeds)} replica(s), {len(sweep.run.history)} epoch(s). Percent, mean ± "
+           "std over seeds (ddof = 1); ranked by the validation last-3 mean (ties: validation "
+           "best), never by test.")
   table = markdown.markdown_table(header, rows)
   return "\n".join([intro, "", *table, "", chosen_line(sweep)]) + "\n"
 
 
 def plot_fields(sweep: Sweep, requested: Sequence[str] | None = None) -> tuple[str, ...] | None:
   """The one or two fields to plot: `requested`, else the swept ones if one or two, else None.
-
-  Raises:
-    ValueError: `requested` names an unswept field, repeats one, or has not one or two.
-  """
+  Raises ValueError when `requested` names an unswept field, repeats one, or names over two."""
   if not requested:
     return sweep.fields if 1 <= len(sweep.fields) <= 2 else None
   choices = ", ".join(sweep.fields) or "none (a plain run)"
@@ -219,14 +197,10 @@ def no_plot_line(sweep: Sweep) -> str:
           "--plot_fields a,b (the others are averaged over)")
 
 
-def _numeric(values: Sequence[Any]) -> bool:
-  return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-
-
 def _plot_one(axes, field: str, cells: Sequence[Cell]) -> None:
   """Mean ± std of the last-3 validation and test accuracy against the field's value."""
   values = [cell.values[0] for cell in cells]
-  if _numeric(values):
+  if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
     order = np.argsort(values, kind="stable")
     x = np.asarray(values, np.float64)[order]
     if x.min() > 0 and x.max() > 10 * x.min():
@@ -239,8 +213,7 @@ def _plot_one(axes, field: str, cells: Sequence[Cell]) -> None:
     mean_std = [getattr(cells[i], f"{split}_last3") for i in order]
     axes.errorbar(x, [m for m, _ in mean_std], yerr=[s or 0.0 for _, s in mean_std],
                   fmt=f"{marker}-", capsize=4, label=f"{split} (last-3 mean)")
-  axes.set_xlabel(field)
-  axes.set_ylabel("accuracy (%)")
+  axes.set(xlabel=field, ylabel="accuracy (%)")
   axes.grid(True, alpha=0.3)
   axes.legend(fontsize=8)
 
@@ -261,8 +234,7 @@ def _plot_two(figure, axes, fields: Sequence[str], cells: Sequence[Cell]) -> Non
                 color="black" if value > middle else "white")
   axes.set_yticks(range(len(rows)), [format_value(json.loads(k)) for k in rows])
   axes.set_xticks(range(len(columns)), [format_value(json.loads(k)) for k in columns])
-  axes.set_ylabel(fields[0])
-  axes.set_xlabel(fields[1])
+  axes.set(ylabel=fields[0], xlabel=fields[1])
 
 
 def plot(sweep: Sweep, path: str | os.PathLike[str],
