@@ -1,9 +1,6 @@
-"""MNIST as numpy arrays, from the canonical IDX files or from TFDS.
-
-The IDX files are those torchvision's ``datasets.MNIST`` downloads (byte for byte the data a
-PyTorch run used); the repository carries them (``data/mnist/``), so a clone trains offline.
-TFDS (a download; TensorFlow imported only there) is the last resort.
-"""
+"""MNIST as numpy arrays, from the IDX files torchvision's ``datasets.MNIST`` downloads (byte
+for byte a PyTorch run's data; ``data/mnist/`` carries them, so a clone trains offline) or, as
+the last resort, from TFDS (a download; TensorFlow imported only there)."""
 
 import gzip
 import math
@@ -53,14 +50,9 @@ def load(split: str, data_dir: Optional[PathLike] = None,
          source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
   """Loads MNIST ``split`` "train" (60,000 examples) or "test" (10,000) into host memory as
   ``(images, labels)``: images uint8 [N, 28, 28, 1] with values 0-255 (no scaling), labels int32
-  [N] with values 0-9, in the files' order.
-
-  ``data_dir``: folder holding the IDX files, flat or in torchvision's layout
-  ``data_dir/MNIST/raw/``, each file raw or ``.gz``; for TFDS, its ``data_dir``. ``source``:
-  "auto" (the first of ``data_dir``, ``MNIST_DIR`` and the repository copy ``REPOSITORY_DIR``
-  that holds IDX files, else ``tfds.load("mnist")``, which downloads on first use), "idx" (the
-  IDX files of the first folder given: ``data_dir``, ``MNIST_DIR``, else the repository copy)
-  or "tfds"; see ``resolve``.
+  [N] with values 0-9, in the files' order. ``data_dir``: the IDX folder, flat or torchvision's
+  ``data_dir/MNIST/raw/``, files raw or ``.gz`` (for TFDS, its ``data_dir``); ``source``: "auto",
+  "idx" or "tfds", see `resolve`.
 
   Raises:
     ValueError: unknown ``split`` or ``source``.
@@ -77,6 +69,9 @@ def load(split: str, data_dir: Optional[PathLike] = None,
 def resolve(data_dir: Optional[PathLike] = None,
             source: str = "auto") -> tuple[str, Optional[pathlib.Path]]:
   """Which source and folder ``load`` reads: ("idx", IDX folder) or ("tfds", data_dir or None).
+  "auto": the first of ``data_dir``, ``MNIST_DIR`` and `REPOSITORY_DIR` holding IDX files, else
+  TFDS (downloads on first use); "idx": the first folder given (``data_dir``, ``MNIST_DIR``), else
+  the repository copy.
 
   Raises:
     ValueError: unknown ``source``.
@@ -105,9 +100,8 @@ def _check_split(split: str) -> None:
 def has_idx_files(data_dir: PathLike) -> bool:
   """Whether ``data_dir`` holds any MNIST IDX file (flat or MNIST/raw/, raw or .gz): one is
   enough, so a folder missing some fails with a DataError naming them, not falling to TFDS."""
-  names = [name for pair in IDX_FILES.values() for name in pair]
-  data_dir = pathlib.Path(data_dir)
-  return any(path.is_file() for name in names for path in _candidates(data_dir, name))
+  return any(path.is_file() for pair in IDX_FILES.values() for name in pair
+             for path in _candidates(pathlib.Path(data_dir), name))
 
 
 def load_idx(split: str, data_dir: PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -143,14 +137,11 @@ def _candidates(data_dir: pathlib.Path, name: str) -> list[pathlib.Path]:
 
 
 def read_idx(path: PathLike, magic: int) -> np.ndarray:
-  """Reads a uint8 IDX file (raw or ``.gz``) whose header must carry ``magic``.
-
-  IDX layout (yann.lecun.com/exdb/mnist): a big-endian int32 magic number whose last byte is
-  the number of dimensions, one big-endian int32 per dimension, then the uint8 data in
-  row-major order. The data is read in chunks up to the size the header gives, so a corrupt
-  header (e.g. one claiming 2^31 images) never allocates more than the file holds. A ``path``
-  ending in ``.gz`` is decompressed on the fly; ``magic`` is ``IMAGES_MAGIC`` or
-  ``LABELS_MAGIC``. Returns a uint8 array with the shape the header gives, e.g. [N, 28, 28].
+  """Reads a uint8 IDX file (``path`` ending in ``.gz``: decompressed on the fly) whose header
+  must carry ``magic`` (``IMAGES_MAGIC`` or ``LABELS_MAGIC``); returns uint8 of the header's
+  shape, e.g. [N, 28, 28]. IDX (yann.lecun.com/exdb/mnist): a big-endian int32 magic whose last
+  byte is the number of dimensions, a big-endian int32 per dimension, the data row-major. Read
+  in chunks, so a corrupt header (e.g. 2^31 images) never allocates more than the file holds.
 
   Raises:
     DataError: missing file, bad gzip, wrong magic, or a size that disagrees with the header.
@@ -207,9 +198,8 @@ def load_tfds(split: str, data_dir: Optional[PathLike] = None) -> tuple[np.ndarr
 
   Raises:
     ValueError: unknown ``split``.
-    DataError: the download failed (no network, refused connection, a server error; the
-      message names the cause and the offline fixes), or TFDS returned a split of unknown
-      size or unexpected shape.
+    DataError: a failed download (the message names the cause and the offline fixes), or a
+      split of unknown size or unexpected shape.
   """
   _check_split(split)
   import requests  # pylint: disable=g-import-not-at-top

@@ -1,9 +1,7 @@
 """The references' torchvision pipeline (``ToTensor()``, ``Normalize((0.1307,), (0.3081,))``,
-from their augmentation steps on ``RandomRotation``) in pure JAX on NHWC arrays, so it runs
-inside the jitted training step; and the pieces of the smallest 99.4 % networks' pipelines
-(albumentations ``ShiftScaleRotate``, ``RandomBrightnessContrast``) as their torchvision
-counterparts ``RandomAffine(degrees, translate, scale)`` and ``ColorJitter(brightness,
-contrast)``.
+``RandomRotation``) in pure JAX on NHWC arrays, so it runs inside the jitted training step, and
+albumentations ``ShiftScaleRotate`` of the smallest 99.4 % networks as torchvision's
+``RandomAffine(degrees, translate, scale)`` (``RandomBrightnessContrast``: `colour`).
 """
 
 from typing import Union
@@ -38,14 +36,11 @@ def normalize(x: jax.Array) -> jax.Array:
 
 
 def rotate(images: jax.Array, angles: jax.Array, fill: float = 0.0) -> jax.Array:
-  """Rotates each image about its centre as torchvision's tensor ``rotate(img, angle,
-  InterpolationMode.NEAREST, expand=False, center=None, fill=fill)``: positive angles turn it
-  counter-clockwise as displayed, the pivot is ((H - 1) / 2, (W - 1) / 2), each output pixel
-  takes the nearest input pixel, uncovered ones get ``fill``. Exact half-pixel ties may round
-  differently (half away from zero here, half to even in torch): no random angle hits one.
-
-  ``images`` float32 [B, H, W, C] -> float32 [B, H, W, C], rotated by ``angles`` float32 [B] in
-  degrees; ``fill`` in the units of ``images`` (0.0: black in [0, 1]).
+  """Rotates float32 [B, H, W, C] ``images`` (-> the same) by ``angles`` float32 [B] in degrees,
+  counter-clockwise as displayed, about ((H - 1) / 2, (W - 1) / 2), as torchvision's tensor
+  ``rotate(img, angle, InterpolationMode.NEAREST, expand=False, center=None, fill=fill)``:
+  nearest input pixel, ``fill`` (units of ``images``) where uncovered. Exact half-pixel ties may
+  round differently (half away from zero here, half to even in torch): no random angle hits one.
 
   Raises:
     ValueError: ``images`` is not rank 4 or ``angles`` is not [B].
@@ -74,10 +69,8 @@ def _degree_range(degrees: Degrees) -> tuple[float, float]:
 
 def sample_angles(key: jax.Array, batch_size: int, degrees: Degrees = (-7.0, 7.0)) -> jax.Array:
   """float32 [batch_size] angles in degrees, uniform in ``[min, max)``, as
-  ``RandomRotation.get_params``. ``degrees``: (min, max) in degrees, or a non-negative number d
-  for (-d, d): Python numbers, static under jit, or d as a float32 [] array (a swept value, not
-  checked). Raises ValueError for min > max or a negative single number.
-  """
+  ``RandomRotation.get_params``. ``degrees``: (min, max), or d >= 0 for (-d, d), as Python numbers
+  or d as a float32 [] array (swept, not checked). Raises ValueError for min > max or d < 0."""
   low, high = _degree_range(degrees)
   return jax.random.uniform(key, (batch_size,), jnp.float32, minval=low, maxval=high)
 
@@ -85,10 +78,8 @@ def sample_angles(key: jax.Array, batch_size: int, degrees: Degrees = (-7.0, 7.0
 def random_rotation(key: jax.Array, images: jax.Array, degrees: Degrees = (-7.0, 7.0),
                     fill: float = 0.0) -> jax.Array:
   """torchvision ``RandomRotation(degrees, fill=fill)`` per image: `rotate` float32 [B, H, W, C]
-  ``images`` (-> the same shape and dtype) by the angles of ``sample_angles(key, B, degrees)``
-  (split the key per batch for fresh angles); ``fill`` in the units of ``images``. Raises
-  ValueError as `sample_angles` (bad degrees) and `rotate` (bad shapes) do.
-  """
+  ``images`` (-> the same) by ``sample_angles(key, B, degrees)`` (split the key per batch).
+  Raises ValueError as `sample_angles` (bad degrees) and `rotate` (bad shapes) do."""
   return rotate(images, sample_angles(key, images.shape[0], degrees), fill=fill)
 
 
@@ -101,15 +92,12 @@ COLOUR_STREAM = 2
 def affine(images: jax.Array, angles: jax.Array, translations: jax.Array, scales: jax.Array,
            fill: float = 0.0) -> jax.Array:
   """Rotates, scales and shifts each image as torchvision's tensor ``affine(img, -angle,
-  translate=[tx, ty], scale, shear=0, InterpolationMode.NEAREST, fill=fill)`` (its angle is
-  clockwise; ours counter-clockwise as in `rotate`): output pixel o takes the input pixel
-  nearest to ``R(angle) @ (o - centre - t) / scale + centre``, uncovered ones get ``fill``. With
-  zero translations and unit scales it is `rotate`, bit for bit (the same matrix and offset).
-
-  ``images`` float32 [B, H, W, C] -> float32 [B, H, W, C]; ``angles`` float32 [B] in degrees,
-  counter-clockwise; ``translations`` float32 [B, 2], (tx, ty) in pixels, tx to the right, ty
-  down; ``scales`` float32 [B] > 0, above 1 enlarging the image about its centre; ``fill`` in
-  the units of ``images``.
+  translate=[tx, ty], scale, shear=0, InterpolationMode.NEAREST, fill=fill)`` (its angle turns
+  clockwise): output pixel o takes the input pixel nearest to ``R(angle) @ (o - centre - t) /
+  scale + centre``, else ``fill``; zero shifts and unit scales give `rotate` bit for bit.
+  ``images`` float32 [B, H, W, C] -> the same; ``angles`` float32 [B] in degrees as in `rotate`;
+  ``translations`` float32 [B, 2], (tx, ty) in pixels, right and down; ``scales`` float32 [B] > 0
+  (> 1 enlarges).
 
   Raises:
     ValueError: ``images`` is not rank 4, or the others are not [B] / [B, 2].
@@ -145,11 +133,9 @@ def _check_fraction(name: str, value, closed: bool = False) -> None:
 def sample_translations(key: jax.Array, batch_size: int, translate, size: tuple[int, int]
                         ) -> jax.Array:
   """float32 [batch_size, 2]: (tx, ty) in pixels per image as ``RandomAffine.get_params``,
-  ``round(uniform(-t * W, t * W))`` and ``round(uniform(-t * H, t * H))`` (rounded half to even,
-  as Python's round), for ``size`` (H, W) in pixels. ``translate``: t in [0, 1), the largest
-  shift as a fraction of the image side, a Python number or a float32 [] array (a swept value,
-  not checked). Raises ValueError for t outside [0, 1).
-  """
+  ``round(uniform(-t * W, t * W))``, ``round(uniform(-t * H, t * H))`` (half to even) for
+  ``size`` (H, W). ``translate``: t in [0, 1), the largest shift as a fraction of the side, a
+  Python number or a float32 [] array (swept, not checked); ValueError for t outside [0, 1)."""
   _check_fraction("translate", translate)
   limits = jnp.asarray(translate, jnp.float32) * jnp.array([size[1], size[0]], jnp.float32)
   return jnp.round(jax.random.uniform(key, (batch_size, 2), jnp.float32, -limits, limits))
@@ -158,8 +144,7 @@ def sample_translations(key: jax.Array, batch_size: int, translate, size: tuple[
 def sample_scales(key: jax.Array, batch_size: int, scale) -> jax.Array:
   """float32 [batch_size] scale factors, uniform in [1 - s, 1 + s] (exactly 1 where s is 0), as
   ``RandomAffine(scale=(1 - s, 1 + s))``. ``scale``: s in [0, 1), a Python number or a float32 []
-  array (swept, not checked). Raises ValueError for s outside [0, 1).
-  """
+  array (swept, not checked). Raises ValueError for s outside [0, 1)."""
   _check_fraction("scale", scale)
   return jax.random.uniform(key, (batch_size,), jnp.float32, 1 - scale, 1 + scale)
 
@@ -167,15 +152,12 @@ def sample_scales(key: jax.Array, batch_size: int, scale) -> jax.Array:
 def random_affine(key: jax.Array, images: jax.Array, degrees: Degrees = (-7.0, 7.0),
                   translate=0.0, scale=0.0, fill: float = 0.0, probability=1.0) -> jax.Array:
   """torchvision ``RandomApply([RandomAffine(degrees, (t, t), (1 - s, 1 + s), fill=fill)], p)``
-  per image, with `affine` (nearest). The angles are `random_rotation`'s (``sample_angles(key,
-  ...)``); translations, scales and the choice of images to transform come from
-  ``fold_in(key, AFFINE_STREAM)``, so with t = s = 0 and p = 1 this is `random_rotation`.
-
-  ``images`` float32 [B, H, W, C] -> float32 [B, H, W, C]; ``degrees`` as for `sample_angles`,
-  ``translate`` t (fraction of the image side) as for `sample_translations`, ``scale`` s as for
-  `sample_scales`, ``fill`` in the units of ``images``; ``probability`` p in [0, 1], the chance
-  each image is transformed (else left as it is), a Python number (1: no draw) or a float32 []
-  array. Raises ValueError where a range is violated, or for bad shapes (see `affine`).
+  per image with `affine`: angles as `random_rotation`'s; shifts, scales and which images to
+  transform from ``fold_in(key, AFFINE_STREAM)``, so t = s = 0, p = 1 is `random_rotation`.
+  ``images`` float32 [B, H, W, C] -> the same; ``degrees``, ``translate``, ``scale`` as for
+  `sample_angles`, `sample_translations`, `sample_scales`; ``probability`` p in [0, 1] that an
+  image is transformed, a Python number (1: no draw) or a float32 [] array. Raises ValueError
+  for a range violated, or bad shapes (see `affine`).
   """
   batch = images.shape[0]
   angles = sample_angles(key, batch, degrees)

@@ -9,10 +9,8 @@ from mnist_jax import data
 
 def load_splits(config: ml_collections.ConfigDict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   """{"train", "validation" (only when config.validation_size > 0), "test"}: (uint8 images
-  [N, 28, 28, 1], int32 labels [N]). The validation images are the last
-  `config.validation_size` of the 60,000 training images, held out of training; then the
-  subsets (`config.train_subset`, `config.test_subset`; 0 = all) cut the remaining training
-  images and the test set.
+  [N, 28, 28, 1], int32 labels [N]). Validation holds out the last `config.validation_size`
+  training images; then `config.train_subset` and `config.test_subset` (0 = all) cut the rest.
 
   Raises:
     ValueError: a validation split that leaves no training image.
