@@ -1,8 +1,6 @@
-"""Model registry: every reference network by name, ``ref<k>_<step>``, and ours (``frontier_*``).
-
-The networks are specs (`layers.ModelSpec`), one file per reference write-up; `create` gives
-the Flax module running one (`network.Network`, or its XLA:CPU fast path). Variables are
-``params`` and, with BatchNorm, ``batch_stats`` (without: none, and ``{}`` as updates).
+"""Model registry: every reference network by name, ``ref<k>_<step>``, and ours (``frontier_*``),
+as specs (`layers.ModelSpec`, one file per write-up); `create` gives the Flax module running one.
+Variables are ``params`` and, with BatchNorm, ``batch_stats`` (without: ``{}`` as updates).
 """
 
 from __future__ import annotations
@@ -37,23 +35,19 @@ def spec(name: str) -> ModelSpec:
 
 
 def uses_fast_path(fast_path: str) -> bool:
-  """Whether `fast_path` ("auto" | "on" | "off") means the XLA:CPU fast path here.
-
-  "auto" is on where JAX's default backend is the CPU, where the fast path was measured
-  (docs/PERFORMANCE.md); elsewhere the plain network leaves the choice to XLA. Raises
-  ValueError for any other value (the message lists the valid ones).
-  """
+  """Whether `fast_path` ("auto" | "on" | "off") means the XLA:CPU fast path here: "auto" where
+  JAX's default backend is the CPU, where it was measured (docs/PERFORMANCE.md). Raises
+  ValueError for any other value."""
   if fast_path not in FAST_PATHS:
     raise ValueError(f"fast_path must be one of {', '.join(FAST_PATHS)}, got {fast_path!r}")
   return fast_path == "on" or (fast_path == "auto" and jax.default_backend() == "cpu")
 
 
 def create(name: str, fast_path: str = "auto", **overrides) -> Network:
-  """A fresh Flax module for model `name` (one of `names()`): a `network.Network` mapping
-  float32 [N, 28, 28, 1] to float32 [N, 10] log-probabilities. `fast_path` "auto" | "on" |
-  "off": the XLA:CPU fast path (`fast_cpu.FastCpuNetwork`) or the plain `network.Network`, same
-  variables and function (see `uses_fast_path`); ``dropout_rate`` (float in [0, 1)), the one
-  override, replaces the published/default rate.
+  """A fresh Flax module for model `name` (one of `names()`) mapping float32 [N, 28, 28, 1] to
+  float32 [N, 10] log-probabilities: `fast_cpu.FastCpuNetwork` or the plain `network.Network`
+  (same variables and function) as `uses_fast_path(fast_path)` says. ``dropout_rate`` (in
+  [0, 1)), the one override, replaces the published/default rate.
 
   Raises:
     ValueError: unknown name, fast path or override, or a dropout rate outside [0, 1).

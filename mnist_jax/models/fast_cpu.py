@@ -1,9 +1,6 @@
-"""The XLA:CPU fast path: `FastCpuNetwork` computes what `network.Network` computes, faster.
-
-Chosen by ``config.fast_path`` (`mnist_jax.models.create`). Variables, their names, random
-streams and math are the plain network's (tests/test_fast_cpu.py; on and off end an epoch
-with equal parameters, tests/test_epoch.py); only the programs XLA:CPU gets differ. The
-measurements behind each choice are in docs/PERFORMANCE.md.
+"""The XLA:CPU fast path (``config.fast_path``): `FastCpuNetwork` computes what `network.Network`
+computes, with the same variables, random streams and math (tests/test_fast_cpu.py,
+tests/test_epoch.py), only faster; the measurements behind each choice: docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -32,15 +29,13 @@ def _windows(x: jax.Array, layer: Conv) -> list[jax.Array]:
 class Im2colConv(nn.Module):
   """2-D convolution as patches times one matrix (im2col), with `flax.linen.Conv`'s variables.
 
-  Our own because XLA:CPU's convolutions are slow for these tiny channel counts, above all
-  the weight gradient and, under `jax.vmap` over replicas, the grouped convolution vmap
-  turns them into; here every layer and its gradients are plain (batched) matmuls. Measured
-  on the 2-core CPU, ref2 Final, batch 128: a train step took 418 ms with `nn.Conv` and
-  115 ms with this; two vmapped replicas 656 vs 128 ms per replica (docs/PERFORMANCE.md).
+  Our own because XLA:CPU's convolutions (above all the weight gradient, and the grouped ones
+  `jax.vmap` makes over replicas) are slow for these tiny channel counts; here all are plain
+  matmuls. ref2 Final, batch 128, 2-core CPU: a train step 418 ms with `nn.Conv`, 115 ms with
+  this; two vmapped replicas 656 vs 128 ms per replica (docs/PERFORMANCE.md).
 
-  Attribute ``layer``: the `layers.Conv` spec. Variables: params ``kernel`` float32
-  [k, k, C_in, features] (HWIO, lecun-normal init) and ``bias`` float32 [features] (zeros),
-  exactly as ``nn.Conv`` creates them.
+  ``layer``: the `layers.Conv` spec. Variables as ``nn.Conv`` creates them: params ``kernel``
+  float32 [k, k, C_in, features] (HWIO, lecun-normal) and ``bias`` float32 [features] (zeros).
   """
   layer: Conv
 
@@ -85,12 +80,9 @@ class DepthwiseConv(Im2colConv):
   """A depthwise convolution (``groups`` = input channels = features) as k * k shifted
   element-wise multiply-adds, with `flax.linen.Conv`'s variables.
 
-  Our own because XLA:CPU's grouped convolution (``feature_group_count`` = channels), and
-  above all its gradients, is far slower than these element-wise ops: one epoch of the
-  frontier_2k_separable search (4 replicas) had not finished after 5 minutes with
-  ``nn.Conv`` (docs/EXPERIMENTS.md, "Frontier"), and one train step of that network at batch
-  64 took 181.9 ms with it against 37.6 ms with this, measured side by side while another
-  training ran (docs/measurements/depthwise_conv/depthwise_step.log).
+  Our own because XLA:CPU's grouped convolution, above all its gradients, is far slower: a
+  frontier_2k_separable train step at batch 64 took 181.9 ms with ``nn.Conv``, 37.6 ms with this
+  (docs/measurements/depthwise_conv/depthwise_step.log; docs/EXPERIMENTS.md, "Frontier").
 
   Variables: params ``kernel`` float32 [k, k, 1, C] (as ``nn.Conv`` with
   ``feature_group_count=C`` creates it) and ``bias`` float32 [C] when ``use_bias``.
@@ -132,10 +124,8 @@ class ReluBatchNorm(network.TorchBatchNorm):
 
 class FastCpuNetwork(network.Network):
   """`network.Network` with the XLA:CPU fast path (same attributes, variables and outputs): in
-  train mode ReLU -> BatchNorm (-> element-wise Dropout) is one `ReluBatchNorm`; dense convs
-  are `Conv2d`, depthwise ones `DepthwiseConv`; 2x2/2 max-pools on even maps
-  `fast_cpu_ops.max_pool_2x2`; every other layer is the plain network's.
-  """
+  train mode ReLU -> BatchNorm (-> element-wise Dropout) is one `ReluBatchNorm`; dense convs are
+  `Conv2d`, depthwise ones `DepthwiseConv`; 2x2/2 max-pools on even maps `max_pool_2x2`."""
 
   def apply_layers(self, layers: tuple[Layer, ...], index: int, x: jax.Array, train: bool,
                    keep_prob: jax.Array | None = None) -> tuple[jax.Array, int]:

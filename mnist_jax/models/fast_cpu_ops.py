@@ -1,8 +1,6 @@
-"""Ops of the XLA:CPU fast path (`fast_cpu`), where XLA:CPU's autodiff is slow: `conv_nhwc`,
-`max_pool_2x2`, `relu_batch_norm_dropout`, `dropout_keep_mask` (`threefry_random_bits`).
-
-Each computes what the plain JAX/Flax op computes (same math, same random stream), only
-faster (docs/PERFORMANCE.md, "Study"); tests/test_fast_cpu.py checks values and gradients.
+"""Ops of the XLA:CPU fast path (`fast_cpu`), where XLA:CPU's autodiff is slow: each computes
+what the plain JAX/Flax op computes (same math, same random stream), only faster
+(docs/PERFORMANCE.md, "Study"); tests/test_fast_cpu.py checks values and gradients.
 """
 
 from __future__ import annotations
@@ -21,12 +19,9 @@ _NHWC = ("NHWC", "HWIO", "NHWC")
 def conv_nhwc(x: jax.Array, kernel: jax.Array, padding: tuple[tuple[int, int], ...]) -> jax.Array:
   """Stride-1, undilated convolution: x float32 [N, H, W, C] * kernel float32 [kh, kw, C, F]
   (HWIO), zero `padding` ((top, bottom), (left, right)) in pixels ->
-  float32 [N, H + top + bottom - kh + 1, W + left + right - kw + 1, F].
-
-  Our own VJP because inside `lax.scan` XLA:CPU leaves the autodiff gradients of
-  `lax.conv_general_dilated` in non-canonical dimension orders and runs them on a slow
-  generic path (weight gradient of ref2 Final's 26x26 layer: 180 ms vs 11 ms per step);
-  written as plain NHWC/HWIO convolutions they take the fast Eigen path.
+  float32 [N, H + top + bottom - kh + 1, W + left + right - kw + 1, F]. Our own VJP: inside
+  `lax.scan` XLA:CPU runs autodiff's conv gradients in non-canonical dimension orders on a slow
+  generic path (ref2 Final's 26x26 weight gradient: 180 vs 11 ms per step as NHWC/HWIO here).
   """
   return lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_NHWC)
 
@@ -57,12 +52,10 @@ conv_nhwc.defvjp(_conv_forward, _conv_backward)
 
 @jax.custom_vjp
 def max_pool_2x2(x: jax.Array) -> jax.Array:
-  """2x2 max-pool with stride 2 on even maps: float32 [N, H, W, C] -> [N, H/2, W/2, C].
-
-  Our own because `reduce_window`'s gradient (`select_and_scatter`) is slow on XLA:CPU. The
-  gradient goes to the first maximum of each window in row-major order, as torch's MaxPool2d
-  and `select_and_scatter` do (`jnp.max`'s own would split ties). Raises ValueError for an
-  odd H or W (use `flax.linen.max_pool` there).
+  """2x2 max-pool with stride 2 on even maps: float32 [N, H, W, C] -> [N, H/2, W/2, C]. Our own:
+  `reduce_window`'s gradient (`select_and_scatter`) is slow on XLA:CPU. The gradient goes to the
+  first maximum of each window in row-major order, as torch's MaxPool2d (`jnp.max`'s would split
+  ties). Raises ValueError for an odd H or W (use `flax.linen.max_pool` there).
   """
   n, h, w, c = x.shape
   if h % 2 or w % 2:
@@ -99,15 +92,11 @@ def relu_batch_norm_dropout(z: jax.Array, scale: jax.Array, bias: jax.Array,
   """dropout(batch_norm(relu(z))) in train mode, normalising by the batch statistics.
 
   ``z`` float32 [..., C] (channels last); ``scale``, ``bias`` float32 [C], BatchNorm's affine
-  parameters; ``keep_mask`` bool of z's shape (True = keep) or None for no dropout;
-  ``keep_prob`` 1 - dropout rate (a float, or float32 [] when swept), kept values divided by it
-  as torch and Flax do; ``epsilon`` BatchNorm's (torch: 1e-5). Returns (y float32 like z, batch
-  mean float32 [C], biased batch variance float32 [C]); the statistics are for the running
-  averages and carry no gradient.
-
-  Our own VJP because autodiff of the three ops emits about a dozen passes over each
-  activation; this backward pass needs two (two channel sums, one elementwise pass).
-  Measured: 0.69x the step time of the unfused ops on the 2-core CPU.
+  parameters; ``keep_mask`` bool like z (True = keep) or None for no dropout; ``keep_prob``
+  1 - rate (a float, or float32 [] when swept), kept values divided by it; ``epsilon``
+  BatchNorm's. Returns (y float32 like z, batch mean and biased variance float32 [C], for the
+  running averages, without gradient). Our own VJP: autodiff of the three ops makes about a
+  dozen passes over each activation, this two; 0.69x the unfused step time (2-core CPU).
   """
   return _rbd_forward(z, scale, bias, keep_mask, keep_prob, epsilon)[0]
 
@@ -154,11 +143,9 @@ _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 
 def threefry_random_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-  """uint32 `shape`, equal to `jax.random.bits(key, shape)` under `threefry_partitionable(False)`.
-
-  `key`: a threefry key (typed, or raw uint32 [2]). Our own because JAX lowers threefry on CPU
-  as a rolled 5-iteration loop over the whole counter array; the same 20 rounds written out
-  fuse into one loop (a 1.5 M-element mask: 2.6 vs 3.6 ms).
+  """uint32 `shape`, equal to `jax.random.bits(key, shape)` under `threefry_partitionable(False)`;
+  `key`: a threefry key (typed, or raw uint32 [2]). Our own: JAX lowers threefry on CPU as a
+  rolled loop over the counters; the 20 rounds written out fuse (1.5 M bits: 2.6 vs 3.6 ms).
   """
   size = int(np.prod(shape))
   half = (size + 1) // 2
@@ -185,10 +172,8 @@ def dropout_keep_mask(key: jax.Array, rate: float | None, shape: tuple[int, ...]
   """bool `shape`: the keep mask `flax.linen.Dropout(rate)` draws from `key` (the layer's
   dropout key). `rate`: a Python float in [0, 1), None when `keep_prob` (float32 [], 1 - rate
   as Flax computes it, for a swept rate) is given. Raises ValueError for a rate outside [0, 1).
-
-  Under `jax.threefry_partitionable(False)` (as the training epoch is traced,
-  epoch.make_train_segment) the bits come from `threefry_random_bits`, else from
-  `jax.random.bits`; either way the mask equals Flax's.
+  The bits come from `threefry_random_bits` under `jax.threefry_partitionable(False)` (as the
+  epoch is traced), else from `jax.random.bits`.
   """
   if keep_prob is None and not 0.0 <= rate < 1.0:
     raise ValueError(f"dropout rate must be in [0, 1), got {rate}")

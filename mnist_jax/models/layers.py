@@ -1,9 +1,6 @@
-"""Layer specs: each reference network is a tuple of the frozen dataclasses below, in the
-published PyTorch call order, read by `network.Network` (Flax, NHWC), `mnist_jax.torch.mirror`
-(torch, NCHW) and `table` (torchsummary table, receptive field).
-
-Specs follow torch defaults (``Conv(use_bias=True)``, max-pool stride = window), so a spec
-reads like the ``nn.Module`` it mirrors.
+"""Layer specs: each network is a tuple of the frozen dataclasses below in the published PyTorch
+call order, read by `network.Network` (Flax, NHWC), `mnist_jax.torch.mirror` (torch, NCHW) and
+`table`. Specs follow torch defaults (``Conv(use_bias=True)``, pool stride = window).
 """
 
 from __future__ import annotations
@@ -27,8 +24,7 @@ class Op:
 @dataclasses.dataclass(frozen=True)
 class Conv:
   """``nn.Conv2d(in, features, kernel_size, stride, padding, dilation, groups, bias=use_bias)``,
-  sizes in pixels; kernel [k, k, in / groups, features]; groups == in == features is depthwise.
-  """
+  sizes in pixels; kernel [k, k, in / groups, features]; groups = in = features: depthwise."""
   features: int
   kernel_size: int
   padding: int = 0
@@ -105,10 +101,9 @@ Layer = Union[Conv, ReLU, BatchNorm, Dropout, MaxPool, AvgPool, GlobalAvgPool, F
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-  """One registered network: ``name`` in the registry (``ref<k>_<step>`` for the write-ups,
-  e.g. ``frontier_4k`` for ours), its ``layers`` specs in call order, ``dropout_rate`` of every
-  `Dropout` layer (0 where the model has none), and the ``source`` of the architecture
-  (write-up file and step, or "ours")."""
+  """One registered network: ``name`` (``ref<k>_<step>``, or e.g. ``frontier_4k`` for ours), its
+  ``layers`` in call order, ``dropout_rate`` of every `Dropout` (0 without), and the ``source``
+  of the architecture (write-up file and step, or "ours")."""
   name: str
   layers: tuple[Layer, ...]
   dropout_rate: float
@@ -122,11 +117,8 @@ def stride_of(layer: Pool) -> int:
 
 def output_shape(layer: Layer, shape: tuple[int, ...]) -> tuple[int, ...]:
   """Shape after `layer` for one example: ``(H, W, C)`` for maps, ``(F,)`` after a flatten.
-
-  Raises:
-    ValueError: if the layer does not fit the input (e.g. a kernel larger than the map, or
-      conv groups that do not divide its input channels and features).
-  """
+  Raises ValueError if the layer does not fit the input (e.g. a kernel larger than the map, or
+  conv groups that do not divide its input channels and features)."""
   match layer:
     case Conv(features=features, kernel_size=k, padding=p, stride=s, dilation=d, groups=g):
       height, width, channels = shape

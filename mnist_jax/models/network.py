@@ -1,6 +1,5 @@
-"""The plain Flax interpreter of a layer-spec tuple: each spec layer becomes the Flax module
-or function computing what its torch counterpart computes. `fast_cpu.FastCpuNetwork` is the
-same, faster on XLA:CPU (`config.fast_path` chooses, `mnist_jax.models.create`).
+"""The plain Flax interpreter of a layer-spec tuple: each spec layer becomes the Flax module or
+function computing what its torch counterpart computes (`fast_cpu`: the same, faster on XLA:CPU).
 """
 
 from __future__ import annotations
@@ -16,14 +15,11 @@ from mnist_jax.models.layers import (AvgPool, BatchNorm, Conv, Dense, Dropout, F
 
 
 class TorchBatchNorm(nn.Module):
-  """Batch normalisation with torch semantics, over all axes but the last (channels).
-
-  Our own because ``flax.linen.BatchNorm`` updates the running variance with the biased batch
-  variance, torch with the unbiased one (times n/(n-1)); train mode normalises by the biased
-  one in both. ``momentum`` is torch's: ``running = (1 - momentum) * running + momentum * batch``.
-
-  Variables: params ``scale`` (init 1), ``bias`` (init 0); batch_stats ``mean`` (init 0),
-  ``var`` (init 1); all float32 [C].
+  """Batch normalisation with torch semantics, over all axes but the last (channels). Our own:
+  ``flax.linen.BatchNorm`` updates the running variance with the biased batch variance, torch
+  with the unbiased one (both normalise by the biased one). ``momentum`` is torch's: ``running =
+  (1 - momentum) * running + momentum * batch``. Variables, all float32 [C]: params ``scale``
+  (init 1), ``bias`` (init 0); batch_stats ``mean`` (init 0), ``var`` (init 1).
   """
   momentum: float = 0.1
   epsilon: float = 1e-5
@@ -74,11 +70,9 @@ class SweptDropout(nn.Module):
 
 class Network(nn.Module):
   """Flax interpreter of `layers` (specs in call order); `dropout_rate`: every `Dropout`'s.
-
-  Submodules are ``layers_<i>``, i the index in `layers`, as the keys of the torch mirror
-  (`mnist_jax.torch.mirror.build`). Convolution variables are ``kernel`` float32
-  [k, k, C_in / groups, C_out] (HWIO) and ``bias`` float32 [C_out]; Dense ``kernel``
-  [F_in, F_out] and ``bias`` [F_out].
+  Submodules are ``layers_<i>``, i the index in `layers`, as the torch mirror's keys. Conv
+  variables: ``kernel`` float32 [k, k, C_in / groups, C_out] (HWIO), ``bias`` float32 [C_out];
+  Dense: ``kernel`` [F_in, F_out], ``bias`` [F_out].
   """
   layers: Sequence[Layer]
   dropout_rate: float = 0.0
@@ -88,10 +82,8 @@ class Network(nn.Module):
                keep_prob: jax.Array | None = None) -> jax.Array:
     """x float32 [N, 28, 28, 1] normalised images (NHWC) -> float32 [N, num_classes]
     log-probabilities when the spec ends with `LogSoftmax`. `train`: batch statistics and
-    dropout on (needs ``rngs={'dropout': key}`` when the model has dropout with a rate > 0, and
-    ``mutable=['batch_stats']``); `keep_prob` float32 [] replaces ``1 - dropout_rate`` when the
-    rate is swept (`mnist_jax.optim.sweep`; computed on the host as Flax does, so masks are
-    Flax's).
+    dropout on (needs ``mutable=['batch_stats']`` and, with dropout, ``rngs={'dropout': key}``);
+    `keep_prob` float32 [] replaces ``1 - dropout_rate`` for a swept rate (computed as Flax does).
     """
     layers = tuple(self.layers)
     index = 0
@@ -123,12 +115,9 @@ class Network(nn.Module):
                          deterministic=not train, name=name)(x)
         elif train:
           x = SweptDropout(broadcast_dims, name=name)(x, keep_prob)
-      case MaxPool():
-        s = stride_of(layer)
-        x = nn.max_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
-      case AvgPool():
-        s = stride_of(layer)
-        x = nn.avg_pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
+      case MaxPool() | AvgPool():
+        pool, s = nn.max_pool if isinstance(layer, MaxPool) else nn.avg_pool, stride_of(layer)
+        x = pool(x, (layer.window, layer.window), strides=(s, s), padding="VALID")
       case GlobalAvgPool():
         x = jnp.mean(x, axis=(1, 2), keepdims=True)
       case Flatten():

@@ -1,8 +1,6 @@
-"""torchsummary-style table and receptive field of any registered model.
-
-Rows follow ``torchsummary.summary``; two columns are added, receptive field and jump, from
-the layer specs by the recurrence ``rf += dilation * (kernel - 1) * jump; jump *= stride``.
-Parameter counts come from the Flax module (`jax.eval_shape` of ``init``: no arrays computed).
+"""torchsummary-style table and receptive field of any registered model: ``torchsummary.summary``
+rows plus receptive field and jump (``rf += dilation * (kernel - 1) * jump; jump *= stride``);
+parameter counts from the Flax module (`jax.eval_shape` of ``init``: no arrays computed).
 """
 
 from __future__ import annotations
@@ -36,13 +34,12 @@ _FUNCTIONAL_NAMES = {
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-  """One summary row, for one ``nn.Module`` the reference calls: ``name``, the torchsummary key
-  ``<TorchType>-<k>`` (k counting modules in call order, e.g. ``"Conv2d-1"``; for functional
-  ops the call, e.g. ``"F.relu"``); ``layer_type``, the torch class name (``"BatchNorm2d"``);
-  ``output_shape`` ``(-1, C, H, W)`` or ``(-1, F)`` as torchsummary prints it; the layer's
-  trainable ``params``; ``receptive_field`` after the layer and ``jump`` between neighbouring
-  output units, in input pixels (one side); ``functional``: the reference calls it as a
-  function, so torchsummary does not list it.
+  """One summary row per ``nn.Module`` the reference calls: ``name``, torchsummary's
+  ``<TorchType>-<k>`` (k counting modules in call order, e.g. ``"Conv2d-1"``; functional ops:
+  the call, e.g. ``"F.relu"``); ``layer_type``, the torch class name; ``output_shape``
+  ``(-1, C, H, W)`` or ``(-1, F)``; trainable ``params``; ``receptive_field`` after the layer
+  and ``jump`` between neighbouring outputs, in input pixels (one side); ``functional`` as in
+  `layers.Op`.
   """
   name: str
   layer_type: str
@@ -65,12 +62,13 @@ def torch_type(layer: layers.Layer, input_shape: tuple[int, ...]) -> str:
 def count_params(model: str | layers.ModelSpec | Mapping[str, Any]) -> int:
   """Number of trainable parameters (the size of ``'params'``) of `model`: a Flax variables
   dict with arrays or `jax.ShapeDtypeStruct` leaves, a registered name or a `layers.ModelSpec`.
-
-  Raises:
-    ValueError: unknown model name.
-  """
+  Raises ValueError for an unknown model name."""
   variables = model if isinstance(model, Mapping) else _variable_shapes(_spec(model))
-  return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(variables["params"]))
+  return _size(variables["params"])
+
+
+def _size(tree: Any) -> int:
+  return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(tree))
 
 
 def _spec(model: str | layers.ModelSpec) -> layers.ModelSpec:
@@ -84,13 +82,9 @@ def _variable_shapes(spec: layers.ModelSpec) -> Mapping[str, Any]:
 
 
 def rows(model: str | layers.ModelSpec, include_functional: bool = False) -> list[Row]:
-  """Summary rows of `model`, a registered name (`mnist_jax.models.names()`) or a
-  `layers.ModelSpec`, in call order. `include_functional`: also list ops the reference calls as
-  functions (F.relu, ...), which torchsummary omits; they do not advance the ``-k`` numbering.
-
-  Raises:
-    ValueError: unknown model name.
-  """
+  """Summary rows of `model`, a registered name or a `layers.ModelSpec`, in call order.
+  `include_functional`: also list ops the reference calls as functions (F.relu, ...), which
+  torchsummary omits; they do not advance the ``-k`` numbering. ValueError: unknown name."""
   spec = _spec(model)
   params = _variable_shapes(spec)["params"]
   shape, receptive_field, jump = INPUT_SHAPE, 1, 1
@@ -115,8 +109,7 @@ def rows(model: str | layers.ModelSpec, include_functional: bool = False) -> lis
         receptive_field += (flattened_extent - 1) * jump
         jump *= flattened_extent
         flattened_extent = 1
-    layer_params = params.get(f"layers_{index}", {})
-    count = sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(layer_params))
+    count = _size(params.get(f"layers_{index}", {}))
     functional = getattr(layer, "functional", False)
     if not functional:
       module_count += 1
@@ -145,8 +138,7 @@ def table(model: str | layers.ModelSpec, include_functional: bool = False) -> st
   table_rows = rows(spec, include_functional)
   variables = _variable_shapes(spec)
   total = count_params(variables)
-  buffers = sum(math.prod(leaf.shape)
-                for leaf in jax.tree_util.tree_leaves(variables.get("batch_stats", {})))
+  buffers = _size(variables.get("batch_stats", {}))
   line = "{:>20}  {:>25} {:>15} {:>8} {:>6}"
   width = len(line.format("", "", "", "", ""))
   out = ["-" * width, line.format("Layer (type)", "Output Shape", "Param #", "RF", "Jump"),
