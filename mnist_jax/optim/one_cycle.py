@@ -1,9 +1,7 @@
-"""``torch.optim.lr_scheduler.OneCycleLR``: learning rate and momentum, stepped per batch.
-
-Our own rather than optax.cosine_onecycle_schedule: optax ends the phases at
-int(pct_start * total_steps) and total_steps, torch at float(pct_start * total_steps) - 1 and
-total_steps - 1 (the peak and the minimum one step earlier, at fractional positions); optax
-also has no linear annealing, no three-phase variant and no momentum cycle.
+"""``torch.optim.lr_scheduler.OneCycleLR``: learning rate and momentum, stepped per batch. Not
+optax.cosine_onecycle_schedule: its phases end at int(pct_start * total_steps) and total_steps,
+torch's at float(pct_start * total_steps) - 1 and total_steps - 1; and it has no linear
+annealing, no three phases and no momentum cycle.
 """
 
 from __future__ import annotations
@@ -23,16 +21,13 @@ _require = checks.require
 
 def _one_cycle_anneal(start: float, peak: float, end: float, total_steps: int, pct_start: float,
                       anneal_strategy: str, three_phase: bool) -> optax.Schedule:
-  """``start -> peak -> end`` (three_phase: ``-> start -> end``) as torch's OneCycleLR.get_lr.
-
-  Phases end at the float steps ``pct_start * total_steps - 1``, (three_phase:
-  ``2 * pct_start * total_steps - 2``,) ``total_steps - 1`` as in torch. Torch evaluates
-  ``end + (start - end) / 2 * (cos(pi * pct) + 1)`` in float64; here ``start * w(1 - pct) +
-  end * w(pct)`` with ``w(x) = sin(pi * x / 2) ** 2`` (linear: ``w(x) = x``) keeps ~1e-7
-  relative accuracy in float32 near the tiny final lr, where the torch form cancels.
-
-  Raises:
-    ValueError: for total_steps, pct_start or anneal_strategy out of range, or an empty phase.
+  """``start -> peak -> end`` (three_phase: ``-> start -> end``) as torch's OneCycleLR.get_lr;
+  phases end at the float steps ``pct_start * total_steps - 1``, (three_phase:
+  ``2 * pct_start * total_steps - 2``,) ``total_steps - 1``. Torch's float64
+  ``end + (start - end) / 2 * (cos(pi * pct) + 1)`` is here ``start * w(1 - pct) + end * w(pct)``
+  with ``w(x) = sin(pi * x / 2) ** 2`` (linear: ``w(x) = x``): ~1e-7 relative accuracy in float32
+  near the tiny final lr, where the torch form cancels. Raises ValueError for total_steps,
+  pct_start or anneal_strategy out of range, or an empty phase.
   """
   checks.require_positive_ints(total_steps=total_steps)
   _require((0.0 < pct_start) & (pct_start < 1.0), "pct_start", "in (0, 1)", pct_start)
@@ -77,14 +72,11 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3,
   """Learning rate of ``torch.optim.lr_scheduler.OneCycleLR`` (its arguments and defaults),
   stepped per batch: ``max_lr / div_factor`` up to ``max_lr``, then down to
   ``max_lr / (div_factor * final_div_factor)`` (three_phase: back to the initial value first).
-
-  max_lr, div_factor, final_div_factor: > 0; total_steps: optimizer steps in the whole run
-  (epochs * steps_per_epoch), positive int; pct_start: fraction of the steps spent
-  increasing, in (0, 1); anneal_strategy: "cos" or "linear".
-
-  Returns a schedule of the 0-based step count (int scalar or array) giving a float32 lr;
-  steps past ``total_steps - 1`` hold the last value (torch raises there). Raises ValueError
-  for values out of range or an empty phase (pct_start * total_steps <= 1).
+  max_lr, div_factor, final_div_factor > 0; total_steps: optimizer steps in the run, an int > 0;
+  pct_start: the fraction spent increasing, in (0, 1); anneal_strategy: "cos" or "linear".
+  Returns a schedule of the 0-based step count (int scalar or array) giving a float32 lr; steps
+  past ``total_steps - 1`` hold the last value (torch raises). Raises ValueError for values out
+  of range or an empty phase (pct_start * total_steps <= 1).
   """
   _require(max_lr > 0, "max_lr", "> 0", max_lr)
   _require(div_factor > 0, "div_factor", "> 0", div_factor)
@@ -98,11 +90,10 @@ def one_cycle_momentum(total_steps: int, pct_start: float = 0.3, anneal_strategy
                        base_momentum: float = 0.85, max_momentum: float = 0.95,
                        three_phase: bool = False) -> optax.Schedule:
   """SGD momentum of ``OneCycleLR`` with ``cycle_momentum=True`` (it overwrites the
-  optimizer's), stepped per batch: ``max_momentum`` (start and end) -> ``base_momentum`` (at
-  the lr peak) while the lr rises, back while it falls (three_phase: then stays there).
-
-  Both momenta in [0, 1); the other arguments as for `one_cycle`. Returns a schedule of the
-  0-based step count giving a float32 momentum; ValueError for values out of range.
+  optimizer's), stepped per batch: ``max_momentum`` -> ``base_momentum`` (at the lr peak) while
+  the lr rises, back while it falls (three_phase: then stays). Both momenta in [0, 1), the rest
+  as for `one_cycle`. Returns a schedule of the 0-based step count giving a float32 momentum;
+  ValueError for values out of range.
   """
   for name, momentum in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
     _require((0.0 <= momentum) & (momentum < 1.0), name, "in [0, 1)", momentum)

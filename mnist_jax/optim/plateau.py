@@ -1,9 +1,7 @@
 """ReduceLROnPlateau with PyTorch semantics: a per-epoch state machine on the test loss, run
-outside the train step (the trainer sets the optimizer's injected learning rate from it).
-
-Our own rather than optax.contrib.reduce_on_plateau: optax has no "max" mode, rejects
-threshold 0, lacks torch's eps rule (skip reductions smaller than eps) and scales updates
-inside the step, whereas the trainer needs a per-epoch learning rate it can set and report.
+outside the train step (the trainer sets the optimizer's injected learning rate from it). Not
+optax.contrib.reduce_on_plateau: it has no "max" mode, rejects threshold 0, lacks torch's eps
+rule and scales updates inside the step, where the trainer needs a per-epoch learning rate.
 """
 
 from __future__ import annotations
@@ -31,11 +29,9 @@ class PlateauState(NamedTuple):
 @dataclasses.dataclass(frozen=True)
 class Plateau:
   """``torch.optim.lr_scheduler.ReduceLROnPlateau`` as a pure per-epoch update: `init`, then
-  per epoch train with `learning_rate(state)` and ``state = update(state, test_loss)``.
-
-  ``update`` is pure ``jnp`` (jittable); comparisons run in JAX's default float dtype
-  (float32 unless x64), torch's in Python floats. Attributes: the torch arguments of the same
-  names; build it with `reduce_on_plateau`, which checks them.
+  per epoch train with `learning_rate(state)` and ``state = update(state, test_loss)`` (jittable;
+  compares in JAX's default float dtype, torch in Python floats). Attributes: the torch
+  arguments of the same names; build it with `reduce_on_plateau`, which checks them.
   """
   initial_learning_rate: float
   mode: str = "min"
@@ -91,17 +87,14 @@ class Plateau:
 def reduce_on_plateau(learning_rate: float, mode: str = "min", factor: float = 0.1,
                       patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
                       cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8) -> Plateau:
-  """Builds a `Plateau` with torch ReduceLROnPlateau's arguments and defaults.
-
-  The lr is multiplied by ``factor`` (not below ``min_lr``) once the metric has not improved
-  for more than ``patience`` epochs; improvement means ``value < best * (1 - threshold)``
-  ("min", "rel"), ``value < best - threshold`` ("min", "abs") and the mirror images for "max".
-  After a reduction, ``cooldown`` epochs pass before bad epochs count again.
-
-  learning_rate (the optimizer's lr in torch) > 0; mode "min" (a loss) or "max"; factor in
-  (0, 1); patience and cooldown: epochs, ints >= 0; threshold, min_lr, eps (reductions smaller
-  than eps are skipped) >= 0; threshold_mode "rel" or "abs". ValueError, one line naming the
-  argument, for a value outside these ranges.
+  """Builds a `Plateau` with torch ReduceLROnPlateau's arguments and defaults: the lr is
+  multiplied by ``factor`` (not below ``min_lr``) once the metric has not improved for more than
+  ``patience`` epochs (improved: ``value < best * (1 - threshold)`` for "min", "rel";
+  ``value < best - threshold`` for "min", "abs"; mirrored for "max"); then ``cooldown`` epochs
+  pass before bad epochs count again. learning_rate (torch: the optimizer's lr) > 0; mode "min"
+  or "max"; factor in (0, 1); patience, cooldown: epochs, ints >= 0; threshold, min_lr, eps
+  (smaller reductions are skipped) >= 0; threshold_mode "rel" or "abs". ValueError, one line
+  naming the argument, for a value outside these ranges.
   """
   require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
   require(mode in ("min", "max"), "mode", "one of ('min', 'max')", mode)

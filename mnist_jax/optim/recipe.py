@@ -19,11 +19,9 @@ Values = Mapping[str, jax.Array]
 
 
 class Recipe:
-  """SGD, schedules, swept values and the per-epoch hook of one run (every replica).
-
-  `values`: each replica's swept values, {key: [R] array} (`sweep.replica_values`), {}
-  without a sweep. `optimizer`: an ``optax.GradientTransformationExtraArgs`` shared by all
-  replicas; its ``update`` takes the replica's swept values as ``values=``.
+  """SGD, schedules, swept values and the per-epoch hook of one run (every replica). `values`:
+  {key: [R] array} (`sweep.replica_values`), {} without a sweep; `optimizer`: one
+  ``optax.GradientTransformationExtraArgs`` whose ``update`` takes a replica's ``values=``.
   """
 
   def __init__(self, config: ml_collections.ConfigDict, steps_per_epoch: int):
@@ -67,10 +65,8 @@ class Recipe:
 
   def end_epoch(self, states: Any, epoch_state: Any, loss: np.ndarray) -> tuple[Any, Any]:
     """The per-epoch hook: ReduceLROnPlateau stepped on `loss` (float32 [R], the epoch's
-    validation loss, else test loss, as the references step it), its learning rate set into
-    each replica's optimizer state. Without a hook, (states, epoch_state) unchanged.
-
-    states: TrainState replicas [R, ...] whose ``recipe`` holds their swept values.
+    validation loss, else test loss, as the references step it), its lr set into each replica
+    of `states` (TrainState [R, ...], swept values in ``recipe``); without a hook, unchanged.
     """
     if epoch_state is None:
       return states, None

@@ -22,24 +22,19 @@ _require_positive_ints = checks.require_positive_ints
 
 def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch: int,
             num_epochs: int) -> optax.Schedule:
-  """``torch.optim.lr_scheduler.StepLR`` stepped once per epoch.
-
-  The learning rate during epoch ``e = step // steps_per_epoch`` is
-  ``learning_rate * gamma ** (e // step_size)``; steps past the run hold its last value.
-
-  learning_rate (torch: the optimizer's ``lr``) and gamma: > 0; step_size (epochs),
-  steps_per_epoch and num_epochs (no decay after its last epoch): positive ints, else
-  ValueError. Returns a schedule of the 0-based step count (int scalar or array) giving a
-  float32 learning rate of the same shape.
+  """``torch.optim.lr_scheduler.StepLR`` stepped once per epoch: during epoch ``e = step //
+  steps_per_epoch`` the lr is ``learning_rate * gamma ** (e // step_size)``; steps past the run
+  hold its last value. learning_rate (torch: the optimizer's ``lr``), gamma > 0; step_size
+  (epochs), steps_per_epoch, num_epochs: positive ints, else ValueError. Returns a schedule of
+  the 0-based step count (int scalar or array) giving a float32 lr of the same shape.
   """
   _require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
   _require(gamma > 0, "gamma", "> 0", gamma)
   _require_positive_ints(step_size=step_size, steps_per_epoch=steps_per_epoch,
                          num_epochs=num_epochs)
-  # Our own: optax.piecewise_constant_schedule would equal torch, but takes its boundaries as
-  # Python numbers, and a swept step_size is an array (mnist_jax.optim.sweep); and
-  # exponential_decay(staircase=True) floors count / transition_steps in float32, where XLA's
-  # division gives e.g. 705 / 705 = 0.99999994, a decay one step late. Integer division is exact.
+  # Our own: optax.piecewise_constant_schedule takes Python boundaries (a swept step_size is an
+  # array); exponential_decay(staircase=True) floors a float32 count / transition_steps, where
+  # XLA gives e.g. 705 / 705 = 0.99999994, a decay one step late. Integer division is exact.
   period = step_size * steps_per_epoch
   last_decays = (num_epochs - 1) // step_size
 
@@ -51,14 +46,11 @@ def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch:
 
 
 class Schedules(NamedTuple):
-  """What `create_optimizer` and the trainer need, built by `create`.
-
-  Attributes:
-    learning_rate: a schedule for "step" and "one_cycle"; a float for "constant" and
-      "plateau", so that ``optax.inject_hyperparams`` keeps it as a settable hyperparameter.
-    momentum: a schedule for "one_cycle" with cycle_momentum, else ``config.momentum``.
-    plateau: the per-epoch `plateau.Plateau` for "plateau", else None; its `learning_rate`
-      replaces the lr hyperparameter after each epoch (`set_learning_rate`).
+  """What `create_optimizer` and the trainer need, built by `create`: ``learning_rate``, a
+  schedule for "step" and "one_cycle", else a float (``optax.inject_hyperparams`` keeps it
+  settable); ``momentum``, a schedule for "one_cycle" with cycle_momentum, else
+  ``config.momentum``; ``plateau``, the per-epoch `plateau.Plateau` for "plateau", else None,
+  whose `learning_rate` replaces the lr after each epoch (`set_learning_rate`).
   """
   learning_rate: optax.ScalarOrSchedule
   momentum: optax.ScalarOrSchedule
@@ -68,12 +60,10 @@ class Schedules(NamedTuple):
 def create_optimizer(config: ml_collections.ConfigDict, schedules: Schedules,
                      values: Mapping[str, jax.Array] | None = None) -> optax.GradientTransformation:
   """``torch.optim.SGD``: weight decay added to the gradient, then (Nesterov) momentum.
-
-  `config` needs ``nesterov`` and ``weight_decay`` (L2 coefficient; a swept "weight_decay" in
-  `values` replaces it); `schedules` (from `create`) drive the lr and momentum per step.
-  Returns an ``optax.inject_hyperparams`` transformation whose state's ``hyperparams`` hold
-  float32 [] ``learning_rate``, ``momentum`` and ``weight_decay`` of the last update (so that
-  ReduceLROnPlateau can set the lr between epochs).
+  `config` needs ``nesterov`` and ``weight_decay`` (L2; a swept "weight_decay" in `values`
+  replaces it); `schedules` (from `create`) drive lr and momentum per step. Returns an
+  ``optax.inject_hyperparams`` transformation whose state's ``hyperparams`` hold float32 []
+  ``learning_rate``, ``momentum`` and ``weight_decay`` (ReduceLROnPlateau sets the lr there).
   """
 
   def torch_sgd(learning_rate, momentum, weight_decay):
@@ -139,10 +129,9 @@ EPOCH_FREE = ("constant", "step", "plateau")
 MAIN_FIELDS = {"step": ("step_size", "gamma"), "one_cycle": ("max_lr", "pct_start"),
                "plateau": ("factor", "patience")}
 
-# The one list of schedule fields: name -> (fields of config.schedule, builder). `create`
-# requires exactly these fields and passes them by keyword to the builder, whose arguments (and
-# those of step_lr, one_cycle, one_cycle_momentum and reduce_on_plateau behind it) carry the
-# same names, as do configs/base.py's constructors.
+# The one list of schedule fields: name -> (fields of config.schedule, builder). `create` passes
+# exactly these by keyword to the builder, whose arguments (and those of the functions behind
+# it) carry the same names, as do configs/base.py's constructors.
 SCHEDULES: dict[str, tuple[tuple[str, ...], Callable[..., Schedules]]] = {
     "constant": ((), _constant),
     "step": (("step_size", "gamma"), _step),
@@ -156,16 +145,11 @@ SCHEDULES: dict[str, tuple[tuple[str, ...], Callable[..., Schedules]]] = {
 
 def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: int,
            values: Mapping[str, jax.Array] | None = None) -> Schedules:
-  """Builds the `Schedules` named by ``config.schedule.name``.
-
-  config: needs ``learning_rate`` (the initial lr, except for one_cycle's max_lr),
-    ``momentum`` (unless one_cycle cycles it) and ``schedule``: ``name``, a key of
-    `SCHEDULES`, and the fields it lists, meaning what the builder arguments of the same names
-    mean (step_size and patience in epochs).
-  steps_per_epoch, num_epochs: positive ints.
-  values: one replica's swept values, scalar arrays by field path ("learning_rate",
-    "schedule.max_lr", ...), replacing the config's (not range-checked here).
-
+  """Builds the `Schedules` named by ``config.schedule.name``. `config` needs ``learning_rate``
+  (the initial lr; one_cycle: max_lr), ``momentum`` and ``schedule``: ``name``, a key of
+  `SCHEDULES`, and the fields it lists (as the builders' arguments; step_size and patience in
+  epochs); steps_per_epoch, num_epochs: positive ints; `values`: one replica's swept values,
+  scalar arrays by field path ("schedule.max_lr", ...), replacing the config's (unchecked).
   Raises ValueError, one line naming the field, for an unknown schedule name, a missing field
   or a value outside its valid range.
   """

@@ -4,8 +4,8 @@
 
   config.sweep = {"schedule": {"max_lr": [0.05, 0.1], "pct_start": [0.2, 0.3]}}
 
-The grid is the product of the lists, fields in path order; each cell trains with the seeds
-``config.seed .. config.seed + num_seeds - 1``: replica ``r = cell * num_seeds + s``. Only
+The grid is the product of the lists, fields in path order; each cell trains the seeds
+``config.seed`` to ``config.seed + num_seeds - 1``: replica ``r = cell * num_seeds + s``. Only
 fields that leave the program's shapes and structure alone can be swept (`sweepable_fields`).
 """
 
@@ -48,12 +48,9 @@ def sweepable_fields(config: ml_collections.ConfigDict) -> list[str]:
 
 
 def fields(config: ml_collections.ConfigDict) -> list[tuple[str, tuple]]:
-  """The swept fields in path order, each with its values: [(path, (value, ...)), ...].
-
-  Raises:
-    ValueError: one line for a path that is not a config field, a field that cannot be swept
-      (naming why and the sweepable ones), or a value list that is empty or not numbers.
-  """
+  """The swept fields in path order, each with its values: [(path, (value, ...)), ...]. Raises
+  ValueError, one line, for a path that is not a config field, a field that cannot be swept
+  (naming why and the sweepable ones), or a value list that is empty or not numbers."""
   sweep = config.get("sweep") or {}
   result = []
   valid = sweepable_fields(config)
@@ -107,10 +104,8 @@ def replica_seeds(config: ml_collections.ConfigDict) -> list[int]:
 
 
 def replica_values(config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
-  """The swept values as the program reads them: {key: [R] array}, {} without a sweep.
-
-  Keys are field paths (int32 for int fields, float32 otherwise), except a swept
-  "dropout_rate", which is `KEEP_PROB`: float32(1 - rate) computed in float64 as Flax does.
+  """The swept values as the program reads them: {field path: [R] int32 or float32 array}, {}
+  without a sweep; a swept "dropout_rate" is `KEEP_PROB`, float32(1 - rate) as Flax computes it.
   """
   layout = replicas(config)
   values = {}
