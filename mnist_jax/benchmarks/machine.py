@@ -1,8 +1,5 @@
-"""The machine a benchmark ran on: CPU, load, code version, devices and library versions.
-
-Every value is a string, printed as is in the benchmark report; what cannot be found reads
-"unknown" (or "n/a", "not installed") rather than raising.
-"""
+"""The machine a benchmark ran on: CPU, load, code version, devices and library versions, as
+strings for the report; what cannot be found reads "unknown" (or "n/a", "not installed")."""
 
 from __future__ import annotations
 

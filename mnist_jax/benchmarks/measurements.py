@@ -9,10 +9,9 @@ import statistics
 
 @dataclasses.dataclass
 class Timing:
-  """Wall-clock seconds of one contender ("ours (rotation ±7°)", "torch eager", ...): one per
-  timed epoch of `num_examples` images; the compile (ours ahead of time, torch.compile's
-  warm-up epoch; None without one); `num_replicas` trained together; the swept values of the
-  timed states ({field path: [R] values}); `error`, the failure's first line (no times then).
+  """Wall-clock seconds of one contender ("torch eager", ...): one per timed epoch of
+  `num_examples` images; the compile (None without one); `num_replicas` trained together; the
+  swept values ({field path: [R] values}); `error`, the failure's first line (no times then).
   """
 
   name: str
@@ -50,11 +49,8 @@ class Timing:
 
 
 def per_replica_ratio(timing: Timing, separate: Timing) -> float:
-  """`timing`'s time per replica over the epoch time of one separate run (`separate`).
-
-  <= 1: training the replicas together is no slower per replica than one run after another.
-  nan when either has no times.
-  """
+  """`timing`'s time per replica over the epoch time of one separate run (`separate`): <= 1,
+  training the replicas together is no slower per replica; nan when either has no times."""
   if timing.error or separate.error or not timing.epoch_seconds or not separate.epoch_seconds:
     return math.nan
   return timing.seconds_per_replica / separate.median_epoch_seconds

@@ -1,6 +1,5 @@
-"""The benchmark's Markdown, and the sections of docs/PERFORMANCE.md that hold it: between
-markers, one pair per named section (e.g. CPU, GPU); the rest of the file is written by hand.
-"""
+"""The benchmark's Markdown, and the sections of docs/PERFORMANCE.md that hold it, between
+markers, one pair per named section (e.g. CPU, GPU); the rest is written by hand."""
 
 from __future__ import annotations
 
@@ -137,10 +136,9 @@ def section_markers(section: str = "") -> tuple[str, str]:
 
 
 def update_performance_doc(path: str, text: str, section: str = "") -> None:
-  """Replaces benchmark section `section` (`section_markers`) of `path` with `text`, leaving
-  the rest untouched; creates the file (a header and the section) or appends the section when
-  missing. Raises ValueError for a begin marker without an end marker (or the reverse), or a
-  bad section name."""
+  """Replaces benchmark section `section` (`section_markers`) of `path` with `text`, creating
+  the file or appending the section when missing. Raises ValueError for a begin marker without
+  an end marker (or the reverse), or a bad section name."""
   begin_marker, end_marker = section_markers(section)
   section = f"{begin_marker}\n{text.rstrip()}\n{end_marker}\n"
   if not os.path.exists(path):

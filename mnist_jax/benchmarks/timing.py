@@ -1,10 +1,7 @@
 """Side-by-side timing of our training epoch and the same network in PyTorch
-(docs/PERFORMANCE.md explains the numbers; timings never go into tests).
-
-`run` times ours (`epoch.make_train_epoch`, the real training program, compiled ahead of time,
-with and without rotation), torch eager and optionally torch.compile (`torch_epoch`), and the
-multi-seed program; `run_sweep` the sweep program (R recipes as replicas of one epoch, time
-per replica against one separate run). Each returns a `measurements.Report`.
+(docs/PERFORMANCE.md explains the numbers; timings never go into tests): `run` times ours
+(the real epoch program, compiled ahead of time), torch eager and compile, and the multi-seed
+program; `run_sweep` the sweep program. Each returns a `measurements.Report`.
 """
 
 from __future__ import annotations
@@ -51,10 +48,8 @@ def load_images(num_examples: int, synthetic: bool = False,
 
 def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
                    num_epochs: int, name: str = "ours") -> measurements.Timing:
-  """Times `epoch.make_train_epoch` (AOT-compiled) over `num_epochs` epochs.
-
-  Trains `config`'s replicas (seeds times sweep cells) across the devices as training does;
-  images uint8 [N, 28, 28, 1], labels int32 [N]; the compile is untimed and reported apart.
+  """Times `epoch.make_train_epoch` (AOT-compiled, the compile timed apart) over `num_epochs`
+  epochs of `config`'s replicas across the devices; images uint8 [N, 28, 28, 1], labels int32 [N].
   """
   num_examples = len(labels)
   num_replicas = len(sweep.replicas(config))
@@ -82,13 +77,9 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
 
 def sweep_config(config: ml_collections.ConfigDict, num_replicas: int) -> ml_collections.ConfigDict:
   """`config` as a sweep of `num_replicas` recipes, one seed each: 1 is the plain run, R > 1
-  sets `config.sweep` to {"schedule": {"max_lr": R values}} geometric over `SWEEP_MAX_LR`,
-  rounded to 4 significant digits.
-
-  Raises:
-    ValueError: num_replicas < 1, a schedule without max_lr (`sweep.fields`'s message), or
-      more replicas than 4 significant digits keep distinct.
-  """
+  sweeps R values of schedule.max_lr, geometric over `SWEEP_MAX_LR` to 4 significant digits.
+  Raises ValueError for num_replicas < 1, a schedule without max_lr, or too many replicas for
+  distinct values."""
   if num_replicas < 1:
     raise ValueError(f"replica counts must be >= 1, got {num_replicas}")
   swept = _with(config, num_seeds=1, sweep=ml_collections.ConfigDict())
@@ -143,16 +134,13 @@ def run(config: ml_collections.ConfigDict, num_examples: int = 60000, num_epochs
         torch_device: str = "cpu", synthetic: bool = False, data_dir: str | None = None,
         log: Callable[[str], None] = print) -> measurements.Report:
   """Runs every contender once, in one process, and returns the `measurements.Report`.
-
-  `config`: the training config (e.g. `configs/final.py`), its `num_seeds` ignored;
-  `num_examples`: training images per epoch for the main comparison; `num_epochs`: timed epochs
-  per contender (>= 1; >= 3 for a meaningful median); `seeds`: replica counts of the multi-seed
-  program to time (empty: skip), on `seeds_num_examples` images per epoch (default
-  min(num_examples, 6400)); `torch_threads`: thread counts for torch eager (default: [the
-  machine's cores]); `torch_compile`: also time `torch.compile` (with the first thread count);
-  `torch_device`: "cpu" or "cuda" (one eager contender: threads after the first skipped);
-  `synthetic`: random images instead of MNIST; `data_dir`: IDX folder (default MNIST_DIR);
-  `log`: progress lines (one per contender).
+  `config`: the training config, its `num_seeds` ignored; `num_examples`: training images per
+  epoch; `num_epochs`: timed epochs per contender (>= 1; >= 3 for a meaningful median);
+  `seeds`: seed counts of the multi-seed program (empty: skip) on `seeds_num_examples` images
+  (default min(num_examples, 6400)); `torch_threads`: torch eager's thread counts (default: the
+  cores); `torch_compile`: also `torch.compile` (first thread count); `torch_device`: "cpu" or
+  "cuda" (first thread count only); `synthetic`: random images; `data_dir`: IDX folder;
+  `log`: one progress line per contender.
 
   Raises:
     ValueError: num_epochs < 1, a seed count < 1, a bad num_examples, or a torch_device
@@ -201,14 +189,10 @@ def run_sweep(config: ml_collections.ConfigDict, replicas: Sequence[int] = (1, 8
               num_examples: int = 6400, num_epochs: int = 3, synthetic: bool = False,
               data_dir: str | None = None,
               log: Callable[[str], None] = print) -> measurements.Report:
-  """Times `config`'s epoch program as a sweep of R recipes (`sweep_config`) for each R, and
-  first the plain run (R = 1) every sweep's time per replica is compared with; returns a
-  `measurements.Report` whose `sweep_timings` hold one Timing per R, ascending.
-
-  `config`'s `num_seeds` and `sweep` are replaced; `replicas`: the counts R to time (each >= 1);
-  `num_examples`: training images per epoch per replica (1..60000); `num_epochs`: timed epochs
-  per R (>= 1; >= 3 for a meaningful median); `synthetic`, `data_dir`, `log`: as for `run` (one
-  progress line per R).
+  """Times `config`'s epoch program as a sweep of R recipes (`sweep_config`) for each R and the
+  plain run (R = 1); returns a `measurements.Report` with one `sweep_timings` entry per R,
+  ascending. `replicas`: the counts R (each >= 1); `num_examples`: training images per epoch
+  per replica (1..60000); `num_epochs`, `synthetic`, `data_dir`, `log`: as for `run`.
 
   Raises:
     ValueError: num_epochs < 1, a replica count < 1, a bad num_examples, or a config whose

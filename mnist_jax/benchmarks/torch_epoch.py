@@ -20,17 +20,12 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
                      num_epochs: int, threads: int | None = None, compile_model: bool = False,
                      name: str | None = None, device: str = "cpu") -> measurements.Timing:
   """Times the PyTorch mirror of `config.model` (NCHW) over `num_epochs` epochs: same batch
-  size and SGD (and OneCycleLR stepped per batch), data in memory as normalised float
-  tensors, a fresh shuffle each epoch, the remainder batch kept, no augmentation.
-
-  `config`: model, batch_size, learning_rate, momentum, nesterov, weight_decay, schedule;
-  `images` uint8 [N, 28, 28, 1], `labels` int32 [N]; `num_epochs`: timed epochs (median
-  reported); `threads`: `torch.set_num_threads` (default: the machine's cores), host threads
-  only when `device` is "cuda"; `compile_model`: wrap the module in `torch.compile`, compiled in
-  one untimed warm-up epoch reported as `compile_seconds`, a failure returned as
-  `measurements.Timing.error` (first line of the exception), not raised; `name`: label of the
-  contender; `device`: "cpu" or "cuda" (`TORCH_DEVICES`), on "cuda" model and data live on the
-  GPU (the shuffle made on the CPU, as a DataLoader does) and each epoch ends with a sync.
+  size and SGD (OneCycleLR per batch), data in memory as normalised float tensors, a fresh
+  shuffle each epoch, the remainder batch kept, no augmentation. `images` uint8
+  [N, 28, 28, 1], `labels` int32 [N]; `threads`: `torch.set_num_threads` (default: the cores);
+  `compile_model`: `torch.compile`, in an untimed warm-up epoch (`compile_seconds`; a failure
+  returned as `Timing.error`, not raised); `name`: the contender's label; `device`: "cpu" or
+  "cuda" (model and data on the GPU, shuffled on the CPU, each epoch ending in a sync).
 
   Raises:
     ValueError: `device` not in `TORCH_DEVICES`, or "cuda" without a CUDA device.

@@ -1,10 +1,6 @@
-"""PyTorch checkpoints of our networks: a trained replica out as a state_dict, and a torch
-state_dict of a mirrored network scored by our evaluation.
-
-The torch side is `mnist_jax.torch.mirror.build(name)`; torch is imported inside the
-functions that need it, so ``mnist_jax`` itself never does.
-
-Example::
+"""PyTorch checkpoints of our networks (`mnist_jax.torch.mirror.build(name)`; torch imported
+inside the functions): a trained replica out as a state_dict, a torch state_dict scored by our
+evaluation. Example::
 
   state_dict, info = torch_checkpoint.export_replica("workdirs/final", seed=1)
   torch.save(state_dict, "model.pt")
@@ -29,17 +25,12 @@ from mnist_jax.training import evaluate as evaluate_lib
 
 def export_replica(workdir: str, step: int | None = None, seed: int | None = None,
                    replica: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-  """One replica of a training checkpoint as a state_dict of its torch mirror.
-
-  `workdir`: a training workdir (config.json and checkpoints/); `step`: the checkpoint (epochs
-  finished), None = the best, as `evaluate.evaluate_checkpoint`; `seed`: the replica trained
-  from this seed (with a sweep, only if one cell has it), or `replica`: its index
-  (`sweep.replicas` order); neither: replica 0.
-
-  Returns (state_dict for ``torch_mirror.build(model).load_state_dict(strict=True)``, of the EMA
-  weights and BatchNorm statistics where the run kept them (`config.ema_decay` > 0): float32
-  tensors, int64 ``num_batches_tracked`` = the replica's optimizer steps; {"model", "step"
-  (epochs finished), "replica", "label" (e.g. "seed 1"), "num_batches_tracked"}).
+  """One replica of a training checkpoint as a state_dict of its torch mirror. `workdir`: a
+  training workdir; `step`: the checkpoint (epochs finished), None = the best; `seed`: the
+  replica trained from this seed (with a sweep, only if one cell has it), or `replica`: its
+  index (`sweep.replicas` order); neither: replica 0. Returns (the state_dict: float32 tensors,
+  the EMA weights and BatchNorm statistics where the run kept them, int64 ``num_batches_tracked``
+  = optimizer steps; {"model", "step", "replica", "label" (e.g. "seed 1"), "num_batches_tracked"}).
 
   Raises:
     ValueError: no run in `workdir`, no checkpoint (at `step`), a seed or replica the run does
@@ -64,9 +55,8 @@ def export_replica(workdir: str, step: int | None = None, seed: int | None = Non
 
 
 def load_variables(path: str, name: str) -> dict[str, Any]:
-  """Flax variables ``{'params': ..., 'batch_stats': ...}`` of float32 arrays (as
-  `torch_mirror.to_flax_variables`) of registered model `name` from `path`, a state_dict file
-  of its mirror written by ``torch.save(module.state_dict(), path)``; read with
+  """Flax variables ``{'params': ..., 'batch_stats': ...}`` of float32 arrays of model `name`
+  from `path`, a ``torch.save(module.state_dict(), path)`` of its mirror, read with
   ``torch.load(path, map_location="cpu", weights_only=True)``.
 
   Raises:
@@ -94,9 +84,9 @@ def load_variables(path: str, name: str) -> dict[str, Any]:
 
 
 def evaluate(path: str, config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """Scores a torch state_dict file of `config.model`'s mirror on the configured test set, by
-  the evaluation of our own checkpoints (`evaluate.evaluate_variables`), as a single replica:
-  {"loss": mean test NLL (float), "correct": int, "total": int (test images)}.
+  """Scores a torch state_dict file of `config.model`'s mirror on the configured test set as our
+  checkpoints are (`evaluate.evaluate_variables`): {"loss": mean test NLL (float), "correct",
+  "total" (ints)}.
 
   Raises:
     ValueError: what `load_variables` raises, or an unknown model.
@@ -112,11 +102,7 @@ def evaluate(path: str, config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 def _replica_index(config: ml_collections.ConfigDict, seed: int | None, replica: int | None) -> int:
   """The replica asked for by `seed` or `replica` (`sweep.replicas` order); 0 for neither.
-
-  Raises:
-    ValueError: both given, a replica out of range, a seed no replica has, or a seed that
-      several sweep cells share (the message lists their replica indices).
-  """
+  Raises ValueError for both, a replica out of range, or a seed none or several cells have."""
   layout = sweep.replicas(config)
   labels = [f"{r} ({sweep.replica_label(config, r)})" for r in range(len(layout))]
   if seed is not None and replica is not None:

@@ -1,10 +1,7 @@
-"""PyTorch mirrors of the registered models, built from the same layer specs, and the
-conversion of their variables both ways (`to_flax_variables`, `to_state_dict`).
-
-For parity tests and benchmarks only: torch is imported inside the functions. Child ``i`` of
-the mirror is spec layer ``i`` (functional ops of the reference, ``F.relu``, ``x.view``, ...,
-become their module forms, so the indices stay aligned): state_dict key ``"<i>.weight"`` is
-the Flax submodule ``layers_<i>``.
+"""PyTorch mirrors of the registered models, from the same layer specs, and their variables
+both ways (`to_flax_variables`, `to_state_dict`); torch is imported inside the functions. Child
+``i`` is spec layer ``i`` (functional ops become modules, keeping the indices aligned):
+state_dict key ``"<i>.weight"`` is the Flax submodule ``layers_<i>``.
 """
 
 from __future__ import annotations
@@ -67,15 +64,12 @@ def build(name: str, dropout_rate: float | None = None) -> Any:
 
 
 def to_flax_variables(state_dict: Mapping[str, Any], name: str) -> dict[str, dict]:
-  """Converts a `build(name)` state_dict into Flax variables for ``models.create(name)``.
-
-  Conv weights OIHW -> HWIO (I = input channels / groups); Linear (out, in) -> (in, out),
-  after a flatten with the input rows reordered from torch's (C, H, W) to Flax's (H, W, C);
-  BatchNorm weight/bias -> scale/bias, running_mean/var -> batch_stats mean/var
-  (``num_batches_tracked`` is dropped, and may be absent: with momentum 0.1 torch never reads
-  it). `state_dict`: ``module.state_dict()`` of `build(name)`, torch tensors of any float dtype
-  or numpy arrays. Returns ``{'params': ..., 'batch_stats': ...}`` of float32 arrays (no
-  ``batch_stats`` key when the model has no BatchNorm).
+  """Converts a `build(name)` state_dict (torch tensors of any float dtype, or numpy arrays)
+  into Flax variables for ``models.create(name)``: Conv OIHW -> HWIO; Linear (out, in) -> (in,
+  out), after a flatten reordered from (C, H, W) to (H, W, C); BatchNorm weight/bias ->
+  scale/bias, running_mean/var -> batch_stats (``num_batches_tracked``, unread by torch at
+  momentum 0.1, dropped or absent). Returns ``{'params', 'batch_stats'}`` of float32 arrays
+  (no ``batch_stats`` without BatchNorm).
 
   Raises:
     ValueError: unknown model name, or a state_dict that does not fit the model (a missing
@@ -97,14 +91,10 @@ def to_flax_variables(state_dict: Mapping[str, Any], name: str) -> dict[str, dic
 
 def to_state_dict(variables: Mapping[str, Any], name: str,
                   num_batches_tracked: int = 0) -> dict[str, Any]:
-  """Converts Flax variables of ``models.create(name)`` into a `build(name)` state_dict: the
-  exact inverse of `to_flax_variables`.
-
-  `variables`: ``{'params': ..., 'batch_stats': ...}`` of one network (no replica axis; numpy
-  or JAX arrays; ``batch_stats`` may be absent or empty for a model without BatchNorm);
-  `num_batches_tracked`: every BatchNorm's, the train-mode forward passes it has seen, i.e. the
-  optimizer steps taken (int >= 0). Returns a ``dict`` in ``build(name).state_dict()`` order:
-  float32 CPU tensors, int64 scalar tensors for ``num_batches_tracked``, as
+  """Converts Flax variables of ``models.create(name)`` (one network's ``{'params',
+  'batch_stats'}``, numpy or JAX arrays) into a `build(name)` state_dict, the exact inverse of
+  `to_flax_variables`: float32 CPU tensors in ``state_dict()`` order, every BatchNorm's
+  ``num_batches_tracked`` an int64 scalar (the optimizer steps, an int >= 0), as
   ``load_state_dict(strict=True)`` accepts.
 
   Raises:
