@@ -1,8 +1,6 @@
-"""Argument checks shared by the schedules and the optimizer: one clear line per bad value.
-
-A value that is a JAX array is a swept value inside the training program (`mnist_jax.optim.sweep`);
-it is not checked here, since each cell of a sweep was checked with Python numbers on the host
-before training.
+"""Argument checks shared by the schedules and the optimizer: one clear line per bad value. A
+JAX array is a swept value inside the training program (`mnist_jax.optim.sweep`), unchecked
+here: each sweep cell was checked with Python numbers before training.
 """
 
 from __future__ import annotations
@@ -14,11 +12,8 @@ import jax
 
 
 def require(ok: bool, field: str, valid: str, value: Any) -> None:
-  """Raises ``ValueError("<field> must be <valid>, got <value>")`` unless `ok`.
-
-  One line naming the argument, so that `schedules.create` can prefix ``config.schedule.``. A
-  `value` that is a JAX array (a swept value) is not checked (see the module docstring).
-  """
+  """Raises ``ValueError("<field> must be <valid>, got <value>")`` unless `ok` (one line, which
+  `schedules.create` prefixes with ``config.schedule.``); a JAX array `value` is not checked."""
   if isinstance(value, jax.Array):
     return
   if not ok:

@@ -29,12 +29,9 @@ def require_torch(what: str) -> None:
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-  """`absl.app.run`'s flags_parser: absl's parsing, with one `error:` line for bad flags.
-
-  An unknown config field in an override (`--config.nosuchfield=1`) is named with the closest
-  valid names; any other parsing error (e.g. a value of the wrong type) gives absl's message.
-  A config file that is missing, lacks its step or is given an unknown one is one line too
-  (`check_config_step`).
+  """`absl.app.run`'s flags_parser: absl's parsing, with one `error:` line for bad flags: an
+  unknown override field (`--config.nosuchfield=1`) with the closest valid names, a bad config
+  file or step (`check_config_step`), else absl's message (e.g. a value of the wrong type).
   """
   if "config" in flags.FLAGS:
     check_config_step(argv)
@@ -52,10 +49,8 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def _config_without_overrides(argv: list[str]) -> ml_collections.ConfigDict:
-  """The --config file's ConfigDict, loaded by absl again with the overrides left out.
-
-  ml_collections' config flag applies the overrides it finds in sys.argv while it loads the
-  file, so an unknown field fails before the config can be read; hence the second parse.
+  """The --config file's ConfigDict, loaded by absl again without the overrides (ml_collections
+  applies those from sys.argv while loading, so an unknown field fails before the config is read).
   """
   kept = [arg for arg in argv if not arg.startswith("--config.")]
   saved_argv = sys.argv
@@ -89,12 +84,10 @@ _HELP = ("help", "helpfull", "helpshort", "helpxml", "h", "?")
 
 
 def check_config_step(argv: list[str], flag: str = "config") -> None:
-  """Stops with one `error:` line when the --config value (FILE or FILE:STEP) cannot be loaded.
-
-  A file with steps (a module-level `STEPS`, e.g. configs/ref3.py; `EXAMPLE` names the one the
-  message suggests, else the last) needs one after the colon and a known one; a file whose
-  `get_config()` takes no argument (configs/final.py) needs none; the file must exist. Other
-  problems are left to absl's parsing. Nothing is checked when help is asked for.
+  """Stops with one `error:` line when the --config value (FILE or FILE:STEP) cannot be loaded:
+  a missing file; a file with `STEPS` (e.g. configs/ref3.py; `EXAMPLE` names the step suggested,
+  else the last) without a known step; a step for a `get_config()` that takes none. Other
+  problems are absl's; nothing is checked when help is asked for.
   """
   value = _flag_value(argv, flag)
   if value is None or any(arg.lstrip("-") in _HELP for arg in argv[1:] if arg.startswith("-")):

@@ -1,22 +1,17 @@
-"""Process set-up for the command-line scripts: XLA:CPU flags, compilation cache, quiet console.
-
-Everything here must run before JAX starts its backend (the first computation) and before
-TensorFlow is imported (by TFDS or clu's TensorBoard writer); `configure` does it all.
+"""Process set-up for the command-line scripts: XLA:CPU flags, compilation cache, quiet console;
+`configure` does it all, before JAX starts its backend and before TensorFlow is imported.
 """
 
 import os
 import pathlib
 
-# XLA:CPU flags that make our training faster. Measured in docs/PERFORMANCE.md (study 3): with
-# YNNPACK fusions off, XLA's own Eigen convolutions and matmuls run ref2 Final's train step
-# 0.93x as long on the 2-core CPU (YNNPACK, on by default in jaxlib 0.10, takes 11.0 ms where
-# Eigen takes 7.6 ms for the 26x26 convolution). Flags known to the jaxlib versions we
-# measured; an unknown XLA flag aborts the process.
+# XLA:CPU flags that make our training faster (docs/PERFORMANCE.md, study 3): with YNNPACK
+# fusions (on by default in jaxlib 0.10) off, XLA's Eigen ops run ref2 Final's step 0.93x as
+# long on the 2-core CPU. Only for the jaxlib versions measured: an unknown flag aborts.
 CPU_FLAGS = {"--xla_cpu_experimental_ynn_fusion_type": ""}
 _MEASURED_JAXLIB = (0, 10)
 
-# Environment variable naming the compilation cache folder; "0", "off", "false" or "no" turn
-# the cache off.
+# Names the compilation cache folder; "0", "off", "false" or "no" turn the cache off.
 CACHE_VARIABLE = "MNIST_JAX_COMPILATION_CACHE"
 _OFF = ("0", "off", "false", "no")
 
@@ -25,7 +20,11 @@ def configure(compilation_cache: bool = True, environ=os.environ) -> str | None:
   """Quiet console, XLA:CPU flags and (unless `compilation_cache` is False, the scripts'
   `--nocompilation_cache`) JAX's persistent compilation cache, in the environment `environ`.
   Returns the compilation cache folder in use, or None when the cache is off."""
-  quiet_console(environ)
+  # TensorFlow's C++ INFO and WARNING lines off (errors still print), and its oneDNN ops, whose
+  # notice ignores TF_CPP_MIN_LOG_LEVEL (TensorFlow only writes events and decodes TFDS images,
+  # exactly). Values the user set win.
+  environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
   apply_cpu_flags(environ)
   folder = compilation_cache_dir(environ) if compilation_cache else None
   if folder is not None:
@@ -33,24 +32,10 @@ def configure(compilation_cache: bool = True, environ=os.environ) -> str | None:
   return folder
 
 
-def quiet_console(environ=os.environ) -> None:
-  """Keeps TensorFlow's C++ INFO and WARNING lines off the console; errors still print.
-
-  TensorFlow 2.21 prints its "oneDNN custom operations are on" notice whatever
-  TF_CPP_MIN_LOG_LEVEL says, so its oneDNN ops are turned off too: TensorFlow computes nothing
-  of ours (it only writes TensorBoard events and decodes TFDS images, both exact). Values the
-  user set win.
-  """
-  environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
-
 def apply_cpu_flags(environ=os.environ) -> list[str]:
-  """Adds `CPU_FLAGS` to XLA_FLAGS in `environ`, keeping any the user set; returns those added.
-
-  Call before JAX starts its backend (the first computation); later calls have no effect
-  on the running process. Adds nothing for a jaxlib older than the one measured.
-  """
+  """Adds `CPU_FLAGS` to XLA_FLAGS in `environ`, keeping any the user set; returns those added
+  (none for a jaxlib older than the one measured). Only a call before JAX's first computation
+  affects the running process."""
   import jaxlib  # pylint: disable=import-outside-toplevel
   version = tuple(int(part) for part in jaxlib.__version__.split(".")[:2])
   if version < _MEASURED_JAXLIB:
@@ -76,11 +61,8 @@ def compilation_cache_dir(environ=os.environ) -> str | None:
 
 
 def enable_compilation_cache(folder: str) -> None:
-  """Turns on JAX's persistent compilation cache in `folder`, for every program.
-
-  JAX caches only programs that took at least 1 s to compile by default; the evaluation
-  program compiles faster than that, and a warm start should compile nothing.
-  """
+  """Turns on JAX's persistent compilation cache in `folder`, for every program (by default
+  only those compiling for 1 s or more; a warm start should compile nothing)."""
   import jax  # pylint: disable=import-outside-toplevel
   jax.config.update("jax_compilation_cache_dir", folder)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
@@ -88,9 +70,8 @@ def enable_compilation_cache(folder: str) -> None:
 
 def initialize_distributed(coordinator_address: str | None, num_processes: int,
                            process_id: int) -> None:
-  """Joins a run of `num_processes` processes through `jax.distributed.initialize`, JAX's own
-  multi-controller runtime: every process runs the same program on its devices and the global
-  arrays span them all; on the CPU the collectives are JAX's (gloo). Raises ValueError for no
+  """Joins a run of `num_processes` processes through `jax.distributed.initialize` (every
+  process runs the same program; global arrays span all devices). Raises ValueError for no
   coordinator address, or a process id outside [0, num_processes)."""
   if not coordinator_address:
     raise ValueError("--coordinator_address (host:port of process 0) is needed with "
