@@ -16,8 +16,10 @@ from tests.test_train import assert_trees_close, final_params, small_config
 
 
 def snapshot(folder: pathlib.Path) -> dict[str, tuple[str, int]]:
-  """Every file under `folder` with its md5 and modification time (ns)."""
-  return {str(p.relative_to(folder)): (hashlib.md5(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+  """Every file under `folder` with its md5 and modification time (ns); the workdir's lock
+  file, which a refused run takes and releases empty, with its content only."""
+  return {str(p.relative_to(folder)): (hashlib.md5(p.read_bytes()).hexdigest(),
+                                        0 if p.name == ".lock" else p.stat().st_mtime_ns)
           for p in sorted(folder.rglob("*")) if p.is_file()}
 
 

@@ -16,6 +16,7 @@ from mnist_jax.training import evaluate
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax.training import step as step_lib
 from mnist_jax.training import train
+from mnist_jax.training import workdir as workdir_lib
 from tests.test_train import (assert_trees_close, small_config, train_interrupted_and_straight,
                               without_times)
 
@@ -200,5 +201,5 @@ def test_sweeping_ema_decay_and_label_smoothing_equals_each_single_run(mnist_dir
     assert [r["test_correct"][replica] for r in grid] == [r["test_correct"][0] for r in history]
     np.testing.assert_allclose([r["test_loss"][replica] for r in grid],
                                [r["test_loss"][0] for r in history], rtol=1e-5)
-  assert metrics_lib.read_json_lines(tmp_path / "grid" / "metrics.jsonl")[0]["sweep"] == {
+  assert workdir_lib.read_json_lines(tmp_path / "grid" / "metrics.jsonl")[0]["sweep"] == {
       "ema_decay": [0.0, 0.0, 0.9, 0.9], "label_smoothing": [0.0, 0.1, 0.0, 0.1]}

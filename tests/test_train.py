@@ -18,6 +18,7 @@ from mnist_jax.training import console
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax.training import step as step_lib
 from mnist_jax.training import train
+from mnist_jax.training import workdir as workdir_lib
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -67,8 +68,8 @@ def test_short_run_reduces_loss_and_writes_outputs(mnist_dir, tmp_path):
   losses = [record["train_loss"][0] for record in history]
   assert losses[-1] < losses[0] - 0.1, losses
   assert history[-1]["test_loss"][0] < history[0]["test_loss"][0]
-  assert len(metrics_lib.read_json_lines(tmp_path / "metrics.jsonl")) == 3
-  steps = metrics_lib.read_json_lines(tmp_path / "steps.jsonl")
+  assert len(workdir_lib.read_json_lines(tmp_path / "metrics.jsonl")) == 3
+  steps = workdir_lib.read_json_lines(tmp_path / "steps.jsonl")
   assert [len(r["step_loss"][0]) for r in steps] == [16, 16, 16]
   assert list(tmp_path.glob("events.out.tfevents.*"))
   assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == ["1", "2", "3"]
@@ -112,7 +113,7 @@ def test_resume_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch, schedule)
   config = small_config(mnist_dir, schedule=schedule)
   _, history = train_interrupted_and_straight(config, tmp_path, monkeypatch)
   assert len(history) == 3
-  straight = metrics_lib.read_json_lines(tmp_path / "straight" / "metrics.jsonl")
+  straight = workdir_lib.read_json_lines(tmp_path / "straight" / "metrics.jsonl")
   assert without_times(history) == without_times(straight)
   if schedule.name == "plateau":
     assert len({r["learning_rate"][0] for r in history}) > 1, "plateau never reduced: test is vacuous"
@@ -183,7 +184,7 @@ def test_nan_loss_stops_with_error_and_keeps_last_good_checkpoint(mnist_dir, tmp
   with pytest.raises(train.TrainingError, match=r"non-finite training loss at epoch 1 step 0 .*last good checkpoint: epoch 1"):
     train.train_and_evaluate(config, str(tmp_path))
   assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == ["1"]
-  assert len(metrics_lib.read_json_lines(tmp_path / "metrics.jsonl")) == 1
+  assert len(workdir_lib.read_json_lines(tmp_path / "metrics.jsonl")) == 1
 
 
 def error_lines(stderr: str) -> list[str]:

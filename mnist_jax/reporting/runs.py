@@ -11,7 +11,7 @@ import os
 import shutil
 from typing import Any, Sequence
 
-from mnist_jax.training import metrics
+from mnist_jax.training import workdir as workdir_lib
 from mnist_jax import published
 
 RUN_FILES = ("config.json", "metrics.jsonl", "summary.json")
@@ -40,31 +40,22 @@ class Run:
             if os.path.exists(os.path.join(self.workdir, f))]
 
 
-def _read_json(path: str) -> Any:
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except json.JSONDecodeError as e:
-    raise ValueError(f"{path} is not valid JSON: {e}") from None
-
-
 def load_run(workdir: str) -> Run:
-  """Reads the run in `workdir`. Raises ValueError for no config.json, a file that is not
-  valid JSON, metrics.jsonl's epochs not 0, 1, 2, ..., or summary.json counting other epochs."""
+  """Reads the run in `workdir`. Raises ValueError for no config.json, a file that cannot be
+  read (`workdir.WorkdirError`, naming it), metrics.jsonl's epochs not 0, 1, 2, ..., or
+  summary.json counting other epochs."""
   config_path = os.path.join(workdir, "config.json")
   if not os.path.exists(config_path):
     raise ValueError(f"{workdir!r} is not a run workdir: it has no config.json")
-  config = _read_json(config_path)
+  config = workdir_lib.read_json(config_path, workdir_lib.RERUN)
   metrics_path = os.path.join(workdir, "metrics.jsonl")
-  try:
-    history = metrics.read_json_lines(metrics_path)
-  except json.JSONDecodeError as e:
-    raise ValueError(f"{metrics_path} has a line that is not valid JSON: {e}") from None
+  history = workdir_lib.read_json_lines(metrics_path)
   epochs = [record["epoch"] for record in history]
   if epochs != list(range(len(history))):
     raise ValueError(f"{metrics_path}: epochs must be 0, 1, 2, ... in order, got {epochs}")
   summary_path = os.path.join(workdir, "summary.json")
-  summary = _read_json(summary_path) if os.path.exists(summary_path) else None
+  summary = (workdir_lib.read_json(summary_path, workdir_lib.RERUN)
+             if os.path.exists(summary_path) else None)
   if summary is not None and summary.get("num_epochs") != len(history):
     raise ValueError(f"{summary_path} counts {summary.get('num_epochs')} epochs but "
                      f"{metrics_path} has {len(history)}")

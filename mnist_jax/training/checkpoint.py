@@ -2,7 +2,9 @@
 (`restore_latest`), and the resume check against the run's config.json (`check_same_run`)."""
 
 import contextlib
+import errno
 import gc
+import glob
 import json
 import logging
 import os
@@ -16,6 +18,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from mnist_jax.optim import schedules
+from mnist_jax.training import workdir as workdir_lib
 
 # Fields that change nothing computed: how a run reports, where it reads the same bytes, how
 # many checkpoints it keeps, the chunking of evaluation (sums of the same per-example values).
@@ -27,16 +30,20 @@ class CheckpointError(ValueError):
   """No checkpoint of the workdir can be restored; the message names the folder and why."""
 
 
-def create_checkpoint_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
+def create_checkpoint_manager(workdir: str, keep: int,
+                              writer: bool = False) -> ocp.CheckpointManager:
   """Orbax manager in `workdir/checkpoints`: one step per epoch, the last `keep` and the best
-  (mean validation accuracy over replicas where there is a validation split, else test)."""
+  (mean validation accuracy over replicas where there is a validation split, else test).
+  `writer`: the run that holds the workdir's lock, which alone removes the temporary folders
+  of saves that were killed midway (a reader would remove a live writer's save)."""
   best = lambda metrics: metrics.get("validation_accuracy", metrics["test_accuracy"])
   policy = ocp.checkpoint_managers.AnyPreservationPolicy([
       ocp.checkpoint_managers.LatestN(n=keep),
       ocp.checkpoint_managers.BestN(get_metric_fn=best, n=1),
   ])
   options = ocp.CheckpointManagerOptions(best_fn=best, best_mode="max", preservation_policy=policy,
-                                         create=True, enable_async_checkpointing=False)
+                                         create=True, enable_async_checkpointing=False,
+                                         cleanup_tmp_directories=writer)
   # Handlers named, so that `restore_arrays` can read the saved shapes (`item_metadata`).
   return ocp.CheckpointManager(
       os.path.abspath(os.path.join(workdir, "checkpoints")), options=options,
@@ -51,11 +58,30 @@ def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any, epo
   `metrics`: "test_accuracy" and, with a validation split, "validation_accuracy" (percent,
   means over replicas), which choose the best checkpoint.
   """
-  manager.save(epoch, metrics={name: float(value) for name, value in metrics.items()},
-               args=ocp.args.Composite(
-                   state=ocp.args.StandardSave({"train": states, "epoch_state": epoch_state}),
-                   history=ocp.args.JsonSave(history)))
-  manager.wait_until_finished()
+  try:
+    with _quiet_failures():  # Orbax logs a failed save's traceback before raising
+      manager.save(epoch, metrics={name: float(value) for name, value in metrics.items()},
+                   args=ocp.args.Composite(
+                       state=ocp.args.StandardSave({"train": states, "epoch_state": epoch_state}),
+                       history=ocp.args.JsonSave(history)))
+      manager.wait_until_finished()
+  except Exception as e:  # pylint: disable=broad-except  (TensorStore raises ValueError)
+    text = str(e)
+    refused = (isinstance(e, OSError) and e.errno in workdir_lib.WRITE_ERRORS) or any(
+        status in text for status in ("RESOURCE_EXHAUSTED", "No space left", "PERMISSION_DENIED",
+                                      "Permission denied", "Read-only file system"))
+    if not refused:
+      raise
+    for partial in glob.glob(os.path.join(str(manager.directory), f"{epoch}.orbax-checkpoint-tmp*")):
+      shutil.rmtree(partial, ignore_errors=True)
+    error = e if isinstance(e, OSError) else OSError(
+        errno.EACCES if "ermission" in text or "PERMISSION" in text else errno.ENOSPC,
+        "permission denied" if "ermission" in text or "PERMISSION" in text
+        else "no space left on device")
+    needed = sum(leaf.nbytes for leaf in jax.tree.leaves((states, epoch_state)))
+    raise workdir_lib.WorkdirError(
+        f"checkpoint {epoch}: " + workdir_lib.io_error_line(error, os.path.dirname(
+            str(manager.directory)), needed)) from None
 
 
 def restore_checkpoint(manager: ocp.CheckpointManager, step: int, states: Any,
@@ -204,8 +230,8 @@ def check_same_run(workdir: str, config: ml_collections.ConfigDict, has_checkpoi
   path = os.path.join(workdir, "config.json")
   if not has_checkpoints or not os.path.exists(path):
     return
-  with open(path) as f:
-    saved = json.load(f)
+  saved = workdir_lib.read_json(path, "it names the run these checkpoints belong to: restore it, "
+                                      "or use a new --workdir")
   differences = config_differences(saved, config)
   if differences:
     raise ValueError(f"workdir {workdir!r} holds another run ({'; '.join(differences)}); "

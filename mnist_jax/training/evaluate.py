@@ -1,7 +1,6 @@
 """Evaluation of saved networks (a workdir's checkpoint, or variables from elsewhere) by the
 training program's own evaluation (`epoch.make_evaluate`) on the configured test set."""
 
-import json
 import os
 from typing import Any
 
@@ -14,18 +13,18 @@ from mnist_jax.optim import sweep
 from mnist_jax.training import checkpoint
 from mnist_jax.training import epoch as epoch_lib
 from mnist_jax.training import step as step_lib
+from mnist_jax.training import workdir as workdir_lib
 
 
 def read_run_config(workdir: str) -> ml_collections.ConfigDict:
-  """The config.json of the run in `workdir`; a one-line ValueError when it is missing or not
-  JSON."""
-  try:
-    with open(os.path.join(workdir, "config.json")) as f:
-      return ml_collections.ConfigDict(json.load(f))
-  except FileNotFoundError:
-    raise ValueError(f"no run in workdir {workdir!r}: config.json is missing") from None
-  except json.JSONDecodeError as e:
-    raise ValueError(f"{workdir!r}: config.json is not valid JSON ({e})") from None
+  """The config.json of the run in `workdir`; a one-line ValueError when it is missing or
+  cannot be read (`workdir.read_json`)."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"no run in workdir {workdir!r}: config.json is missing")
+  return ml_collections.ConfigDict(workdir_lib.read_json(
+      path, "it describes the run's network: restore it from a copy, or evaluate another "
+            "--workdir"))
 
 
 def checkpoint_step(manager, step: int | None) -> int:

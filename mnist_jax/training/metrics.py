@@ -44,14 +44,6 @@ class JsonLinesWriter:
     os.replace(tmp, self.path)
 
 
-def read_json_lines(path: str) -> list[dict[str, Any]]:
-  """Reads a JSON-lines file written by `JsonLinesWriter`; [] when it does not exist."""
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
 def seed_statistics(test_accuracy: Any, last_epochs: int = 3) -> dict[str, list[float]]:
   """Each seed's best test accuracy and its mean over the last `last_epochs` epochs.
 

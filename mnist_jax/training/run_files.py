@@ -13,6 +13,7 @@ from mnist_jax.published import logs as published_logs
 from mnist_jax.training import epoch as epoch_lib
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax.training import step as step_lib
+from mnist_jax.training import workdir as workdir_lib
 from mnist_jax.optim import sweep
 
 
@@ -57,7 +58,7 @@ def make_plots(workdir: str, states: step_lib.TrainState, history: list[dict[str
   """
   from mnist_jax.training import plots  # pylint: disable=g-import-not-at-top  (matplotlib)
 
-  step_records = metrics_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
+  step_records = workdir_lib.read_json_lines(os.path.join(workdir, "steps.jsonl"))
   step_losses = np.concatenate([np.asarray(r["step_loss"]) for r in step_records], axis=1)
   learning_rates = np.concatenate([np.asarray(r["learning_rate"]) for r in step_records], axis=1)
   plots.plot_curves(history, os.path.join(workdir, "curves.png"), step_losses=step_losses,

@@ -1,6 +1,7 @@
 """The main loop, `train_and_evaluate(config, workdir)`: per epoch the compiled epoch program,
 evaluation, the references' console lines, metrics and an Orbax checkpoint."""
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from mnist_jax.training import epoch as epoch_lib
 from mnist_jax.training import metrics as metrics_lib
 from mnist_jax.training import run_files
 from mnist_jax.training import step as step_lib
+from mnist_jax.training import workdir as workdir_lib
 
 
 class TrainingError(RuntimeError):
@@ -45,6 +47,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   Raises:
     ValueError: an impossible config value, an unknown model, an unwritable workdir, or a
       workdir holding another run (`checkpoint.config_differences`; nothing is written).
+    workdir.WorkdirError (a ValueError): another live run holds the workdir (`WorkdirLock`),
+      one of its files cannot be read, or a write was refused (a full disk: the partial
+      checkpoint is removed and the previous one kept).
     checkpoint.CheckpointError: the workdir's checkpoints exist but none restores.
     data.DataError: missing or corrupt data files.
     TrainingError: a non-finite training loss (the last good checkpoint is kept).
@@ -52,10 +57,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
   """
   config_checks.validate_config(config)
   checkpoint.prepare_workdir(workdir)
-  manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints)
-  checkpoint.check_same_run(workdir, config, has_checkpoints=bool(manager.all_steps()))
   # Several processes (jax.distributed) train one run; process 0 writes what is not a checkpoint.
   primary = jax.process_index() == 0
+  with workdir_lib.WorkdirLock(workdir) if primary else contextlib.nullcontext():
+    try:
+      return _train(config, workdir, primary)
+    except OSError as e:  # a write the file system refused: a full disk, lost permissions
+      line = workdir_lib.io_error_line(e, workdir)
+      if line is None:
+        raise
+      raise workdir_lib.WorkdirError(line) from None
+
+
+def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> list[dict[str, Any]]:
+  """`train_and_evaluate` in a prepared, locked workdir."""
+  manager = checkpoint.create_checkpoint_manager(workdir, config.keep_checkpoints,
+                                                writer=True)
+  checkpoint.check_same_run(workdir, config, has_checkpoints=bool(manager.all_steps()))
   if primary:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json_best_effort(indent=2))
@@ -95,8 +113,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
     metrics_writer = metrics_lib.JsonLinesWriter(os.path.join(workdir, "metrics.jsonl"))
     steps_writer = metrics_lib.JsonLinesWriter(os.path.join(workdir, "steps.jsonl"))
     metrics_writer.rewrite(history)
-    steps_writer.rewrite([r for r in metrics_lib.read_json_lines(steps_writer.path)
-                          if r["epoch"] < start_epoch])
+    steps = workdir_lib.read_json_lines(
+        steps_writer.path, "delete it to resume (the plots' per-step losses then start at the "
+        "resumed epoch)", drop_torn_tail=True)
+    steps_writer.rewrite([r for r in steps if r["epoch"] < start_epoch])
     tensorboard = metrics_lib.create_tensorboard_writer(workdir)
   if tensorboard is not None and start_epoch == 0:
     tensorboard.write_hparams({k: v for k, v in config.items()
@@ -158,13 +178,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[
       # On the test loss, as the references step it; on the validation loss where there is one.
       monitored = "validation_loss" if "validation" in evaluations else "test_loss"
       states, epoch_state = recipe.end_epoch(states, epoch_state, record[monitored])
-      checkpoint.save_checkpoint(manager, epoch + 1, states, epoch_state, history, {
-          f"{name}_accuracy": np.mean(record[f"{name}_accuracy"]) for name in evaluations})
+      # The epoch's lines before its checkpoint: a run stopped between the two retrains the
+      # epoch and rewrites them from the previous checkpoint's history.
       if primary:
         metrics_writer.write(record)
         steps_writer.write({"epoch": epoch, "step_loss": step_losses,
                             "learning_rate": learning_rates})
         metrics_lib.write_tensorboard_scalars(tensorboard, record, step_losses, epoch * num_steps)
+      checkpoint.save_checkpoint(manager, epoch + 1, states, epoch_state, history, {
+          f"{name}_accuracy": np.mean(record[f"{name}_accuracy"]) for name in evaluations})
   finally:
     stop_request.restore()  # also when training fails
   host_states = epoch_lib.to_host(states) if config.plots else None  # every process takes part
