@@ -21,6 +21,9 @@ _SHARED = {"batch_size": 64, "num_epochs": 15, "momentum": 0.9, "rotation_degree
 # Model name without "frontier_" -> OneCycle (max_lr, pct_start).
 ONE_CYCLE = {"5k": (0.2, 0.25), "4k": (0.2, 0.25), "3k7": (0.2, 0.25), "2k": (0.15, 0.25), "2k_separable": (0.2, 0.25),
              "1k_separable": (0.4, 0.25)}
+# Fields beyond the shared recipe, chosen on the validation split (configs/sweeps.py
+# frontier_3k7_augmentation: shift 0 / 0.1 x weight average 0 / 0.999).
+EXTRA = {"3k7": {"translate": 0.1}}
 # Selected after the colon (configs/frontier.py:frontier_4k); "4k" is accepted as well.
 STEPS = tuple(f"frontier_{model}" for model in ONE_CYCLE)
 EXAMPLE = "frontier_4k"
@@ -38,6 +41,7 @@ def get_config(model: str | None = None):
     raise ValueError(f"{problem}; valid steps: {', '.join(STEPS)}")
   # Fresh schedules each call: a ConfigDict in a module-level recipe would be shared by
   # every config made from it, so one run's override would leak into the next.
-  recipes = {step: {**_SHARED, "schedule": base.one_cycle(max_lr=max_lr, pct_start=pct_start)}
+  recipes = {step: {**_SHARED, **EXTRA.get(step, {}),
+                    "schedule": base.one_cycle(max_lr=max_lr, pct_start=pct_start)}
              for step, (max_lr, pct_start) in ONE_CYCLE.items()}
   return base.recipe("frontier", short, recipes)
