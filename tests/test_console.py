@@ -10,6 +10,7 @@ from mnist_jax.training import train
 def test_final_lines_round_to_two_decimals_and_name_the_best_epoch(tmp_path):
   (tmp_path / "checkpoints").mkdir()
   (tmp_path / "summary.json").write_text("{}")
+  (tmp_path / ".lock").write_text("")
   history = [{"test_accuracy": [98.1234, 99.0]}, {"test_accuracy": [99.456, 98.9]},
              {"test_accuracy": [99.4, 98.95]}]
   lines = console.final_lines(history, ["seed 0", "seed 1"], str(tmp_path), 12.34, 5.0)

@@ -110,7 +110,7 @@ def final_lines(history: list[dict], labels: list[str], workdir: str,
     lines.append(f"  {'mean':<{width}}  best {best.mean():.2f} ± {best.std(ddof=1):.2f} %, "
                  f"last 3 epochs {last3.mean():.2f} ± {last3.std(ddof=1):.2f} %")
   files = sorted(name + ("/" if os.path.isdir(os.path.join(workdir, name)) else "")
-                 for name in os.listdir(workdir))
+                 for name in os.listdir(workdir) if not name.startswith("."))  # not the lock
   lines.append(f"Workdir {workdir}: {', '.join(files)}")
   lines.append(f"TensorBoard: tensorboard --logdir {workdir}")
   return lines
