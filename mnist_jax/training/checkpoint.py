@@ -78,10 +78,19 @@ def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any, epo
         errno.EACCES if "ermission" in text or "PERMISSION" in text else errno.ENOSPC,
         "permission denied" if "ermission" in text or "PERMISSION" in text
         else "no space left on device")
-    needed = sum(leaf.nbytes for leaf in jax.tree.leaves((states, epoch_state)))
+    # What the last checkpoint takes on this file system, else the arrays' own size.
+    last = manager.latest_step()
+    needed = (_disk_bytes(os.path.join(str(manager.directory), str(last))) if last is not None
+              else sum(leaf.nbytes for leaf in jax.tree.leaves((states, epoch_state))))
     raise workdir_lib.WorkdirError(
         f"checkpoint {epoch}: " + workdir_lib.io_error_line(error, os.path.dirname(
             str(manager.directory)), needed)) from None
+
+
+def _disk_bytes(folder: str) -> int:
+  """Bytes the files under `folder` occupy (allocated blocks, as `du` counts them)."""
+  return sum(os.stat(os.path.join(root, name)).st_blocks * 512
+             for root, _, names in os.walk(folder) for name in names)
 
 
 def restore_checkpoint(manager: ocp.CheckpointManager, step: int, states: Any,

@@ -135,9 +135,10 @@ def io_error_line(error: OSError, workdir: str, needed_bytes: int | None = None)
   free = shutil.disk_usage(workdir).free if os.path.isdir(workdir) else None
   space = "" if needed_bytes is None else f"; needed about {_megabytes(needed_bytes)}"
   space += "" if free is None else f", {_megabytes(free)} free"
-  return (f"cannot write to workdir {workdir!r} ({error.strerror}{space}); free space or fix its "
+  reason = (error.strerror or os.strerror(error.errno)).lower()
+  return (f"cannot write to workdir {workdir!r} ({reason}{space}); free space or fix its "
           "permissions, then rerun the same command to resume from the last checkpoint")
 
 
 def _megabytes(count: int) -> str:
-  return f"{count / 1e6:.1f} MB" if count >= 1e5 else f"{count / 1e3:.0f} kB"
+  return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.0f} kB"
