@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -48,7 +48,15 @@ def seed_results(run: runs_lib.Run) -> list[SeedResult]:
   """Per-seed results of `run` from metrics.jsonl; [] before the first epoch has finished."""
   if not run.history:
     return []
-  accuracy, at_target = _accuracy(run.history)
+  # From the integer counts where logged, so that 9940/10000 is exactly at the target.
+  if all("test_correct" in record for record in run.history):
+    correct = np.array([record["test_correct"] for record in run.history], np.int64)
+    total = np.array([record["test_total"] for record in run.history], np.int64)[:, None]
+    accuracy = 100.0 * correct / total  # float64 [epochs, seeds], percent
+    at_target = correct * 10000 >= round(TARGET * 100) * total
+  else:
+    accuracy = np.array([record["test_accuracy"] for record in run.history], np.float64)
+    at_target = accuracy >= TARGET - 1e-4
   statistics = metrics.seed_statistics(accuracy, LAST_EPOCHS)
   results = []
   for r, seed in enumerate(run.history[-1]["seeds"]):
@@ -60,17 +68,6 @@ def seed_results(run: runs_lib.Run) -> list[SeedResult]:
         first_epoch_at_target=int(reached[0]) + 1 if reached.size else None,
         holds_target=len(run.history) >= LAST_EPOCHS and bool(at_target[-LAST_EPOCHS:, r].all())))
   return results
-
-
-def _accuracy(history: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-  """(accuracy float64 [epochs, seeds] in percent, >= TARGET bool [epochs, seeds]), from the
-  integer counts where logged, so that 9940/10000 is exactly at the target."""
-  if all("test_correct" in record for record in history):
-    correct = np.array([record["test_correct"] for record in history], np.int64)
-    total = np.array([record["test_total"] for record in history], np.int64)[:, None]
-    return 100.0 * correct / total, correct * 10000 >= round(TARGET * 100) * total
-  accuracy = np.array([record["test_accuracy"] for record in history], np.float64)
-  return accuracy, accuracy >= TARGET - 1e-4
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
@@ -110,9 +107,8 @@ class RunResult:
 
   @property
   def status(self) -> str:
-    if self.in_progress:
-      return f"in progress, {self.epochs_done}/{self.planned_epochs} epochs"
-    return f"finished, {self.epochs_done} epochs"
+    return (f"in progress, {self.epochs_done}/{self.planned_epochs} epochs" if self.in_progress
+            else f"finished, {self.epochs_done} epochs")
 
   @property
   def best(self) -> tuple[float, float | None]:
@@ -128,17 +124,15 @@ class RunResult:
 
   @property
   def first_epoch_at_target(self) -> float | None:
-    """Median over seeds (a seed that never gets there counts as later than any); None when
-    that median is "never"."""
+    """Median over seeds, a seed never there counting as later than any; None if that is never."""
     median = float(np.median([s.first_epoch_at_target or math.inf for s in self.seeds]))
     return None if math.isinf(median) else median
 
   @property
   def gap(self) -> float | None:
     """Mean best minus the published best test accuracy, in pp (None without a record)."""
-    if self.record is not None and self.seeds:
-      return self.best[0] - self.record.best_test_accuracy
-    return None
+    has_both = self.record is not None and self.seeds
+    return self.best[0] - self.record.best_test_accuracy if has_both else None
 
   @property
   def within(self) -> bool | None:  # round: 99.38 - 99.53 is -0.15000000000000568
@@ -259,8 +253,7 @@ def coverage(results: Sequence[RunResult]) -> Coverage:
       rows[result.name] = result
   with_row = [name for name in steps if name in rows]
   return Coverage(
-      steps=steps, rows=with_row,
-      within=[name for name in with_row if rows[name].within],
+      steps=steps, rows=with_row, within=[name for name in with_row if rows[name].within],
       missing=[name for name in steps if name not in rows],
       short={name: rows[name].gap for name in with_row if not rows[name].within})
 

@@ -14,14 +14,12 @@ from mnist_jax.training import plots
 
 STEPS_PLOT = "published_steps.png"  # written beside RESULTS.md, as the two below
 FLAGSHIP_PLOT = "flagship_vs_published.png"
-# The write-ups' final models whose sections print a whole per-epoch log.
-LOGGED_FINALS = ("ref3_step4", "ref4_step5")
+LOGGED_FINALS = ("ref3_step4", "ref4_step5")  # the final models whose write-ups print a log
 
 
 def steps_plot(results: Sequence[analysis.RunResult], path: str) -> bool:
-  """Writes a PNG of each published step with a results row (`analysis.coverage`): the
-  write-up's best test accuracy (%) and our mean ± std over seeds; False (nothing written)
-  without such a row."""
+  """Writes a PNG of each published step with a results row (`analysis.coverage`): the write-up's
+  best test accuracy (%) and our mean ± std over seeds; False (nothing written) without a row."""
   rows = {r.name: r for r in results if r.name in analysis.coverage(results).rows}
   if not rows:
     return False
@@ -32,8 +30,7 @@ def steps_plot(results: Sequence[analysis.RunResult], path: str) -> bool:
   axes.plot([rows[n].record.best_test_accuracy for n in names], y, "s", color="tab:blue",
             markerfacecolor="none", label="published (the write-up's one run)")
   axes.errorbar([rows[n].best[0] for n in names], y, xerr=[rows[n].best[1] or 0.0 for n in names],
-                fmt="o", color="tab:red", capsize=2, markersize=4,
-                label="ours, mean ± std over seeds")
+                fmt="o", color="tab:red", capsize=2, ms=4, label="ours, mean ± std over seeds")
   axes.axvline(analysis.TARGET, color="grey", linestyle=":", linewidth=1)
   axes.set_yticks(y, names, fontsize=7)
   axes.set_xlabel("best test accuracy (%) in the write-up's number of epochs")
@@ -44,28 +41,14 @@ def steps_plot(results: Sequence[analysis.RunResult], path: str) -> bool:
   return True
 
 
-def flagship_plot(flagship: analysis.RunResult, path: str) -> bool:
-  """Writes a PNG of the flagship's test accuracy and loss per epoch beside the logs the
-  write-ups print for `LOGGED_FINALS` (`beside_logs`); False (nothing written) before its
-  first epoch."""
-  return beside_logs(flagship, LOGGED_FINALS, path,
-                     "The flagship beside the write-ups' final models with a printed log")
-
-
-def step_curves(result: analysis.RunResult, path: str) -> bool:
-  """Writes a PNG of a published step's run beside the log its write-up prints
-  (`beside_logs`); False (nothing written) where it prints none or no epoch has finished."""
-  if result.name not in published_logs.LOGS:
-    return False
-  return beside_logs(result, (result.name,), path, f"{result.name}: ours and published")
-
-
-def beside_logs(result: analysis.RunResult, names: Sequence[str], path: str, title: str) -> bool:
+def beside_logs(result: analysis.RunResult, path: str, flagship: bool = False) -> bool:
   """Writes a PNG of `result`'s test accuracy (%) and loss per epoch (mean over seeds, the band
-  their range), epochs from 1, beside the per-epoch logs the write-ups print for the published
-  steps `names`; False (nothing written) before `result`'s first epoch."""
+  their range), epochs from 1, beside the per-epoch logs the write-ups print: those of
+  `LOGGED_FINALS` for the `flagship`, else its own published step's; False (nothing written)
+  where the write-up prints none or before `result`'s first epoch."""
+  names = LOGGED_FINALS if flagship else (result.name,)
   history = result.run.history
-  if not history:
+  if not history or any(name not in published_logs.LOGS for name in names):
     return False
   epochs = np.arange(1, len(history) + 1)
   figure = plots.new_figure(10, 3.6)
@@ -80,12 +63,12 @@ def beside_logs(result: analysis.RunResult, names: Sequence[str], path: str, tit
       log = published_logs.log(name)
       axes.plot([e.epoch + 1 for e in log], [getattr(e, key) for e in log], "--o", markersize=3,
                 label=f"{name} as published ({published.record(name).params:,} params, one run)")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel(unit)
+    axes.set(xlabel="epoch", ylabel=unit)
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize=7)
     if key == "test_accuracy":
       axes.set_ylim(max(97.0, float(values.mean(axis=1).min()) - 0.2), 99.8)
-  figure.suptitle(title)
+  figure.suptitle("The flagship beside the write-ups' final models with a printed log"
+                  if flagship else f"{result.name}: ours and published")
   plots.save_figure(figure, path)
   return True

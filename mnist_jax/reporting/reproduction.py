@@ -1,20 +1,14 @@
 """How closely each cell of a sweep reproduces a published run.
 
-A write-up that leaves part of its recipe unstated is reproduced by sweeping the unstated
-fields over its network and keeping the cell most like the published run. The published
-numbers, test accuracy included, are the target by definition, so no validation split is used.
-
-Closeness of a cell, in percentage points (pp), is the mean of these absolute gaps between the
-mean over its seeds and the published run:
-  * best test accuracy (the published record's);
-  * per epoch, where the write-up prints a training log (`published_logs`): the mean over the
-    logged epochs of the test accuracy's gap, and likewise of the train accuracy's;
-  * without a log, the best train accuracy (for ref5, whose records hold the train accuracy
-    of the best-test epoch, that epoch's train accuracy).
-Lower is closer; rank 1 is the closest cell.
-
-The closest cell's seeds then become the step's row in docs/RESULTS.md (`cell_run`): a
-sweep's replica trains exactly as the single run of its cell and seed would (tests/test_sweep.py).
+A write-up that leaves part of its recipe unstated is reproduced by sweeping the unstated fields
+over its network and keeping the cell most like the published run (the published numbers, test
+accuracy included, are the target by definition: no validation split). Closeness (pp; lower is
+closer, rank 1 the closest) is the mean of the absolute gaps between a cell's mean over seeds and
+the published run in: the best test accuracy; where the write-up prints a log (`published_logs`),
+the test and the train accuracy, each averaged over the logged epochs; without one, the best
+train accuracy (for ref5, as its records hold it, that of the best-test epoch). The closest
+cell's seeds become the step's row in docs/RESULTS.md (`cell_run`): a sweep's replica trains
+exactly as the single run of its cell and seed would (tests/test_sweep.py).
 """
 
 from __future__ import annotations
@@ -39,10 +33,9 @@ MeanStd = sweeps.MeanStd
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-  """One cell against the published run (percent; gaps in pp): mean ± std over seeds of the
-  best test and of the train accuracy as the record defines it, the signed gaps of their means
-  (train: None without a train figure), the per-epoch gaps (None without a log), closeness and
-  rank (1: closest)."""
+  """One cell against the published run (percent; gaps in pp): mean ± std over seeds of the best
+  test and train accuracy (as the record defines it), their means' signed gaps (train: None
+  without a train figure), the per-epoch gaps (None without a log), closeness, rank (1: closest)."""
   values: tuple[Any, ...]
   seeds: tuple[int, ...]
   replicas: tuple[int, ...]
@@ -75,17 +68,14 @@ class Reproduction:
 
     def gap(value: float | None) -> str:
       return "—" if value is None else f"{value:.2f}"
-
-    header = [*(f"`{field}`" for field in self.fields), "seeds", "best test %",
-              "best train %", "test gap per epoch (pp)", "train gap per epoch (pp)",
-              "closeness (pp)", "rank"]
+    header = [*(f"`{field}`" for field in self.fields), "seeds", "best test %", "best train %",
+              "test gap per epoch (pp)", "train gap per epoch (pp)", "closeness (pp)", "rank"]
     rows = [[*(sweeps.format_value(v) for v in cell.values), str(len(cell.seeds)),
              stat(cell.best_test), stat(cell.best_train), gap(cell.test_epoch_gap),
              gap(cell.train_epoch_gap), f"{cell.closeness:.2f}", str(cell.rank)]
             for cell in self.cells]
     record = self.record
-    train = ("—" if record.best_train_accuracy is None
-             else f"{record.best_train_accuracy:.2f}")
+    train = gap(record.best_train_accuracy)
     log = (f"its log's {self.logged_epochs} epochs" if self.logged_epochs
            else "no per-epoch log in the write-up")
     intro = (f"Sweep `{self.run.name}` ({self.run.workdir}) against `{record.name}` "
@@ -98,15 +88,6 @@ class Reproduction:
     line = (f"Closest: {where or 'the only cell'}, closeness {chosen.closeness:.2f} pp, best "
             f"test {stat(chosen.best_test)} % (published {record.best_test_accuracy:.2f} %).")
     return "\n".join([intro, "", *markdown.markdown_table(header, rows), "", line]) + "\n"
-
-
-def _train_at_record(record: published.Record, train: np.ndarray,
-                     test: np.ndarray) -> np.ndarray:
-  """Per replica, the train accuracy the record stands for: the best, for ref5 the best-test
-  epoch's."""
-  if record.experiment == "ref5":
-    return train[np.argmax(test, axis=0), np.arange(train.shape[1])]
-  return train.max(axis=0)
 
 
 def _epoch_gap(ours: np.ndarray, theirs: Sequence[float | None]) -> float | None:
@@ -132,7 +113,9 @@ def load(workdir: str, record_name: str) -> Reproduction:
   log = published_logs.LOGS.get(record_name, ())
   log_test = [entry.test_accuracy for entry in log]
   log_train = [entry.train_accuracy for entry in log]
-  train_at_record = _train_at_record(record, train, test)
+  # Per replica, the train accuracy the record stands for: the best, for ref5 the best-test epoch's.
+  train_at_record = (train[np.argmax(test, axis=0), np.arange(train.shape[1])]
+                     if record.experiment == "ref5" else train.max(axis=0))
   cells = []
   for replicas in sweeps.cell_replicas(values, fields, len(seeds)):
     best_test = analysis.mean_std(test[:, replicas].max(axis=0))
@@ -148,8 +131,7 @@ def load(workdir: str, record_name: str) -> Reproduction:
       terms.append(abs(best_train_gap))
     cells.append(Cell(values=tuple(values[field][replicas[0]] for field in fields),
                       seeds=tuple(seeds[r] for r in replicas), replicas=tuple(replicas),
-                      best_test=best_test,
-                      best_train=best_train, best_test_gap=best_test_gap,
+                      best_test=best_test, best_train=best_train, best_test_gap=best_test_gap,
                       best_train_gap=best_train_gap, test_epoch_gap=test_epoch_gap,
                       train_epoch_gap=train_epoch_gap, closeness=float(np.mean(terms))))
   return Reproduction(run=run, record=record, fields=fields,
@@ -167,12 +149,11 @@ def _select(value: Any, replicas: Sequence[int], num_replicas: int) -> Any:
 
 
 def cell_run(found: Reproduction, cell: Cell) -> runs_lib.Run:
-  """The replicas of `cell` as a plain run named for the published step (its RESULTS.md row).
-
-  config.json is the sweep's with the cell's values and seeds, without the sweep; metrics.jsonl
-  keeps the cell's replicas; summary.json is recomputed and names the sweep and cell under
-  "sweep_cell"; the times are scaled by the cell's share of the replicas (they trained together).
-  The workdir stays the sweep's (`runs_lib.write_run` writes it elsewhere).
+  """The replicas of `cell` as a plain run named for the published step (its RESULTS.md row):
+  the sweep's config with the cell's values and seeds, without the sweep; the cell's replicas'
+  metrics; a recomputed summary naming the sweep and cell under "sweep_cell", its times scaled
+  by the cell's share of the replicas (they trained together). The workdir stays the sweep's
+  (`runs_lib.write_run` writes it elsewhere).
 
   Raises:
     ValueError: the sweep run has no summary.json yet (it has not finished).
@@ -195,8 +176,7 @@ def cell_run(found: Reproduction, cell: Cell) -> runs_lib.Run:
   config.update(name=found.record.name, seed=cell.seeds[0], num_seeds=len(cell.seeds))
   summary = dict(
       run.summary, seeds=list(cell.seeds),
-      compile_seconds=run.summary["compile_seconds"] * share,
-      train_seconds=run.summary["train_seconds"] * share,
+      **{key: run.summary[key] * share for key in ("compile_seconds", "train_seconds")},
       test_accuracy=metrics.seed_statistics([record["test_accuracy"] for record in history]),
       sweep_cell={"sweep": run.name, "values": dict(zip(found.fields, cell.values)),
                   "replicas": list(cell.replicas), "sweep_replicas": num_replicas})
