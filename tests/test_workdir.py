@@ -6,6 +6,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -105,3 +106,26 @@ def test_a_torn_last_line_is_dropped_only_where_asked(tmp_path):
   path.write_text('{"epoch": 0\n' + json.dumps({"epoch": 1}) + "\n")  # not the tail: an error
   with pytest.raises(workdir_lib.WorkdirError, match=r"steps.jsonl, line 1, cannot be read"):
     workdir_lib.read_json_lines(str(path), drop_torn_tail=True)
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_workdir_the_second_stops_naming_the_first(tmp_path):
+  args = ["scripts/train.py", "--config", "configs/final.py", "--config.train_subset=2048",
+          "--config.test_subset=100", "--config.batch_size=32", "--config.num_epochs=10",
+          "--config.plots=False", "--config.progress_bar=False", "--workdir", str(tmp_path)]
+  first = subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+  lock = tmp_path / ".lock"
+  while first.poll() is None and not (lock.exists() and lock.read_text().strip()):
+    time.sleep(0.05)
+  holder = lock.read_text().strip()
+  second = subprocess.run([sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True)
+  out, err = first.communicate(timeout=600)
+  assert first.returncode == 0, err[-2000:]
+  assert HOLDER.fullmatch(holder).group(1) == str(first.pid)
+  assert second.returncode == 1 and error_lines(second.stderr) == [
+      f"error: workdir '{tmp_path}' is in use by another run ({holder}); wait for it to end, "
+      "or use another --workdir"], second.stderr[-2000:]
+  assert "Finished 10 epochs" in out  # the first ran to its end, alone
+  assert [r["epoch"] for r in workdir_lib.read_json_lines(str(tmp_path / "metrics.jsonl"))] == (
+      list(range(10)))
