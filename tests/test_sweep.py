@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from configs import base
+from configs import final
 from mnist_jax.training import metrics
 from mnist_jax.optim import recipe as recipe_lib
+from mnist_jax.optim import schedules
 from mnist_jax.optim import sweep
 from mnist_jax.data import splits as splits_lib
 from mnist_jax.training import config_checks
@@ -192,3 +194,13 @@ def test_a_collected_cell_is_the_run_of_its_cell(grid_run, tmp_path):
   result = analysis.analyze(runs_lib.load_run(folder))
   assert result.run.history == run.history and result.name == "ref5_step3"
   assert any("closest cell (dropout_rate=0.1, schedule.max_lr=0.1)" in note for note in result.notes)
+
+
+def test_a_schedule_renamed_without_its_fields_is_one_line_not_a_key_error():
+  # Found by the config fuzzing: --config.schedule.name=step on a OneCycle config.
+  config = final.get_config()
+  config.schedule.name = "step"
+  assert "schedule.step_size" not in sweep.sweepable_fields(config)
+  with pytest.raises(ValueError, match=r"^config\.schedule\.step_size is missing \(needed by the "
+                                       r"'step' schedule: step_size, gamma\)$"):
+    schedules.create(config, steps_per_epoch=10, num_epochs=2)

@@ -41,8 +41,9 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def sweepable_fields(config: ml_collections.ConfigDict) -> list[str]:
   """The field paths `config.sweep` accepts: `SWEEPABLE` and the numeric schedule fields."""
   schedule_fields = schedules.SCHEDULES.get(config.schedule.get("name"), ((), None))[0]
+  # A field the schedule lacks (its name changed alone) is `schedules.create`'s one line.
   numeric = [f"schedule.{field}" for field in schedule_fields
-             if isinstance(config.schedule[field], (int, float))
+             if isinstance(config.schedule.get(field), (int, float))
              and not isinstance(config.schedule[field], bool)]
   return list(SWEEPABLE) + numeric
 
