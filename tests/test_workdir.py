@@ -129,3 +129,17 @@ def test_two_processes_on_one_workdir_the_second_stops_naming_the_first(tmp_path
   assert "Finished 10 epochs" in out  # the first ran to its end, alone
   assert [r["epoch"] for r in workdir_lib.read_json_lines(str(tmp_path / "metrics.jsonl"))] == (
       list(range(10)))
+
+
+def test_a_checkpoint_that_cannot_be_read_is_named_with_what_to_do(finished_run, tmp_path):
+  workdir = tmp_path / "run"
+  subprocess.run(["cp", "-r", str(finished_run), str(workdir)], check=True)
+  for data_file in (workdir / "checkpoints" / "1" / "state").rglob("d/*"):
+    data_file.write_bytes(b"")  # truncated to nothing
+  with pytest.raises(ValueError) as caught:
+    evaluate.evaluate_checkpoint(str(workdir))
+  message = str(caught.value)
+  assert "\n" not in message
+  assert message.startswith(f"checkpoint 1 in {workdir / 'checkpoints'} cannot be restored (")
+  assert message.endswith("; evaluate another --step, or rerun the training command, which sets "
+                          "it aside")

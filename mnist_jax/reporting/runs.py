@@ -47,7 +47,8 @@ def load_run(workdir: str) -> Run:
   config_path = os.path.join(workdir, "config.json")
   if not os.path.exists(config_path):
     raise ValueError(f"{workdir!r} is not a run workdir: it has no config.json")
-  config = workdir_lib.read_json(config_path, workdir_lib.RERUN)
+  config = workdir_lib.read_json(config_path, "it names the run: restore it from a copy, or "
+                                              "remove the run")
   metrics_path = os.path.join(workdir, "metrics.jsonl")
   history = workdir_lib.read_json_lines(metrics_path)
   epochs = [record["epoch"] for record in history]

@@ -122,7 +122,8 @@ def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
           step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))
   except Exception as e:  # pylint: disable=broad-except  (Orbax and TensorStore raise many types)
     raise CheckpointError(
-        f"checkpoint {step} in {manager.directory} cannot be restored ({_one_line(e)})") from e
+        f"checkpoint {step} in {manager.directory} cannot be restored ({_one_line(e)}); "
+        "evaluate another --step, or rerun the training command, which sets it aside") from e
   return restored.state["train"]
 
 
