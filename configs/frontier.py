@@ -19,8 +19,8 @@ from configs import base
 _SHARED = {"batch_size": 64, "num_epochs": 15, "momentum": 0.9, "rotation_degrees": 7.0,
            "dropout_rate": 0.0, "validation_size": 5000}
 # Model name without "frontier_" -> OneCycle (max_lr, pct_start).
-ONE_CYCLE = {"5k": (0.2, 0.25), "4k": (0.2, 0.25), "3k7": (0.2, 0.25), "2k": (0.15, 0.25), "2k_separable": (0.2, 0.25),
-             "1k_separable": (0.4, 0.25)}
+ONE_CYCLE = {"5k": (0.2, 0.25), "4k": (0.2, 0.25), "3k7": (0.2, 0.25), "2k": (0.15, 0.25),
+             "2k_separable": (0.2, 0.25), "1k_separable": (0.4, 0.25)}
 # Fields beyond the shared recipe, chosen on the validation split (configs/sweeps.py
 # frontier_3k7_augmentation: shift 0 / 0.1 x weight average 0 / 0.999).
 EXTRA = {"3k7": {"translate": 0.1}}

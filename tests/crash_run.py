@@ -37,7 +37,8 @@ def main() -> None:
       threading.Timer(delay, kill).start()
 
   sys.path[:0] = [REPO_ROOT, os.path.join(REPO_ROOT, "scripts")]
-  from mnist_jax.training import checkpoint, console, metrics, plots  # pylint: disable=import-outside-toplevel
+  # pylint: disable-next=import-outside-toplevel  (after the path is set)
+  from mnist_jax.training import checkpoint, console, metrics, plots
 
   if phase == "steps":  # an epoch's segments and evaluation lie between start and close
     start, close = console.Progress.start, console.Progress.close
@@ -67,7 +68,8 @@ def main() -> None:
       note(f"exit metrics {at}")
     metrics.JsonLinesWriter.write = write_armed
   else:
-    module, name = (checkpoint, "save_checkpoint") if phase == "checkpoint" else (plots, "save_figure")
+    module, name = ((checkpoint, "save_checkpoint") if phase == "checkpoint"
+                    else (plots, "save_figure"))
     function = getattr(module, name)
 
     def armed(*args, **kwargs):

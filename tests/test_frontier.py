@@ -119,7 +119,8 @@ def test_config_follows_the_search_protocol(name):
   # The fields its committed augmentation search chose (ema_decay, translate in path order).
   augmentation = SEARCHES / f"{name}_augmentation"
   if augmentation.is_dir():
-    assert (config.ema_decay, config.translate) == sweeps.load_sweep(str(augmentation)).chosen.values
+    chosen_cell = sweeps.load_sweep(str(augmentation)).chosen.values
+    assert (config.ema_decay, config.translate) == chosen_cell
   chosen = config.schedule.max_lr
   config.schedule.max_lr = 1.0  # An override of one config leaves the next one alone.
   assert frontier_configs.get_config(name).schedule.max_lr == chosen

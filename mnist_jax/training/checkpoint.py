@@ -72,7 +72,7 @@ def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any, epo
                                       "Permission denied", "Read-only file system"))
     if not refused:
       raise
-    for partial in glob.glob(os.path.join(str(manager.directory), f"{epoch}.orbax-checkpoint-tmp*")):
+    for partial in glob.glob(f"{manager.directory}/{epoch}.orbax-checkpoint-tmp*"):
       shutil.rmtree(partial, ignore_errors=True)
     error = e if isinstance(e, OSError) else OSError(
         errno.EACCES if "ermission" in text or "PERMISSION" in text else errno.ENOSPC,

@@ -93,10 +93,10 @@ def interrupted_line(signal_name: str, epoch: int, manager) -> str:
 def final_lines(history: list[dict], labels: list[str], workdir: str,
                 train_seconds: float, compile_seconds: float) -> list[str]:
   """The words a finished run ends with: per replica (`labels`, e.g. "seed 0") its best test
-  accuracy (percent, 2 decimals) and its epoch ("epoch 13 of 15", counted from 1 as RESULTS.md
-  counts them), and the mean of its last 3 epochs; the mean and standard deviation over
-  replicas when there are several; the workdir's files and the TensorBoard command. `history` is metrics.jsonl's
-  records, oldest first (at least one); summary.json keeps the unrounded numbers."""
+  accuracy (percent, 2 decimals), its epoch ("epoch 13 of 15", from 1 as RESULTS.md counts)
+  and its last-3 mean; mean and std over replicas where there are several; the workdir's
+  files and the TensorBoard command. `history`: metrics.jsonl's records, oldest first (at
+  least one); summary.json keeps the unrounded numbers."""
   accuracy = np.asarray([record["test_accuracy"] for record in history], np.float64)  # [E, R]
   best, last3 = accuracy.max(axis=0), accuracy[-3:].mean(axis=0)
   lines = [f"Finished {len(history)} epochs in {train_seconds:.1f} s "
