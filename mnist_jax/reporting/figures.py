@@ -51,7 +51,7 @@ def beside_logs(result: analysis.RunResult, path: str, flagship: bool = False) -
   if not history or any(name not in published_logs.LOGS for name in names):
     return False
   epochs = np.arange(1, len(history) + 1)
-  figure = plots.new_figure(10, 3.6)
+  figure = plots.new_figure(9, 3.2)
   for axes, key, unit in zip(figure.subplots(1, 2), ("test_accuracy", "test_loss"),
                              ("test accuracy (%)", "test loss")):
     values = np.asarray([record[key] for record in history], np.float64)  # [epochs, seeds]
