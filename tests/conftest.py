@@ -21,10 +21,12 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Files whose tests train small networks (tens of seconds a test on the 2-core CPU), longest
 # first by their measured time: pytest-xdist hands out files in collection order, so these
 # start first and the workers finish together instead of one waiting on a late long file.
-LONGEST_FILES = ("test_train.py", "test_recipe_pieces.py", "test_export.py", "test_checkpoint.py",
+LONGEST_FILES = ("test_crashes.py", "test_config_fuzz.py", "test_train.py",
+                 "test_recipe_pieces.py", "test_export.py", "test_checkpoint.py",
                  "test_accelerator_program.py", "test_epoch.py", "test_sweep.py",
                  "test_notebook.py", "test_fast_cpu.py", "test_augment_sweep.py",
-                 "test_sweep_processes.py", "test_benchmark.py")
+                 "test_sweep_processes.py", "test_benchmark.py", "test_full_disk.py",
+                 "test_workdir.py")
 
 
 def pytest_addoption(parser):
