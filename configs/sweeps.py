@@ -57,6 +57,9 @@ SWEEPS = {
     # of the smallest public 99.4 % nets, random shift and an average of the weights.
     "frontier_3k7_augmentation": (lambda: frontier.get_config("3k7"),
                                   {"translate": [0.0, 0.1], "ema_decay": [0.0, 0.999]}),
+    # The 2,000 budget's second round: the shift frontier_3k7's search chose, on or off.
+    "frontier_2k_separable_augmentation": (lambda: frontier.get_config("2k_separable"),
+                                           {"translate": [0.0, 0.1]}),
 }
 # Reproductions: sweep name -> (the step's recipe, grid). ref2 Exp. 1's rate lies below Exp. 2's
 # "high" one (0.05 in configs/ref2.py); the others span the template's 0.01 up to 0.1.

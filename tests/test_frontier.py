@@ -6,6 +6,7 @@ mirror's on real test images (helpers of tests/test_parity.py), and the fast pat
 compute what the plain network computes with depthwise layers in it.
 """
 
+import json
 import pathlib
 
 import jax
@@ -116,11 +117,12 @@ def test_config_follows_the_search_protocol(name):
     assert config.schedule.max_lr == sweeps.load_sweep(str(search)).chosen.values[0]
   else:
     assert 0.1 <= config.schedule.max_lr <= 0.2
-  # The fields its committed augmentation search chose (ema_decay, translate in path order).
+  # The values its committed augmentation search chose, its swept fields in path order.
   augmentation = SEARCHES / f"{name}_augmentation"
   if augmentation.is_dir():
+    swept = sorted(json.loads((augmentation / "config.json").read_text())["sweep"])
     chosen_cell = sweeps.load_sweep(str(augmentation)).chosen.values
-    assert (config.ema_decay, config.translate) == chosen_cell
+    assert tuple(config[field] for field in swept) == chosen_cell
   chosen = config.schedule.max_lr
   config.schedule.max_lr = 1.0  # An override of one config leaves the next one alone.
   assert frontier_configs.get_config(name).schedule.max_lr == chosen
