@@ -38,7 +38,8 @@ parameters goes from 98.76 % to 99.53 % test accuracy in 15 epochs. Each step be
 * what the step changes, and the model's torchsummary-style table with its receptive field;
 * training with the step's recipe (`configs/ref3.py`), printing the write-up's
   `Test set: Average loss: ..., Accuracy: ...` line after every epoch;
-* the loss and accuracy curves, and a grid of misclassified test digits;
+* the loss and accuracy curves, our test accuracy and loss beside the write-up's (its
+  per-epoch log where it prints one), and a grid of misclassified test digits;
 
 and the last section puts our numbers beside the published ones.
 
@@ -138,6 +139,7 @@ from IPython.display import Image, Markdown, display
 from configs import ref3
 from mnist_jax import published
 from mnist_jax.models import table as model_table
+from mnist_jax.published import logs as published_logs
 from mnist_jax.training import metrics, train
 
 device = jax.devices()[0]
@@ -161,6 +163,31 @@ def recipe(config) -> str:
   return (f"{config.model}: batch {config.batch_size}, {config.num_epochs} epochs, "
           f"SGD lr {config.learning_rate:g} momentum {config.momentum:g}, {rotation}, "
           f"schedule {config.schedule.name} {schedule or ''}".rstrip())
+
+
+def against_published(step: str) -> None:
+  \"\"\"Our test accuracy and loss per epoch beside the write-up's: its per-epoch log where ref3.md
+  prints one (Step 4), else its best test accuracy as a line.\"\"\"
+  import matplotlib.pyplot as plt
+
+  name, history = f"ref3_{step}", HISTORY[step]
+  epochs = [record["epoch"] + 1 for record in history]
+  log = published_logs.LOGS.get(name)
+  figure, panels = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+  for axes, key in zip(panels, ("test_accuracy", "test_loss")):
+    axes.plot(epochs, [record[key][0] for record in history], "k-", linewidth=2, label="ours")
+    if log:
+      axes.plot([e.epoch + 1 for e in log], [getattr(e, key) for e in log], "--o", markersize=3,
+                label="published log (ref3.md)")
+    elif key == "test_accuracy":
+      axes.axhline(published.record(name).best_test_accuracy, linestyle="--",
+                   label="published best (ref3.md prints no log for this step)")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(key.replace("_", " ") + (" (%)" if "accuracy" in key else ""))
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=8)
+  figure.suptitle(f"{name}: ours beside the write-up")
+  plt.show()
 
 
 def show(step: str, image: str) -> None:
@@ -282,6 +309,7 @@ def build() -> nbformat.NotebookNode:
             HISTORY["{step}"] = train.train_and_evaluate(config, str(WORKDIRS / config.name))
             """), id=f"train-{step}"),
         v4.new_code_cell(_text(f'show("{step}", "curves.png")'), id=f"curves-{step}"),
+        v4.new_code_cell(_text(f'against_published("{step}")'), id=f"published-{step}"),
     ]
     if step == "step4":
       cells.append(v4.new_code_cell(_text(f'show("{step}", "learning_rate.png")'),

@@ -66,7 +66,7 @@ def test_notebook_runs_at_small_size(monkeypatch, tmp_path):
     assert "Layer (type)" in summary and "Receptive field of the output:" in summary, step
     lines = TEST_LINE.findall(_stdout(cells[f"train-{step}"]))
     assert len(lines) == 2, f"{step}: expected a test line per epoch (2), got {lines}"
-    for image in ("curves", "misclassified"):
+    for image in ("curves", "published", "misclassified"):
       assert len(_data(cells[f"{image}-{step}"], "image/png")) == 1, (step, image)
     assert (tmp_path / "small" / f"ref3_{step}" / "summary.json").is_file(), step
   assert len(_data(cells["learning-rate-step4"], "image/png")) == 1
