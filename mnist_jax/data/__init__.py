@@ -137,14 +137,13 @@ def _candidates(data_dir: pathlib.Path, name: str) -> list[pathlib.Path]:
 
 
 def read_idx(path: PathLike, magic: int) -> np.ndarray:
-  """Reads a uint8 IDX file (``path`` ending in ``.gz``: decompressed on the fly) whose header
-  must carry ``magic`` (``IMAGES_MAGIC`` or ``LABELS_MAGIC``); returns uint8 of the header's
-  shape, e.g. [N, 28, 28]. IDX (yann.lecun.com/exdb/mnist): a big-endian int32 magic whose last
-  byte is the number of dimensions, a big-endian int32 per dimension, the data row-major. Read
-  in chunks, so a corrupt header (e.g. 2^31 images) never allocates more than the file holds.
-
-  Raises:
-    DataError: missing file, bad gzip, wrong magic, or a size that disagrees with the header.
+  """Reads a uint8 IDX file (``.gz``: decompressed on the fly) whose header carries ``magic``
+  (``IMAGES_MAGIC`` or ``LABELS_MAGIC``) as uint8 of the header's shape, e.g. [N, 28, 28].
+  IDX (yann.lecun.com/exdb/mnist): a big-endian int32 magic whose last byte is the number of
+  dimensions, a big-endian int32 per dimension, the data row-major. Read in chunks, so a
+  corrupt header (e.g. 2^31 images) never allocates more than the file holds.
+  Raises DataError: missing file, bad gzip, wrong magic, a size that disagrees with the header,
+  or dimensions no array can have (0 images of 2^31 x 2^31 pixels).
   """
   path = pathlib.Path(path)
   ndim = magic & 0xFF
@@ -178,7 +177,10 @@ def read_idx(path: PathLike, magic: int) -> np.ndarray:
     shown = f"{size}" if size < expected else f"more than {expected}"
     raise DataError(
         f"{path}: {problem}, {shown} bytes but header dimensions {shape} need {expected}")
-  return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+  try:
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+  except ValueError:  # numpy's "array is too big", though it holds no byte
+    raise DataError(f"{path}: header dimensions {shape} describe no array numpy can hold") from None
 
 
 def _read_at_most(f, limit: int, chunk: int = 1 << 20) -> bytearray:
