@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from mnist_jax.data import augment
 from mnist_jax.data import splits
@@ -14,6 +15,7 @@ from mnist_jax.models import network
 from tests.test_train import assert_trees_close, small_config
 
 
+@pytest.mark.slow  # fast tier: test_accelerator_program's vmapped replicas
 def test_replicas_by_lax_map_equal_replicas_by_vmap(mnist_dir, monkeypatch):
   # CPU maps the replicas one after another; accelerators vmap them. Same numbers either way,
   # without rotation. With rotation on, 2 of 15 small epochs tried differed (1.7e-5, 1.5e-3) in one

@@ -148,6 +148,7 @@ def torch_trained(mnist_dir, tmp_path_factory):
   return path, correct
 
 
+@pytest.mark.slow  # fast tier: test_export_round_trip
 def test_evaluate_torch_checkpoint(torch_trained):
   path, torch_correct = torch_trained
   result = run_script("evaluate.py", "--torch_checkpoint", path, "--model", TORCH_MODEL,

@@ -84,6 +84,7 @@ def test_script_reports_and_refuses_bad_input_in_one_line(tmp_path):
       "error: unknown reference record 'ref9_step1'; known: ref1_code1")
 
 
+@pytest.mark.slow  # fast tier: the in-process tests
 def test_script_collects_the_closest_cell_as_the_steps_run(tmp_path):
   workdir = write_sweep(tmp_path / "w")
   (workdir / "config.json").write_text(json.dumps(

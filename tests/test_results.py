@@ -361,6 +361,7 @@ def run_script(*args, cwd):
                         cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.slow  # fast tier: test_collect_round_trip
 def test_script_collect_then_report_from_runs(ref3_run, tmp_path):
   process = run_script("--collect", "--workdirs", "workdirs/*", cwd=tmp_path)
   assert process.returncode == 0, process.stderr

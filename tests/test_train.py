@@ -107,8 +107,10 @@ def train_interrupted_and_straight(config, tmp_path, monkeypatch):
   return straight, train.train_and_evaluate(config, str(tmp_path / "resumed"))
 
 
-@pytest.mark.parametrize("schedule", [base.one_cycle(max_lr=0.1), base.plateau(patience=0, threshold=0.5)],
-                         ids=["one_cycle", "plateau"])
+@pytest.mark.parametrize("schedule", [
+    base.one_cycle(max_lr=0.1),
+    pytest.param(base.plateau(patience=0, threshold=0.5), marks=pytest.mark.slow),  # 12 s
+], ids=["one_cycle", "plateau"])
 def test_resume_equals_uninterrupted(mnist_dir, tmp_path, monkeypatch, schedule):
   config = small_config(mnist_dir, schedule=schedule)
   _, history = train_interrupted_and_straight(config, tmp_path, monkeypatch)
@@ -132,6 +134,7 @@ def test_same_seed_identical_other_seed_differs(mnist_dir, tmp_path, reference_r
   assert any(not np.allclose(a, b) for a, b in zip(params_0, params_1))
 
 
+@pytest.mark.slow  # fast tier: test_sweep's grid test
 def test_multi_seed_replicas_differ_and_replica_0_matches_single_run(mnist_dir, tmp_path, reference_run):
   workdir, history = reference_run
   multi = train.train_and_evaluate(small_config(mnist_dir, num_seeds=3), str(tmp_path))

@@ -26,6 +26,11 @@ REPORTING_FIELDS = ("name", "progress_bar", "plots", "keep_checkpoints", "eval_b
                     "data_dir", "fast_path")
 
 
+# TensorStore's words for a write the file system refused, by errno.
+_REFUSALS = ((errno.ENOSPC, ("RESOURCE_EXHAUSTED", "No space left")), (errno.EROFS, ("Read-only",)),
+             (errno.EACCES, ("PERMISSION_DENIED", "Permission denied")))
+
+
 class CheckpointError(ValueError):
   """No checkpoint of the workdir can be restored; the message names the folder and why."""
 
@@ -59,32 +64,26 @@ def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any, epo
   means over replicas), which choose the best checkpoint.
   """
   try:
-    with _quiet_failures():  # Orbax logs a failed save's traceback before raising
+    with _quiet_logs():  # Orbax logs a failed save's traceback before raising
       manager.save(epoch, metrics={name: float(value) for name, value in metrics.items()},
                    args=ocp.args.Composite(
                        state=ocp.args.StandardSave({"train": states, "epoch_state": epoch_state}),
                        history=ocp.args.JsonSave(history)))
       manager.wait_until_finished()
   except Exception as e:  # pylint: disable=broad-except  (TensorStore raises ValueError)
-    text = str(e)
-    refused = (isinstance(e, OSError) and e.errno in workdir_lib.WRITE_ERRORS) or any(
-        status in text for status in ("RESOURCE_EXHAUSTED", "No space left", "PERMISSION_DENIED",
-                                      "Permission denied", "Read-only file system"))
-    if not refused:
+    code = e.errno if isinstance(e, OSError) else next(
+        (code for code, words in _REFUSALS if any(word in str(e) for word in words)), None)
+    if code not in workdir_lib.WRITE_ERRORS:
       raise
-    for partial in glob.glob(f"{manager.directory}/{epoch}.orbax-checkpoint-tmp*"):
-      shutil.rmtree(partial, ignore_errors=True)
-    error = e if isinstance(e, OSError) else OSError(
-        errno.EACCES if "ermission" in text or "PERMISSION" in text else errno.ENOSPC,
-        "permission denied" if "ermission" in text or "PERMISSION" in text
-        else "no space left on device")
     # What the last checkpoint takes on this file system, else the arrays' own size.
     last = manager.latest_step()
     needed = (_disk_bytes(os.path.join(str(manager.directory), str(last))) if last is not None
               else sum(leaf.nbytes for leaf in jax.tree.leaves((states, epoch_state))))
-    raise workdir_lib.WorkdirError(
-        f"checkpoint {epoch}: " + workdir_lib.io_error_line(error, os.path.dirname(
-            str(manager.directory)), needed)) from None
+    line = workdir_lib.io_error_line(OSError(code, os.strerror(code)),
+                                     os.path.dirname(str(manager.directory)), needed)
+    for partial in glob.glob(f"{manager.directory}/{epoch}.orbax-checkpoint-tmp*"):
+      shutil.rmtree(partial, ignore_errors=True)
+    raise workdir_lib.WorkdirError(f"checkpoint {epoch}: {line}") from None
 
 
 def _disk_bytes(folder: str) -> int:
@@ -158,6 +157,16 @@ def restore_latest(manager: ocp.CheckpointManager, states: Any, epoch_state: Any
     raise CheckpointError(f"no checkpoint in {manager.directory} can be restored for this run "
                           f"({listed}); use a new --workdir")
   return None
+
+
+@contextlib.contextmanager
+def _quiet_logs():
+  """Silences Python's logging (Orbax logs through absl's) while a save runs."""
+  logging.disable(logging.CRITICAL)
+  try:
+    yield
+  finally:
+    logging.disable(logging.NOTSET)
 
 
 @contextlib.contextmanager

@@ -21,23 +21,17 @@ class WorkdirError(ValueError):
 
 
 class WorkdirLock:
-  """An exclusive lock on `workdir/.lock` for the run that writes there; the file holds the
-  writer's process id, host and start time, for the message a second writer stops with.
-
-  The lock is `fcntl.flock`'s, which the kernel drops when its process dies (SIGKILL
-  included); a lock file whose lock is free but which still names a writer was left by a run
-  that ended without releasing it, and is taken over with one line through `report`.
-  (py-filelock locks the same way but keeps no holder to name, hence our own.) Readers
-  (scripts/evaluate.py, the reports) never take it. POSIX only, as `fcntl`.
-
+  """An exclusive `fcntl.flock` (POSIX) on `workdir/.lock` for the run that writes there; the
+  file names the writer (process id, host, start) for the line a second writer stops with. The
+  kernel drops the lock when its process dies, SIGKILL included: a free lock whose file still
+  names a writer is taken over with one line through `report`. (py-filelock locks alike but
+  names no holder, hence our own.) Readers (scripts/evaluate.py, the reports) never take it.
   Raises (on `acquire` / entering): WorkdirError when another live process holds it.
   """
 
   def __init__(self, workdir: str, report: Callable[[str], None] = print):
-    self.workdir = workdir
+    self.workdir, self.report, self.fd = workdir, report, None
     self.path = os.path.join(workdir, LOCK_FILE)
-    self.report = report
-    self.fd = None
 
   def acquire(self) -> None:
     fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -79,12 +73,8 @@ def _reason(error: Exception) -> str:
 
 
 def read_json(path: str, remedy: str) -> Any:
-  """The JSON value in the file at `path`.
-
-  Raises:
-    WorkdirError: the file is missing, unreadable or not JSON; one line naming `path`, why,
-      and `remedy` (what to do).
-  """
+  """The JSON value in the file at `path`. Raises WorkdirError for a missing, unreadable or
+  not-JSON file: one line naming `path`, why, and `remedy` (what to do)."""
   try:
     with open(path) as f:
       return json.load(f)
@@ -98,13 +88,10 @@ RERUN = "rerun its training command, which rewrites it from the checkpoints, or 
 def read_json_lines(path: str, remedy: str = RERUN,
                     drop_torn_tail: bool = False) -> list[dict[str, Any]]:
   """The records of a JSON-lines file (metrics.jsonl, steps.jsonl); [] when it does not exist.
-
   drop_torn_tail: drop a last line that is not JSON and lacks its newline, which a writer
-    killed mid-line leaves (training rewrites those files from its checkpoint on resume).
-
-  Raises:
-    WorkdirError: unreadable, or a line that is not JSON; one line naming `path`, the line
-      number and `remedy`.
+  killed mid-line leaves (training rewrites those files from its checkpoint on resume).
+  Raises WorkdirError for an unreadable file or a line that is not JSON: one line naming
+  `path`, the line number and `remedy`.
   """
   if not os.path.exists(path):
     return []
