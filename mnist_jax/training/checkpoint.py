@@ -64,7 +64,7 @@ def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any, epo
   means over replicas), which choose the best checkpoint.
   """
   try:
-    with _quiet_logs():  # Orbax logs a failed save's traceback before raising
+    with _quiet_failures():  # a failed save's traceback (Orbax's log) and its threads' noise
       manager.save(epoch, metrics={name: float(value) for name, value in metrics.items()},
                    args=ocp.args.Composite(
                        state=ocp.args.StandardSave({"train": states, "epoch_state": epoch_state}),
@@ -160,16 +160,6 @@ def restore_latest(manager: ocp.CheckpointManager, states: Any, epoch_state: Any
 
 
 @contextlib.contextmanager
-def _quiet_logs():
-  """Silences Python's logging (Orbax logs through absl's) while a save runs."""
-  logging.disable(logging.CRITICAL)
-  try:
-    yield
-  finally:
-    logging.disable(logging.NOTSET)
-
-
-@contextlib.contextmanager
 def _quiet_failures():
   """Silences what a failed restore leaves behind on stderr: TensorStore's other reads fail
   in their own threads ("Event loop is closed") and asyncio logs futures nobody awaited. The
@@ -186,10 +176,10 @@ def _quiet_failures():
   try:
     yield
   except BaseException:
-    time.sleep(1.0)  # let the other reads of the failed restore finish failing, still silenced
+    time.sleep(1.0)  # let the other reads or writes finish failing, still silenced
+    gc.collect()  # the unawaited futures are logged when collected: now, while silenced
     raise
   finally:
-    gc.collect()  # the unawaited futures are logged when collected: now, while silenced
     sys.stderr.flush()
     os.dup2(saved_fd, 2)
     os.close(saved_fd)
