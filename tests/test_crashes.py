@@ -27,7 +27,7 @@ ARGS = ["--config", "configs/final.py", "--config.train_subset=256", "--config.t
 TIMELINE = [point for epoch in range(NUM_EPOCHS) for point in (
     ("steps", epoch, 0.05), ("metrics", 2 * epoch, 0.0), ("metrics", 2 * epoch + 1, 0.0),
     ("checkpoint", epoch, 0.03))] + [("plots", figure, 0.03) for figure in range(3)]
-TRAJECTORIES = 6  # of 4 kills each
+TRAJECTORIES = 5  # of 4 kills each: 20 kill points
 
 
 def trajectories(seed: int) -> list[list[tuple[str, int, float]]]:
