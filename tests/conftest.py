@@ -6,6 +6,7 @@ fail, never skip, when it is absent: a skipped data test would let CI pass witho
 looked at the data.
 """
 
+import importlib.util
 import os
 import pathlib
 
@@ -55,6 +56,18 @@ def mnist_dir() -> pathlib.Path:
   if not all((path / (name + ".gz")).is_file() for pair in data.IDX_FILES.values() for name in pair):
     pytest.fail(f"the repository's MNIST copy is incomplete in {path}; see data/mnist/README.md")
   return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def float32_arithmetic():
+  """Where JAX has a CUDA plugin, float32 matrix products and convolutions in full float32,
+  not TF32 (its default there): the tests compare two programs within float32 rounding
+  (about 1e-6), which TF32's 10-bit mantissa would exceed. The environment variable reaches
+  the scripts that tests run in subprocesses. The CPU computes float32 either way."""
+  if any(importlib.util.find_spec(f"jax_cuda{version}_plugin") for version in (12, 13)):
+    os.environ["JAX_DEFAULT_MATMUL_PRECISION"] = "highest"
+    import jax  # pylint: disable=g-import-not-at-top
+    jax.config.update("jax_default_matmul_precision", "highest")
 
 
 @pytest.fixture(scope="session", autouse=True)
