@@ -139,8 +139,8 @@ def render(results: Sequence[analysis.RunResult], command: str,
 
 def report(runs: Sequence[runs_lib.Run], output: str, command: str,
            readme: str | None = None) -> str:
-  """Writes RESULTS.md to `output` and returns its text; beside it, copies of the flagship's
-  plots (``final_curves.png``, ...), the frontier plot (`FRONTIER_PLOT`) and `figures_lib`'s
+  """Writes RESULTS.md to `output` and returns its text, linking the flagship's plots in its
+  run folder; beside it, the frontier plot (`FRONTIER_PLOT`) and `figures_lib`'s
   pictures (``curves/``), stale ones removed; where `readme` names a file, its results table.
 
   Raises:
@@ -149,13 +149,13 @@ def report(runs: Sequence[runs_lib.Run], output: str, command: str,
   results = [analysis.analyze(run) for run in runs]
   folder = os.path.dirname(output) or "."
   os.makedirs(folder, exist_ok=True)
-  plots = {}
+  plots = {}  # linked where the run keeps them (a copy would double the committed bytes)
   for result in (r for r in results if r.name == runs_lib.FLAGSHIP):
     for file_name in runs_lib.PLOT_FILES:
-      copy_name = f"{runs_lib.FLAGSHIP}_{file_name}"
-      if runs_lib.copy_or_remove(os.path.join(result.run.workdir, file_name),
-                                 os.path.join(folder, copy_name)):
-        plots[f"{runs_lib.FLAGSHIP} {os.path.splitext(file_name)[0]}"] = copy_name
+      path = os.path.join(result.run.workdir, file_name)
+      if os.path.exists(path):
+        plots[f"{runs_lib.FLAGSHIP} {os.path.splitext(file_name)[0]}"] = os.path.relpath(
+            path, folder)
   figures = {}
   for key, file_name, draw in (
       ("frontier", FRONTIER_PLOT, lambda path: frontier.plot(results, path)),
