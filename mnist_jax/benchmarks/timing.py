@@ -6,6 +6,7 @@ program; `run_sweep` the sweep program. Each returns a `measurements.Report`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -47,9 +48,11 @@ def load_images(num_examples: int, synthetic: bool = False,
 
 
 def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
-                   num_epochs: int, name: str = "ours") -> measurements.Timing:
+                   num_epochs: int, name: str = "ours",
+                   trace_dir: str | None = None) -> measurements.Timing:
   """Times `epoch.make_train_epoch` (AOT-compiled, the compile timed apart) over `num_epochs`
   epochs of `config`'s replicas across the devices; images uint8 [N, 28, 28, 1], labels int32 [N].
+  With `trace_dir`, the last epoch runs under `jax.profiler.trace` (a Perfetto trace there).
   """
   num_examples = len(labels)
   num_replicas = len(sweep.replicas(config))
@@ -66,10 +69,13 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
   timing = measurements.Timing(name, num_examples, config.batch_size,
                                compile_seconds=compile_seconds, num_replicas=num_replicas)
   for epoch in range(num_epochs):
-    start = time.perf_counter()
-    states, out = compiled(states, device_images, device_labels, np.int32(epoch))
-    jax.block_until_ready(out)
-    timing.epoch_seconds.append(time.perf_counter() - start)
+    traced = trace_dir is not None and epoch == num_epochs - 1
+    with (jax.profiler.trace(trace_dir, create_perfetto_trace=True) if traced
+          else contextlib.nullcontext()):
+      start = time.perf_counter()
+      states, out = compiled(states, device_images, device_labels, np.int32(epoch))
+      jax.block_until_ready(out)
+      timing.epoch_seconds.append(time.perf_counter() - start)
   timing.swept = {path: [float(v) for v in values]
                   for path, values in epoch_lib.to_host(states.recipe).items()}
   return timing
