@@ -79,6 +79,7 @@ def run_all(steps: dict[str, str], root: str, jobs: int, time_budget: float,
     RuntimeError: a run failed other than by the time budget's stop (its log's last line).
   """
   start = time.monotonic()
+  root = os.path.abspath(root)  # the runs start in the repository root, for configs/
   pending = [s for s in steps if not os.path.exists(os.path.join(root, s, "summary.json"))]
   for step in steps:
     if step not in pending:
@@ -99,7 +100,7 @@ def run_all(steps: dict[str, str], root: str, jobs: int, time_budget: float,
         with open(os.path.join(root, f"{step}.log"), "w") as log:
           running[step] = subprocess.Popen(
               command(step, steps[step], os.path.join(root, step), overrides),
-              stdout=log, stderr=subprocess.STDOUT, env=env)
+              stdout=log, stderr=subprocess.STDOUT, env=env, cwd=_paths.ROOT)
         print(f"{step}: started ({time.monotonic() - start:.0f} s)", flush=True)
       if (stopped or failed) and not running:
         break
