@@ -121,7 +121,7 @@ def verdict(budget: Budget, result: analysis.RunResult | None) -> str:
                     "test run)")
   mean_best = round(result.best[0], 6)
   if mean_best < budget.target:
-    problems.append(f"mean best {mean_best:.2f} % < {budget.target:.2f} %")
+    problems.append(f"mean best {mean_best:.3f} % < {budget.target:.2f} %")  # 99.398, not 99.40
   held = holding(result, budget.target)
   if held < budget.min_seeds_holding:
     problems.append(f"{held} of {len(result.seeds)} seeds hold {budget.target:.2f} % in each of "
