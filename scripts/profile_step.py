@@ -38,13 +38,19 @@ from mnist_jax.benchmarks import report as benchmark_report
 from mnist_jax.benchmarks import timing as timing_lib
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "Training configuration file.", lock_config=False)
-flags.mark_flags_as_required(["config"])
-flags.DEFINE_integer("num_examples", 6400, "Training images per profiled epoch (first N).")
-flags.DEFINE_integer("top", 12, "Kernels listed, by total time.")
-flags.DEFINE_string("trace_dir", None, "Folder for the trace (default: a new temporary one).")
-flags.DEFINE_string("output", None, "Markdown file whose section --section is replaced.")
-flags.DEFINE_string("section", "profile", "Name of that section (letters, digits, '_').")
+
+
+def define_flags() -> None:
+  """The command line's flags, defined only when run as a script: the tests import this
+  module beside scripts/benchmark.py, whose flags share these names."""
+  config_flags.DEFINE_config_file("config", None, "Training configuration file.",
+                                  lock_config=False)
+  flags.mark_flags_as_required(["config"])
+  flags.DEFINE_integer("num_examples", 6400, "Training images per profiled epoch (first N).")
+  flags.DEFINE_integer("top", 12, "Kernels listed, by total time.")
+  flags.DEFINE_string("trace_dir", None, "Folder for the trace (default: a new temporary one).")
+  flags.DEFINE_string("output", None, "Markdown file whose section --section is replaced.")
+  flags.DEFINE_string("section", "profile", "Name of that section (letters, digits, '_').")
 
 # Host events of the runtime, not kernels: XLA:CPU's thunk executor, PJRT, the thread pool.
 _HOST_BOOKKEEPING = ("Thunk", "PjRt", "Pjit", "Threadpool", "Parse", "Handle", "Allocate",
@@ -133,4 +139,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main, flags_parser=cli.parse_flags)

@@ -40,19 +40,25 @@ from mnist_jax.reporting import runs as runs_lib
 SEEDS = {"final": 5}
 DEFAULT_SEEDS = 3
 
-_STEPS = flags.DEFINE_list("steps", [], "Rows to train, e.g. ref3_step4,final (default: all).")
-_WORKDIR = flags.DEFINE_string("workdir", "workdirs/reproduce",
-                               "Folder of the runs' workdirs, one per step, and their logs.")
-_JOBS = flags.DEFINE_integer("jobs", 1, "Runs training at a time (a few per GPU; 1 on a CPU).")
-_TIME_BUDGET = flags.DEFINE_float(
-    "time_budget", 0.0, "Seconds after which running runs stop cleanly (0: no limit); rerun the "
-    "same command to resume them.")
-_OVERRIDES = flags.DEFINE_multi_string(
-    "override", [], "A config override passed to every run, e.g. --override=num_epochs=2.")
-_RUNS_DIR = flags.DEFINE_string("runs_dir", "runs", "Folder the finished runs are copied into.")
-_OUTPUT = flags.DEFINE_string("output", "docs/RESULTS.md", "Results file regenerated at the end.")
-_README = flags.DEFINE_string("readme", "README.md",
-                              "File whose results table is rewritten too; empty: none.")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """The command line's flags, defined only when run as a script: the tests import this
+  module beside other scripts whose flags share these names."""
+  flags.DEFINE_list("steps", [], "Rows to train, e.g. ref3_step4,final (default: all).")
+  flags.DEFINE_string("workdir", "workdirs/reproduce",
+                      "Folder of the runs' workdirs, one per step, and their logs.")
+  flags.DEFINE_integer("jobs", 1, "Runs training at a time (a few per GPU; 1 on a CPU).")
+  flags.DEFINE_float(
+      "time_budget", 0.0, "Seconds after which running runs stop cleanly (0: no limit); rerun the "
+      "same command to resume them.")
+  flags.DEFINE_multi_string(
+      "override", [], "A config override passed to every run, e.g. --override=num_epochs=2.")
+  flags.DEFINE_string("runs_dir", "runs", "Folder the finished runs are copied into.")
+  flags.DEFINE_string("output", "docs/RESULTS.md", "Results file regenerated at the end.")
+  flags.DEFINE_string("readme", "README.md",
+                      "File whose results table is rewritten too; empty: none.")
 
 
 def all_steps() -> dict[str, str]:
@@ -136,28 +142,28 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   steps = all_steps()
-  unknown = [s for s in _STEPS.value if s not in steps]
+  unknown = [s for s in FLAGS.steps if s not in steps]
   if unknown:
     cli.fail(f"unknown step(s) {', '.join(unknown)}; valid steps: {', '.join(steps)}")
-  if _JOBS.value < 1 or _TIME_BUDGET.value < 0:
-    cli.fail(f"--jobs must be >= 1 and --time_budget >= 0, got {_JOBS.value} and "
-             f"{_TIME_BUDGET.value}")
-  chosen = {s: steps[s] for s in _STEPS.value} if _STEPS.value else steps
+  if FLAGS.jobs < 1 or FLAGS.time_budget < 0:
+    cli.fail(f"--jobs must be >= 1 and --time_budget >= 0, got {FLAGS.jobs} and "
+             f"{FLAGS.time_budget}")
+  chosen = {s: steps[s] for s in FLAGS.steps} if FLAGS.steps else steps
   start = time.monotonic()
   try:
-    finished, unfinished = run_all(chosen, _WORKDIR.value, _JOBS.value, _TIME_BUDGET.value,
-                                   _OVERRIDES.value)
+    finished, unfinished = run_all(chosen, FLAGS.workdir, FLAGS.jobs, FLAGS.time_budget,
+                                   FLAGS.override)
     if finished:
-      runs_lib.collect_all([os.path.join(_WORKDIR.value, s) for s in finished], _RUNS_DIR.value)
+      runs_lib.collect_all([os.path.join(FLAGS.workdir, s) for s in finished], FLAGS.runs_dir)
       command_line = "python scripts/compare.py"
-      if _RUNS_DIR.value != _RUNS_DIR.default:
-        command_line += f" --runs_dir {_RUNS_DIR.value}"
-      results.report(runs_lib.find_runs([f"{_RUNS_DIR.value}/*"]), _OUTPUT.value, command_line,
-                     _README.value or None)
+      if FLAGS.runs_dir != FLAGS["runs_dir"].default:
+        command_line += f" --runs_dir {FLAGS.runs_dir}"
+      results.report(runs_lib.find_runs([f"{FLAGS.runs_dir}/*"]), FLAGS.output, command_line,
+                     FLAGS.readme or None)
   except (ValueError, RuntimeError) as e:
     cli.fail(str(e))
   print(f"{len(finished)} of {len(chosen)} runs finished in {time.monotonic() - start:.0f} s; "
-        f"{_OUTPUT.value} regenerated from {_RUNS_DIR.value}/" if finished else
+        f"{FLAGS.output} regenerated from {FLAGS.runs_dir}/" if finished else
         f"none of {len(chosen)} runs finished")
   if unfinished:
     print(f"unfinished: {', '.join(unfinished)}; rerun the same command to resume them")
@@ -165,4 +171,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
