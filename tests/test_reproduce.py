@@ -126,3 +126,17 @@ def test_a_stopped_reproduction_resumes_then_skips_what_finished(tmp_path):
   assert again.returncode == 0
   assert again.stdout.startswith("ref1_code1: finished earlier, skipped\n"
                                  "final: finished earlier, skipped\n")
+
+
+def test_the_gpu_checks_name_their_stages(tmp_path):
+  """.ci/gpu, the GPU machine's one command: a bad stage stops it before anything runs."""
+  result = subprocess.run(["bash", ".ci/gpu", "benchmark", "nope"], capture_output=True,
+                          text=True, cwd=REPO_ROOT, env={**os.environ, "OUT": str(tmp_path / "o")},
+                          timeout=60)
+  assert result.returncode == 1 and result.stdout == ""
+  assert result.stderr == "error: unknown stage 'nope'; valid stages: benchmark, reproduce, tests\n"
+  assert not (tmp_path / "o").exists()
+  # Each stage the script names is a function of the script.
+  script = (REPO_ROOT / ".ci" / "gpu").read_text()
+  for stage in ("benchmark", "reproduce", "tests"):
+    assert f"\n{stage}() {{\n" in script
