@@ -62,6 +62,7 @@ def test_bad_flags_are_one_line(tmp_path, args, message):
   assert not (tmp_path / "work").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_run_stops_the_rest_and_names_its_log(tmp_path):
   # 4 steps an epoch are too few for the flagship's OneCycle (pct_start 0.2).
   result = run(tmp_path, "--steps=final,ref1_code1", "--override=train_subset=256",
