@@ -8,7 +8,8 @@ Compiles the epoch program of `--config` (as scripts/benchmark.py times it) on -
 images, runs one epoch to warm up, then traces one more with `jax.profiler.trace` and reads its
 Perfetto trace (perfetto_trace.json.gz, kept in --trace_dir for Perfetto or TensorBoard).
 Reported: the device's kernels per step and their time per step, the busiest kernels, and
-the step's wall time. On a GPU the kernels are the "/device:GPU:N" events; on the CPU, XLA's
+the step's wall time. On a GPU the kernels are the events of the "/device:GPU:N" process's
+"Stream" lines (its "XLA Ops" line repeats them as HLO instructions); on the CPU, XLA's
 kernels run on the host, so the host's events named like XLA's instructions are counted
 instead (Python frames and runtime bookkeeping left out). Bad input ends with one line on
 stderr and exit status 1.
