@@ -37,6 +37,7 @@ from mnist_jax import runtime
 from mnist_jax.benchmarks import machine
 from mnist_jax.benchmarks import report as benchmark_report
 from mnist_jax.benchmarks import timing as timing_lib
+from mnist_jax.training import epoch as epoch_lib
 
 FLAGS = flags.FLAGS
 
@@ -108,7 +109,7 @@ def profile(config, num_examples: int, trace_dir: str) -> tuple[dict, int, float
                             recursive=True), key=os.path.getmtime)
   with gzip.open(traces[-1]) as f:
     trace = json.load(f)
-  return trace, num_examples // config.batch_size, timing.epoch_seconds[-1]
+  return trace, epoch_lib.steps_per_epoch(num_examples, config.batch_size), timing.epoch_seconds[-1]
 
 
 def main(argv):

@@ -86,7 +86,8 @@ def run_all(steps: dict[str, str], root: str, jobs: int, time_budget: float,
   """
   start = time.monotonic()
   root = os.path.abspath(root)  # the runs start in the repository root, for configs/
-  pending = [s for s in steps if not os.path.exists(os.path.join(root, s, "summary.json"))]
+  done = lambda step: os.path.exists(os.path.join(root, step, "summary.json"))  # finished
+  pending = [s for s in steps if not done(s)]
   for step in steps:
     if step not in pending:
       print(f"{step}: finished earlier, skipped")
@@ -125,7 +126,7 @@ def run_all(steps: dict[str, str], root: str, jobs: int, time_budget: float,
     # Ctrl-C reached the runs too (one process group); they stop between two segments.
     for process in running.values():
       process.wait()
-  finished = [s for s in steps if os.path.exists(os.path.join(root, s, "summary.json"))]
+  finished = [s for s in steps if done(s)]
   if failed:
     raise RuntimeError(f"a run failed (its log is in {root}); fix it and rerun the same command")
   return finished, [s for s in steps if s not in finished]
