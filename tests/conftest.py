@@ -27,6 +27,7 @@ LONGEST_FILES = ("test_crashes.py", "test_config_fuzz.py", "test_train.py",
                  "test_recipe_pieces.py", "test_export.py", "test_checkpoint.py",
                  "test_accelerator_program.py", "test_epoch.py", "test_sweep.py",
                  "test_notebook.py", "test_fast_cpu.py", "test_augment_sweep.py",
+                 "test_divergence.py", "test_hyperparameters.py",
                  "test_sweep_processes.py", "test_benchmark.py", "test_full_disk.py",
                  "test_workdir.py")
 

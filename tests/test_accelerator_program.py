@@ -1,7 +1,7 @@
 """The program an accelerator runs, run on the CPU: the plain network with vmapped replicas.
 
 On a GPU `fast_path="auto"` picks the plain Flax network (`models.network.Network`) and
-`training.epoch.over_replicas` vmaps the replicas; on the CPU the tests otherwise run the
+`training.replicas.over_replicas` vmaps the replicas; on the CPU the tests otherwise run the
 XLA:CPU fast path with the replicas mapped one after another (`lax.map`). Here the plain
 network (`fast_path="off"`) runs under vmap, forced as tests/test_epoch.py forces it
 (`over_replicas` with backend="gpu"), and is compared with what the CPU tests already trust:
@@ -28,9 +28,11 @@ import pytest
 
 from mnist_jax.data import splits
 from mnist_jax.models import network
-from mnist_jax.optim import recipe as recipe_lib
+from mnist_jax.optim import optimizer as optimizer_lib
 from mnist_jax.optim import sweep
 from mnist_jax.training import epoch
+from mnist_jax.training import evaluate as evaluate_lib
+from mnist_jax.training import replicas
 from mnist_jax.training import step as step_lib
 from tests.test_train import REPO_ROOT, assert_trees_close, small_config
 
@@ -55,9 +57,9 @@ def plain_config(mnist_dir, **overrides):
 
 
 def force_vmap(monkeypatch):
-  """`epoch.over_replicas` as on a GPU: jax.vmap over the replicas instead of lax.map."""
-  original = epoch.over_replicas
-  monkeypatch.setattr(epoch, "over_replicas", lambda *a, **k: original(*a, **k, backend="gpu"))
+  """`replicas.over_replicas` as on a GPU: jax.vmap over the replicas instead of lax.map."""
+  original = replicas.over_replicas
+  monkeypatch.setattr(replicas, "over_replicas", lambda *a, **k: original(*a, **k, backend="gpu"))
 
 
 def run_epoch(config, states, images, labels):
@@ -70,7 +72,7 @@ def run_epoch(config, states, images, labels):
 
 def fresh_states(config):
   steps = epoch.steps_per_epoch(config.train_subset, config.batch_size)
-  return step_lib.create_replica_states(config, recipe_lib.Recipe(config, steps))
+  return step_lib.create_replica_states(config, optimizer_lib.Optimizer(config, steps))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +118,7 @@ def test_plain_network_vmapped_evaluation_equals_evaluation_one_by_one(both_ways
   images, labels = data["test"]
 
   def evaluate():
-    collection = jax.jit(epoch.make_evaluate(config, len(labels)))(states, images, labels)
+    collection = jax.jit(evaluate_lib.make_evaluate(config, len(labels)))(states, images, labels)
     return jax.device_get(collection)
 
   mapped = evaluate()
@@ -132,7 +134,7 @@ def test_plain_network_vmapped_evaluation_equals_evaluation_one_by_one(both_ways
 @pytest.mark.slow  # ~6 s warm (3 programs): over the fast tier's budget for this file
 def test_swept_dropout_vmapped_equals_the_single_run_of_each_cell(mnist_dir, monkeypatch):
   # Proves: a swept dropout rate reaches each vmapped replica of the plain network as its own
-  # keep probability (`sweep.KEEP_PROB`, `network.SweptDropout`), with the masks and scaling
+  # keep probability (`Hyperparameters.dropout_keep_prob`, `network.SweptDropout`), with the masks and scaling
   # Flax's `nn.Dropout` draws in the single run of that cell (`sweep.cell_config`). 0.3 is not
   # the model's published rate (0.1), so the single run's rate comes from the cell. Same seed
   # in both cells: the replicas differ only by their dropout. Measured: ~1e-7.
@@ -161,8 +163,8 @@ def test_swept_dropout_vmapped_equals_the_single_run_of_each_cell(mnist_dir, mon
 
 
 # Runs in a process with 2 CPU devices: the 4 replicas of the plain network, vmapped, trained
-# one epoch and evaluated (a) with the replicas split over the 2 devices (`epoch.create_mesh`,
-# `epoch.split_replicas`: shard_map, 2 replicas vmapped on each device) and (b) on one device
+# one epoch and evaluated (a) with the replicas split over the 2 devices (`replicas.create_mesh`,
+# `replicas.split_replicas`: shard_map, 2 replicas vmapped on each device) and (b) on one device
 # without a mesh; saves both as .npz leaves.
 TWO_DEVICE_SCRIPT = """
 import sys
@@ -172,11 +174,11 @@ import jax, jax.numpy as jnp, numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 sys.path.insert(0, sys.argv[1])
 from mnist_jax.data import splits
-from mnist_jax.training import epoch
+from mnist_jax.training import epoch, evaluate, replicas
 from tests.test_accelerator_program import fresh_states, plain_config
 assert jax.device_count() == 2, jax.devices()
-original = epoch.over_replicas
-epoch.over_replicas = lambda *a, **k: original(*a, **k, backend="gpu")
+original = replicas.over_replicas
+replicas.over_replicas = lambda *a, **k: original(*a, **k, backend="gpu")
 config = plain_config(sys.argv[2], num_seeds=4)
 data = splits.load_splits(config)
 states = fresh_states(config)
@@ -187,17 +189,17 @@ def run(mesh):
   if mesh is not None:
     by_replica = NamedSharding(mesh, PartitionSpec("replica"))
     replicated = NamedSharding(mesh, PartitionSpec())
-    start = epoch.place(states, by_replica)
-    train, test = epoch.place((train, test), replicated)
+    start = replicas.place(states, by_replica)
+    train, test = replicas.place((train, test), replicated)
   train_epoch = jax.jit(epoch.make_train_epoch(config, len(train[1]), mesh))
   assert ("shard_map" in str(train_epoch.trace(start, *train, jnp.int32(0)).jaxpr)) == (mesh is not None)
   trained, out = train_epoch(start, *train, jnp.int32(0))
   if mesh is not None:
     assert len(trained.params["layers_0"]["kernel"].sharding.device_set) == 2
-  metrics = jax.jit(epoch.make_evaluate(config, len(test[1]), mesh))(trained, *test)
-  return epoch.to_host((trained.params, trained.batch_stats, out, metrics))
+  metrics = jax.jit(evaluate.make_evaluate(config, len(test[1]), mesh))(trained, *test)
+  return replicas.to_host((trained.params, trained.batch_stats, out, metrics))
 
-mesh = epoch.create_mesh(4)
+mesh = replicas.create_mesh(4)
 assert dict(mesh.shape) == {"replica": 2, "batch": 1}, mesh.shape
 np.savez(sys.argv[3] + "/sharded.npz", *jax.tree.leaves(run(mesh)))
 np.savez(sys.argv[3] + "/one_device.npz", *jax.tree.leaves(run(None)))

@@ -161,3 +161,31 @@ def test_checkpoint_of_the_earlier_layout_resumes(mnist_dir, tmp_path, monkeypat
   today = train.train_and_evaluate(config, str(tmp_path / "today"))
   assert [r["test_loss"] for r in resumed] == [r["test_loss"] for r in today]
   assert_trees_close(final_params(tmp_path / "earlier"), final_params(tmp_path / "today"), atol=0)
+
+
+def test_a_checkpoint_of_the_earlier_layout_resumes_as_the_uninterrupted_run(two_epoch_run,
+                                                                              tmp_path):
+  # The layout of checkpoints written before the hyperparameters joined the TrainState: its
+  # fields with "recipe" (the swept values, {} outside a sweep) and no "hparams". Made from
+  # the straight run's checkpoint after epoch 1, then resumed for epoch 2.
+  config, straight, straight_history = two_epoch_run
+  manager = checkpoint.create_checkpoint_manager(str(straight), keep=3)
+  arrays = checkpoint.restore_arrays(manager, 1)
+  manager.close()
+  earlier = {name: value for name, value in arrays.items() if name != "hparams"}
+  earlier["recipe"] = {}
+  old = tmp_path / "old"
+  old.mkdir()
+  shutil.copy(straight / "config.json", old / "config.json")
+  for name in ("metrics.jsonl", "steps.jsonl"):
+    (old / name).write_text((straight / name).read_text().splitlines(keepends=True)[0])
+  manager = checkpoint.create_checkpoint_manager(str(old), keep=3, writer=True)
+  checkpoint.save_checkpoint(manager, 1, earlier, None, straight_history[:1],
+                             {"test_accuracy": straight_history[0]["test_accuracy"][0]})
+  manager.close()
+  metadata = json.loads((old / "checkpoints" / "1" / "state" / "_METADATA").read_text())
+  assert any("'recipe'" in path for path in metadata["tree_metadata"])
+  assert not any("'hparams'" in path for path in metadata["tree_metadata"])
+  resumed = train.train_and_evaluate(config, str(old))
+  assert [r["test_correct"] for r in resumed] == [r["test_correct"] for r in straight_history]
+  assert_trees_close(final_params(old), final_params(straight), atol=0)

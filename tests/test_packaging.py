@@ -42,13 +42,18 @@ def test_wheel_holds_every_subpackage_and_imports_from_a_fresh_venv(tmp_path):
   # isolation: setuptools comes from the test environment, so the test needs no network.
   source = tmp_path / "source"
   source.mkdir()
-  for name in ("pyproject.toml", "README.md"):
+  for name in ("pyproject.toml", "README.md", "LICENSE"):
     shutil.copy(REPO_ROOT / name, source / name)
   shutil.copytree(REPO_ROOT / "mnist_jax", source / "mnist_jax",
                   ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
   dist = tmp_path / "dist"
-  run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", dist, source, cwd=tmp_path)
+  built = run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", dist, source,
+              cwd=tmp_path)
+  # setuptools' deprecations (a TOML-table license, say) end in builds that fail on a set date.
+  output = built.stdout + built.stderr
+  assert "Deprecat" not in output and "no longer be supported" not in output, output[-3000:]
   (wheel,) = dist.glob("mnist_jax-*.whl")
+  assert any(name.endswith("licenses/LICENSE") for name in zipfile.ZipFile(wheel).namelist())
 
   names = zipfile.ZipFile(wheel).namelist()
   packages = {str(path.parent.relative_to(REPO_ROOT)) for path in (REPO_ROOT / "mnist_jax").rglob("__init__.py")}

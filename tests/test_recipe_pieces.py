@@ -1,5 +1,7 @@
 """Label smoothing and the weights' EMA: torch parity, evaluation, resume and sweeps (CPU)."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +10,8 @@ import torch
 
 from mnist_jax.data import augment
 from mnist_jax.data import splits
-from mnist_jax.optim import recipe as recipe_lib
+from mnist_jax.optim import hyperparameters
+from mnist_jax.optim import optimizer as optimizer_lib
 from mnist_jax.optim import sweep
 from mnist_jax.training import checkpoint
 from mnist_jax.training import epoch
@@ -60,16 +63,20 @@ def ema_steps(mnist_dir, decay, num_steps=4):
   """`num_steps` jitted train steps of an EmaTrainState; (states after each step, host)."""
   config = small_config(mnist_dir, ema_decay=decay)
   (images, labels) = splits.load_splits(config)["train"]
-  tx = recipe_lib.Recipe(config, steps_per_epoch=4).optimizer
-  state = step_lib.create_train_state(jax.random.PRNGKey(0), step_lib.create_model(config), tx,
-                                      ema=True)
-  train_step = jax.jit(step_lib.train_step)
+  hparams = hyperparameters.create(config)
+  state = step_lib.create_train_state(
+      jax.random.PRNGKey(0), step_lib.create_model(config),
+      optimizer_lib.Optimizer(config, steps_per_epoch=4), hyperparameters.replica(hparams, 0),
+      ema=True)
+  # Decay 0 keeps the average too (as in a grid where another cell keeps one).
+  features = dataclasses.replace(hyperparameters.features(hparams), ema=True)
+  train_step = jax.jit(step_lib.train_step, static_argnames="features")
   states = [jax.device_get(state)]
   for i in range(num_steps):
     batch = slice(32 * i, 32 * (i + 1))
     x = augment.normalize(augment.to_float(jnp.asarray(images[batch])))
     state, _, _ = train_step(state, x, jnp.asarray(labels[batch]), jax.random.PRNGKey(i),
-                             ema_decay=jnp.float32(decay))
+                             features=features)
     states.append(jax.device_get(state))
   return states
 
@@ -121,12 +128,13 @@ def test_evaluation_scores_the_ema_weights(mnist_dir):
   config = small_config(mnist_dir, ema_decay=0.5)
   images, labels = splits.load_splits(config)["test"]
   model = step_lib.create_model(config)
-  tx = recipe_lib.Recipe(config, steps_per_epoch=4).optimizer
-  raw = step_lib.create_train_state(jax.random.PRNGKey(0), model, tx, ema=True)
-  other = step_lib.create_train_state(jax.random.PRNGKey(1), model, tx)
+  optimizer = optimizer_lib.Optimizer(config, steps_per_epoch=4)
+  hparams = hyperparameters.replica(hyperparameters.create(config), 0)
+  raw = step_lib.create_train_state(jax.random.PRNGKey(0), model, optimizer, hparams, ema=True)
+  other = step_lib.create_train_state(jax.random.PRNGKey(1), model, optimizer, hparams)
   state = raw.replace(ema={"params": other.params, "batch_stats": other.batch_stats})
-  run = jax.jit(epoch.make_evaluate(config, len(labels)))
-  score = lambda s: jax.device_get(epoch.compute_per_replica(
+  run = jax.jit(evaluate.make_evaluate(config, len(labels)))
+  score = lambda s: jax.device_get(metrics_lib.compute_per_replica(
       run(jax.tree.map(lambda x: jnp.asarray(x)[None], s), images, labels)))
   with_ema, of_other, of_raw = score(state), score(other), score(raw.replace(ema={}))
   np.testing.assert_array_equal(with_ema["loss"], of_other["loss"])
@@ -143,16 +151,17 @@ def test_off_keeps_the_state_and_the_program_of_a_run_without_the_fields(mnist_d
   config = small_config(mnist_dir, num_epochs=1)
   old = small_config(mnist_dir, num_epochs=1)
   del old["label_smoothing"], old["ema_decay"]  # a config.json from before the fields
-  recipe = recipe_lib.Recipe(config, steps_per_epoch=4)
-  states = step_lib.create_replica_states(config, recipe)
+  states = step_lib.create_replica_states(config, optimizer_lib.Optimizer(config, 4))
   assert type(states) is step_lib.TrainState  # pylint: disable=unidiomatic-typecheck
-  assert step_lib.recipe_pieces(config, {}) == {}
+  features = hyperparameters.features(hyperparameters.create(old))
+  assert features == hyperparameters.Features(rotation=True, dropout=True)
 
   def program(c):
     (images, labels) = splits.load_splits(c)["train"]
     partial = epoch.empty_epoch_output(1, 4)
     return jax.jit(epoch.make_train_segment(c, len(labels))).lower(
-        states, partial, images, labels, np.int32(0), np.int32(0), np.int32(4)).as_text()
+        states, partial, images, labels, epoch.Segment(np.int32(0), np.int32(0), np.int32(4))
+    ).as_text()
 
   assert program(config) == program(old)
 

@@ -12,7 +12,8 @@ import pytest
 from configs import base
 from configs import final
 from mnist_jax.training import metrics
-from mnist_jax.optim import recipe as recipe_lib
+from mnist_jax.optim import hyperparameters
+from mnist_jax.optim import optimizer as optimizer_lib
 from mnist_jax.optim import schedules
 from mnist_jax.optim import sweep
 from mnist_jax.data import splits as splits_lib
@@ -62,10 +63,13 @@ def test_grid_layout_is_cell_major_with_each_cells_seeds(mnist_dir):
       (0, {"dropout_rate": 0.0, "schedule.max_lr": 0.1}), (1, {"dropout_rate": 0.0, "schedule.max_lr": 0.1}),
       (0, {"dropout_rate": 0.1, "schedule.max_lr": 0.05}), (1, {"dropout_rate": 0.1, "schedule.max_lr": 0.05}),
       (0, {"dropout_rate": 0.1, "schedule.max_lr": 0.1}), (1, {"dropout_rate": 0.1, "schedule.max_lr": 0.1})]
-  values = sweep.replica_values(config)
-  np.testing.assert_array_equal(values["schedule.max_lr"], np.float32([0.05, 0.05, 0.1, 0.1] * 2))
+  hparams = hyperparameters.create(config)
+  np.testing.assert_array_equal(hparams.schedule["max_lr"], np.float32([0.05, 0.05, 0.1, 0.1] * 2))
   # Flax's keep probability: float32 of 1 - rate computed in float64.
-  np.testing.assert_array_equal(values[sweep.KEEP_PROB], np.float32([1.0] * 4 + [1.0 - 0.1] * 4))
+  np.testing.assert_array_equal(hparams.dropout_keep_prob, np.float32([1.0] * 4 + [1.0 - 0.1] * 4))
+  # Unswept fields are leaves [R] too, every replica the config's value.
+  np.testing.assert_array_equal(hparams.schedule["pct_start"], np.float32([0.3] * 8))
+  assert hyperparameters.features(hparams).dropout
 
 
 def test_each_replica_of_the_grid_equals_its_single_run(grid_run, mnist_dir, tmp_path):
@@ -161,7 +165,7 @@ def test_sweep_configs_are_valid(mnist_dir):
     assert config.num_seeds >= 2
     assert len(sweep.cells(config)) >= 2
     config_checks.validate_config(config)
-    recipe_lib.Recipe(config, 860)  # every cell's schedule
+    hyperparameters.create(config, 860)  # every cell's schedule
   with pytest.raises(ValueError, match="unknown sweep 'nope'; valid sweeps: final_one_cycle"):
     sweeps.get_config("nope")
 

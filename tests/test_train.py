@@ -178,8 +178,8 @@ def test_nan_loss_stops_with_error_and_keeps_last_good_checkpoint(mnist_dir, tmp
   train.train_and_evaluate(config, str(tmp_path))
   original_step = step_lib.train_step
 
-  def poisoned_step(state, images, labels, dropout_key, **swept):
-    state, loss, batch_metrics = original_step(state, images, labels, dropout_key, **swept)
+  def poisoned_step(state, images, labels, dropout_key, features):
+    state, loss, batch_metrics = original_step(state, images, labels, dropout_key, features)
     return state, loss * jnp.nan, batch_metrics
 
   monkeypatch.setattr(step_lib, "train_step", poisoned_step)

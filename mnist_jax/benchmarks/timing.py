@@ -19,7 +19,8 @@ import numpy as np
 
 from mnist_jax import data
 from mnist_jax.training import epoch as epoch_lib
-from mnist_jax.optim import recipe as recipe_lib
+from mnist_jax.training import replicas as replicas_lib
+from mnist_jax.optim import optimizer as optimizer_lib
 from mnist_jax.optim import sweep
 from mnist_jax.training import step as step_lib
 from mnist_jax.benchmarks import machine
@@ -57,10 +58,10 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
   num_examples = len(labels)
   num_replicas = len(sweep.replicas(config))
   steps_per_epoch = epoch_lib.steps_per_epoch(num_examples, config.batch_size)
-  states = step_lib.create_replica_states(config, recipe_lib.Recipe(config, steps_per_epoch))
-  mesh = epoch_lib.create_mesh(num_replicas)
-  states = epoch_lib.place(states, NamedSharding(mesh, PartitionSpec("replica")))
-  device_images, device_labels = epoch_lib.place((images, labels),
+  states = step_lib.create_replica_states(config, optimizer_lib.Optimizer(config, steps_per_epoch))
+  mesh = replicas_lib.create_mesh(num_replicas)
+  states = replicas_lib.place(states, NamedSharding(mesh, PartitionSpec("replica")))
+  device_images, device_labels = replicas_lib.place((images, labels),
                                                  NamedSharding(mesh, PartitionSpec()))
   epoch_fn = jax.jit(epoch_lib.make_train_epoch(config, num_examples, mesh), donate_argnums=0)
   start = time.perf_counter()
@@ -76,8 +77,8 @@ def time_jax_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels
       states, out = compiled(states, device_images, device_labels, np.int32(epoch))
       jax.block_until_ready(out)
       timing.epoch_seconds.append(time.perf_counter() - start)
-  timing.swept = {path: [float(v) for v in values]
-                  for path, values in epoch_lib.to_host(states.recipe).items()}
+  timing.swept = {path: [float(cell[path]) for _, cell in sweep.replicas(config)]
+                  for path, _ in sweep.fields(config)}
   return timing
 
 

@@ -4,7 +4,7 @@ Per-step schedules map the 0-based step count (of the update using the value) in
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from flax.training import train_state
 import jax
@@ -15,6 +15,9 @@ import optax
 from mnist_jax import checks
 from mnist_jax.optim import one_cycle as one_cycle_lib
 from mnist_jax.optim import plateau as plateau_lib
+
+if TYPE_CHECKING:
+  from mnist_jax.optim.hyperparameters import Hyperparameters
 
 _require = checks.require
 _require_positive_ints = checks.require_positive_ints
@@ -58,12 +61,19 @@ class Schedules(NamedTuple):
 
 
 def create_optimizer(config: ml_collections.ConfigDict, schedules: Schedules,
-                     values: Mapping[str, jax.Array] | None = None) -> optax.GradientTransformation:
+                     hparams: "Hyperparameters | None" = None) -> optax.GradientTransformation:
   """``torch.optim.SGD``: weight decay added to the gradient, then (Nesterov) momentum.
-  `config` needs ``nesterov`` and ``weight_decay`` (L2; a swept "weight_decay" in `values`
-  replaces it); `schedules` (from `create`) drive lr and momentum per step. Returns an
-  ``optax.inject_hyperparams`` transformation whose state's ``hyperparams`` hold float32 []
-  ``learning_rate``, ``momentum`` and ``weight_decay`` (ReduceLROnPlateau sets the lr there).
+
+  Args:
+    config: needs ``nesterov`` and ``weight_decay`` (L2, used without `hparams`).
+    schedules: from `create`; they drive the learning rate and momentum per step.
+    hparams: one replica's `hyperparameters.Hyperparameters` (scalar leaves), whose
+      ``weight_decay`` replaces the config's; None: the config's.
+
+  Returns:
+    An ``optax.inject_hyperparams`` transformation whose state's ``hyperparams`` hold float32
+    [] ``learning_rate``, ``momentum`` and ``weight_decay`` (ReduceLROnPlateau sets the lr
+    there), each the value of the update last made.
   """
 
   def torch_sgd(learning_rate, momentum, weight_decay):
@@ -71,9 +81,10 @@ def create_optimizer(config: ml_collections.ConfigDict, schedules: Schedules,
         optax.add_decayed_weights(weight_decay),
         optax.sgd(learning_rate, momentum=momentum, nesterov=config.nesterov))
 
+  weight_decay = config.weight_decay if hparams is None else hparams.weight_decay
   return optax.inject_hyperparams(torch_sgd)(
       learning_rate=schedules.learning_rate, momentum=schedules.momentum,
-      weight_decay=(values or {}).get("weight_decay", config.weight_decay))
+      weight_decay=weight_decay)
 
 
 def set_learning_rate(state: train_state.TrainState,
@@ -144,24 +155,27 @@ SCHEDULES: dict[str, tuple[tuple[str, ...], Callable[..., Schedules]]] = {
 
 
 def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: int,
-           values: Mapping[str, jax.Array] | None = None) -> Schedules:
-  """Builds the `Schedules` named by ``config.schedule.name``. `config` needs ``learning_rate``
-  (the initial lr; one_cycle: max_lr), ``momentum`` and ``schedule``: ``name``, a key of
-  `SCHEDULES`, and the fields it lists (as the builders' arguments; step_size and patience in
-  epochs); steps_per_epoch, num_epochs: positive ints; `values`: one replica's swept values,
-  scalar arrays by field path ("schedule.max_lr", ...), replacing the config's (unchecked).
-  Raises ValueError, one line naming the field, for an unknown schedule name, a missing field
-  or a value outside its valid range.
+           hparams: "Hyperparameters | None" = None) -> Schedules:
+  """Builds the `Schedules` named by ``config.schedule.name``.
+
+  Args:
+    config: needs ``learning_rate`` (the initial lr; one_cycle: max_lr), ``momentum`` and
+      ``schedule``: ``name``, a key of `SCHEDULES`, and the fields it lists (the builders'
+      arguments; step_size and patience in epochs).
+    steps_per_epoch, num_epochs: positive ints.
+    hparams: one replica's `hyperparameters.Hyperparameters` (scalar arrays, inside the
+      training program): its learning_rate, momentum and numeric schedule fields replace the
+      config's, unchecked (`hyperparameters.create` checked every cell with Python numbers).
+      None: the config's values, checked here.
+
+  Raises:
+    ValueError: one line naming the field, for an unknown schedule name, a missing field or a
+      value outside its valid range.
   """
   _require_positive_ints(steps_per_epoch=steps_per_epoch, num_epochs=num_epochs)
   for field in ("learning_rate", "momentum", "schedule"):
     if field not in config:
       raise ValueError(f"config.{field} is missing")
-  values = values or {}
-  learning_rate = values.get("learning_rate", config.learning_rate)
-  momentum = values.get("momentum", config.momentum)
-  _require(learning_rate > 0, "config.learning_rate", "> 0", learning_rate)
-  _require((0.0 <= momentum) & (momentum < 1.0), "config.momentum", "in [0, 1)", momentum)
   schedule = config.schedule
   name = schedule.get("name")
   _require(name in SCHEDULES, "config.schedule.name", f"one of {tuple(SCHEDULES)}", name)
@@ -170,10 +184,15 @@ def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: 
     if field not in schedule:
       raise ValueError(f"config.schedule.{field} is missing (needed by the "
                        f"{name!r} schedule: {', '.join(fields)})")
+  if hparams is None:
+    learning_rate, momentum, values = config.learning_rate, config.momentum, {}
+  else:
+    learning_rate, momentum, values = hparams.learning_rate, hparams.momentum, hparams.schedule
+  _require(learning_rate > 0, "config.learning_rate", "> 0", learning_rate)
+  _require((0.0 <= momentum) & (momentum < 1.0), "config.momentum", "in [0, 1)", momentum)
   run = _Run(checks.as_float(learning_rate), checks.as_float(momentum),
              steps_per_epoch, num_epochs)
   try:
-    return build(run, **{field: values.get(f"schedule.{field}", schedule[field])
-                         for field in fields})
+    return build(run, **{field: values.get(field, schedule[field]) for field in fields})
   except ValueError as error:
     raise ValueError(f"config.schedule.{error}") from None

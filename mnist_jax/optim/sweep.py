@@ -20,15 +20,14 @@ import numpy as np
 from mnist_jax import checks
 from mnist_jax.optim import schedules
 
-# Fields outside `config.schedule` that can be swept: their values enter the program as data.
+# Fields outside `config.schedule` that can be swept: the top-level fields of
+# `hyperparameters.Hyperparameters` (dropout_rate as its keep probability).
 SWEEPABLE = ("learning_rate", "momentum", "weight_decay", "dropout_rate", "rotation_degrees",
              "label_smoothing", "ema_decay", "translate", "scale", "affine_probability",
              "brightness", "contrast")
 # Fields that set array shapes; a different value is a different program.
 SHAPE_FIELDS = ("model", "batch_size", "eval_batch_size", "num_epochs", "num_seeds",
                 "train_subset", "test_subset", "validation_size")
-# In the program a swept dropout rate is its keep probability, 1 - rate as Flax computes it.
-KEEP_PROB = "dropout_keep_prob"
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -102,28 +101,6 @@ def replicas(config: ml_collections.ConfigDict) -> list[tuple[int, dict[str, Any
 def replica_seeds(config: ml_collections.ConfigDict) -> list[int]:
   """Seed of each replica (`replicas`)."""
   return [seed for seed, _ in replicas(config)]
-
-
-def replica_values(config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
-  """The swept values as the program reads them: {field path: [R] int32 or float32 array}, {}
-  without a sweep; a swept "dropout_rate" is `KEEP_PROB`, float32(1 - rate) as Flax computes it.
-  """
-  layout = replicas(config)
-  values = {}
-  for path, _ in fields(config):
-    column = [cell_value(cell_config(config, cell), path) for _, cell in layout]
-    if path == "dropout_rate":
-      values[KEEP_PROB] = np.asarray([1.0 - v for v in column], np.float32)
-    else:
-      values[path] = np.asarray(column, np.int32 if checks.is_int(column[0]) else np.float32)
-  return values
-
-
-def replica_range(config: ml_collections.ConfigDict, field: str, off: float = 0.0) -> list[float]:
-  """The values a top-level numeric `field` takes over the replicas: the config's (`off` when
-  the config lacks it, as a config.json written before the field existed) and the swept ones.
-  A program includes an optional piece only when one of these turns it on."""
-  return [float(v) for v in [config.get(field, off), *dict(fields(config)).get(field, ())]]
 
 
 def cell_value(config: ml_collections.ConfigDict, path: str) -> Any:

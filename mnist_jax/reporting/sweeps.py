@@ -31,7 +31,9 @@ MeanStd = tuple[float, float | None]  # percent; std None for a single seed
 class Cell:
   """One point of the grid: its values (one per grouping field), its replicas (positions in
   metrics.jsonl's lists) and their seeds, (mean, std) over them of each replica's best /
-  last-3 accuracy per split, and its rank (1: best on validation)."""
+  last-3 accuracy per split, its rank (1: best on validation) and `diverged_epoch`, the first
+  epoch in which one of its replicas diverged (None: none did). A diverged cell ranks after
+  every other and is never chosen."""
   values: tuple[Any, ...]
   replicas: tuple[int, ...]
   seeds: tuple[int, ...]
@@ -40,6 +42,7 @@ class Cell:
   test_best: MeanStd
   test_last3: MeanStd
   rank: int = 0
+  diverged_epoch: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Sweep:
   seeds: tuple[int, ...]
   statistics: Mapping[str, np.ndarray]
   cells: tuple[Cell, ...] = ()
+  diverged: tuple[Any, ...] = ()
 
   @property
   def chosen(self) -> Cell:
@@ -64,10 +68,19 @@ class Sweep:
     each cell's mean ± std pools its seeds and the values of the other fields."""
     cells = [Cell(values=tuple(self.values[field][replicas[0]] for field in fields),
                   replicas=tuple(replicas), seeds=tuple(self.seeds[r] for r in replicas),
+                  diverged_epoch=self.diverged_epoch(replicas),
                   **{name: analysis.mean_std(values[replicas])
                      for name, values in self.statistics.items()})
              for replicas in cell_replicas(self.values, fields, len(self.seeds))]
-    return ranked(cells, lambda c: (-c.validation_last3[0], -c.validation_best[0]))
+    return ranked(cells, lambda c: (c.diverged_epoch is not None, -c.validation_last3[0],
+                                    -c.validation_best[0]))
+
+  def diverged_epoch(self, replicas: Sequence[int]) -> int | None:
+    """The first epoch in which one of `replicas` diverged (metrics.jsonl's "diverged"), or
+    None."""
+    epochs = [self.diverged[r]["epoch"] for r in replicas
+              if r < len(self.diverged) and self.diverged[r]]
+    return min(epochs) if epochs else None
 
 
 def ranked(cells: Sequence[Any], key) -> tuple[Any, ...]:
@@ -137,7 +150,9 @@ def load_sweep(workdir: str) -> Sweep:
     numbers = metrics.seed_statistics(split_accuracy(run.history, split, len(seeds)), LAST_EPOCHS)
     statistics[f"{split}_best"] = np.asarray(numbers["best"])
     statistics[f"{split}_last3"] = np.asarray(numbers[f"last{LAST_EPOCHS}_mean"])
-  sweep = Sweep(run=run, fields=tuple(values), values=values, seeds=seeds, statistics=statistics)
+  diverged = tuple(run.history[-1].get("diverged") or ())
+  sweep = Sweep(run=run, fields=tuple(values), values=values, seeds=seeds, statistics=statistics,
+                diverged=diverged)
   return dataclasses.replace(sweep, cells=sweep.group(sweep.fields))
 
 
@@ -159,6 +174,13 @@ def chosen_line(sweep: Sweep) -> str:
           f"{len(cell.seeds)} seed(s); its test last-3 mean: {stat(cell.test_last3)} %.")
 
 
+def rank_text(cell: Cell) -> str:
+  """The rank column: the rank, or "diverged at epoch e" for a cell that cannot be chosen."""
+  if cell.diverged_epoch is not None:
+    return f"diverged at epoch {cell.diverged_epoch}"
+  return str(cell.rank)
+
+
 def render(sweep: Sweep) -> str:
   """The Markdown report: a line on the ranking, a row per cell in grid order, `chosen_line`."""
   stat = markdown.format_mean_std
@@ -166,7 +188,7 @@ def render(sweep: Sweep) -> str:
             "validation last-3 %", "test best %", "test last-3 %", "rank"]
   rows = [[*(format_value(value) for value in cell.values), str(len(cell.seeds)),
            stat(cell.validation_best), stat(cell.validation_last3), stat(cell.test_best),
-           stat(cell.test_last3), str(cell.rank)] for cell in sweep.cells]
+           stat(cell.test_last3), rank_text(cell)] for cell in sweep.cells]
   intro = (f"Sweep `{sweep.run.name}` ({sweep.run.workdir}): {len(sweep.cells)} cell(s), "
            f"{len(sweep.seeds)} replica(s), {len(sweep.run.history)} epoch(s). Percent, mean ± "
            "std over seeds (ddof = 1); ranked by the validation last-3 mean (ties: validation "

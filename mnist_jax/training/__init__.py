@@ -1,3 +1,4 @@
-"""Training: TrainState and the step (`step`), the epoch program over replicas (`epoch`),
-the replica axis of seeds and sweep cells (`sweep`), checkpoints (`checkpoint`), metrics and
-console lines, the run's files and plots, and `train.train_and_evaluate`."""
+"""Training: TrainState and the step (`step`), the epoch program over replicas (`epoch`) on the
+device mesh (`replicas`), evaluation (`evaluate`), checkpoints (`checkpoint`), divergence,
+metrics and console lines, the run's files (`run_log`, `run_files`, `plots`), one run's parts
+(`trainer`) and the loop that calls them, `train.train_and_evaluate`."""

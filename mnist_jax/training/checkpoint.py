@@ -1,16 +1,10 @@
 """Orbax checkpoints of a training workdir, which holds one run: the manager, save, restore
 (`restore_latest`), and the resume check against the run's config.json (`check_same_run`)."""
 
-import contextlib
-import errno
-import gc
 import glob
 import json
-import logging
 import os
 import shutil
-import sys
-import time
 from typing import Any, Callable
 
 import jax
@@ -18,17 +12,13 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from mnist_jax.optim import schedules
+from mnist_jax.training import storage_errors
 from mnist_jax.training import workdir as workdir_lib
 
 # Fields that change nothing computed: how a run reports, where it reads the same bytes, how
 # many checkpoints it keeps, the chunking of evaluation (sums of the same per-example values).
 REPORTING_FIELDS = ("name", "progress_bar", "plots", "keep_checkpoints", "eval_batch_size",
                     "data_dir", "fast_path")
-
-
-# TensorStore's words for a write the file system refused, by errno.
-_REFUSALS = ((errno.ENOSPC, ("RESOURCE_EXHAUSTED", "No space left")), (errno.EROFS, ("Read-only",)),
-             (errno.EACCES, ("PERMISSION_DENIED", "Permission denied")))
 
 
 class CheckpointError(ValueError):
@@ -62,18 +52,23 @@ def save_checkpoint(manager: ocp.CheckpointManager, epoch: int, states: Any, epo
 
   `metrics`: "test_accuracy" and, with a validation split, "validation_accuracy" (percent,
   means over replicas), which choose the best checkpoint.
+
+  Raises:
+    workdir.WorkdirError: the file system refused the write (one line with the space needed;
+      the partial checkpoint is removed, the previous one kept).
   """
+  storage_errors.silence_unretrieved_refusals()
   try:
-    with _quiet_failures():  # a failed save's traceback (Orbax's log) and its threads' noise
+    # A failed save's traceback (Orbax's log) and its threads' noise.
+    with storage_errors.quiet_failures():
       manager.save(epoch, metrics={name: float(value) for name, value in metrics.items()},
                    args=ocp.args.Composite(
                        state=ocp.args.StandardSave({"train": states, "epoch_state": epoch_state}),
                        history=ocp.args.JsonSave(history)))
       manager.wait_until_finished()
   except Exception as e:  # pylint: disable=broad-except  (TensorStore raises ValueError)
-    code = e.errno if isinstance(e, OSError) else next(
-        (code for code, words in _REFUSALS if any(word in str(e) for word in words)), None)
-    if code not in workdir_lib.WRITE_ERRORS:
+    code = storage_errors.refusal_errno(e)
+    if code is None:
       raise
     # What the last checkpoint takes on this file system, else the arrays' own size.
     last = manager.latest_step()
@@ -94,14 +89,53 @@ def _disk_bytes(folder: str) -> int:
 
 def restore_checkpoint(manager: ocp.CheckpointManager, step: int, states: Any,
                        epoch_state: Any) -> tuple[Any, Any, list[dict[str, Any]]]:
-  """Restores (states, epoch_state, history) saved at `step`, shaped like the arguments."""
+  """Restores (states, epoch_state, history) saved at `step`, shaped like the arguments; the
+  hyperparameters are those of `states` (the run's config gives them, `check_same_run`).
+
+  A checkpoint written before the hyperparameters joined the TrainState holds the swept values
+  under "recipe" instead (empty outside a sweep): `restore_earlier_layout` reads it.
+  """
   saved = manager.item_metadata(step)["state"]
+  saved = getattr(saved, "tree", saved)
   # Checkpoints of earlier versions hold the per-epoch hook's state under another key.
-  key = next((k for k in getattr(saved, "tree", saved) if k != "train"), "epoch_state")
+  key = next((k for k in saved if k != "train"), "epoch_state")
+  if "recipe" in saved["train"]:
+    return restore_earlier_layout(manager, step, states, epoch_state, key)
   restored = manager.restore(step, args=ocp.args.Composite(
       state=ocp.args.StandardRestore({"train": states, key: epoch_state}),
       history=ocp.args.JsonRestore()))
-  return restored.state["train"], restored.state[key], list(restored.history)
+  train = restored.state["train"].replace(hparams=states.hparams)
+  return train, restored.state[key], list(restored.history)
+
+
+def restore_earlier_layout(manager: ocp.CheckpointManager, step: int, states: Any,
+                           epoch_state: Any, key: str) -> tuple[Any, Any, list[dict[str, Any]]]:
+  """`restore_checkpoint` of a checkpoint whose TrainState held "recipe" (the swept values)
+  where it now holds "hparams": every array read by its saved path (`restore_arrays`), placed
+  as the matching leaf of `states` / `epoch_state`; "recipe" is dropped."""
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  saved = manager.item_metadata(step)["state"]
+  target = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=device),
+                        getattr(saved, "tree", saved))
+  restored = manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(target), history=ocp.args.JsonRestore()))
+  train = _rebuilt(states.replace(hparams=None), restored.state["train"])
+  return (train.replace(hparams=states.hparams), _rebuilt(epoch_state, restored.state[key]),
+          list(restored.history))
+
+
+def _rebuilt(like: Any, saved: Any) -> Any:
+  """A pytree shaped and sharded like `like`, each leaf read from the nested dicts and lists
+  `saved` (Orbax's layout of that pytree) at the leaf's path."""
+
+  def read(path, leaf):
+    node = saved
+    for entry in path:  # attribute, dict key or sequence index, as Orbax names them
+      node = node[next(getattr(entry, name) for name in ("name", "key", "idx")
+                       if hasattr(entry, name))]
+    return jax.device_put(node, leaf.sharding)
+
+  return jax.tree_util.tree_map_with_path(read, like)
 
 
 def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
@@ -111,7 +145,7 @@ def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
   come to the first local device, whatever devices the run was saved from.
   """
   try:
-    with _quiet_failures():
+    with storage_errors.quiet_failures():
       saved = manager.item_metadata(step)["state"]
       device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
       target = jax.tree.map(
@@ -121,7 +155,8 @@ def restore_arrays(manager: ocp.CheckpointManager, step: int) -> dict[str, Any]:
           step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))
   except Exception as e:  # pylint: disable=broad-except  (Orbax and TensorStore raise many types)
     raise CheckpointError(
-        f"checkpoint {step} in {manager.directory} cannot be restored ({_one_line(e)}); "
+        f"checkpoint {step} in {manager.directory} cannot be restored "
+        f"({storage_errors.one_line(e)}); "
         "evaluate another --step, or rerun the training command, which sets it aside") from e
   return restored.state["train"]
 
@@ -140,10 +175,10 @@ def restore_latest(manager: ocp.CheckpointManager, states: Any, epoch_state: Any
   failures = []
   for step in sorted(manager.all_steps(), reverse=True):
     try:
-      with _quiet_failures():
+      with storage_errors.quiet_failures():
         restored = restore_checkpoint(manager, step, states, epoch_state)
     except Exception as e:  # pylint: disable=broad-except  (Orbax and TensorStore raise many types)
-      failures.append((step, _one_line(e)))
+      failures.append((step, storage_errors.one_line(e)))
       continue
     for failed, why in failures:
       moved = _move_aside(manager, failed)
@@ -157,39 +192,6 @@ def restore_latest(manager: ocp.CheckpointManager, states: Any, epoch_state: Any
     raise CheckpointError(f"no checkpoint in {manager.directory} can be restored for this run "
                           f"({listed}); use a new --workdir")
   return None
-
-
-@contextlib.contextmanager
-def _quiet_failures():
-  """Silences what a failed restore leaves behind on stderr: TensorStore's other reads fail
-  in their own threads ("Event loop is closed") and asyncio logs futures nobody awaited. The
-  failure itself still raises and is reported in one line by the caller."""
-  asyncio_logger = logging.getLogger("asyncio")
-  level = asyncio_logger.level
-  sys.stderr.flush()
-  saved_fd = os.dup(2)
-  with open(os.devnull, "w") as devnull:
-    os.dup2(devnull.fileno(), 2)
-  asyncio_logger.setLevel(logging.CRITICAL)
-  unraisable_hook = sys.unraisablehook
-  sys.unraisablehook = lambda unraisable: None  # how those threads' RuntimeErrors surface
-  try:
-    yield
-  except BaseException:
-    time.sleep(1.0)  # let the other reads or writes finish failing, still silenced
-    gc.collect()  # the unawaited futures are logged when collected: now, while silenced
-    raise
-  finally:
-    sys.stderr.flush()
-    os.dup2(saved_fd, 2)
-    os.close(saved_fd)
-    asyncio_logger.setLevel(level)
-    sys.unraisablehook = unraisable_hook
-
-
-def _one_line(error: Exception, limit: int = 300) -> str:
-  text = " ".join(f"{type(error).__name__}: {error}".split())
-  return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _move_aside(manager: ocp.CheckpointManager, step: int) -> str:

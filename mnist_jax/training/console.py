@@ -5,9 +5,9 @@ import os
 import signal
 import threading
 
+import jax
 import numpy as np
 
-from mnist_jax.training import epoch as epoch_lib
 
 
 def test_line(loss: float, correct: int, total: int) -> str:
@@ -40,8 +40,9 @@ class Progress:
       import tqdm  # pylint: disable=g-import-not-at-top
       self.bar = tqdm.tqdm(total=self.total, dynamic_ncols=True)
 
-  def update(self, partial: epoch_lib.EpochOutput, stop: int):
-    """Shows the loss of step `stop - 1` and the accuracy so far (the references' bar text)."""
+  def update(self, partial, stop: int):
+    """Shows the loss of step `stop - 1` and the accuracy so far (the references' bar text)
+    of `partial`, the epoch's `epoch.EpochOutput` so far."""
     if self.bar is None:
       return
     losses = np.asarray(partial.step_losses[:, stop - 1])
@@ -76,9 +77,34 @@ class StopRequest:
     self.restore()  # the second signal takes the default path
 
   def restore(self):
+    """Puts back the handlers that were there before (also after a failed run)."""
     for number, handler in self.previous.items():
       signal.signal(number, handler)
     self.previous = {}
+
+  def __enter__(self) -> "StopRequest":
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self.restore()
+
+
+def banner_line(config, trainer, splits: dict[str, tuple], trace_seconds: float,
+                compile_seconds: float) -> str:
+  """The run's first line: the model and its parameters, the seeds and sweep cells, the
+  images of each split, the devices, and how long tracing and compiling took (seconds).
+  `trainer`: the run's `trainer.Trainer`; `splits`: {name: (images, labels)}."""
+  num_seeds = config.num_seeds
+  seeds = [config.seed + s for s in range(num_seeds)]
+  num_replicas = len(trainer.labels)
+  grid = (f" x {num_replicas // num_seeds} sweep cells = {num_replicas} replicas"
+          if config.get("sweep") else "")
+  sizes = " / ".join(f"{len(splits[name][1])} {name}" for name in trainer.eval_sets)
+  device = jax.devices()[0]
+  return (f"Model {config.model}: {trainer.num_params:,} parameters; {num_seeds} seed(s) "
+          f"{seeds}{grid}; {len(splits['train'][1])} train / {sizes} images; "
+          f"device {device.device_kind} x{jax.device_count()}; "
+          f"traced in {trace_seconds:.1f} s, compiled in {compile_seconds:.1f} s")
 
 
 def interrupted_line(signal_name: str, epoch: int, manager) -> str:

@@ -1,71 +1,39 @@
 """The epoch program: an epoch's optimizer steps for every replica (seeds, sweep cells; a
-leading axis of the state, `over_replicas`) in one compiled call, on the uint8 dataset kept on
-the device; and the evaluation of a whole set in one call (`make_evaluate`)."""
+leading axis of the state, `replicas.over_replicas`) in one compiled call, on the uint8 dataset
+kept on the device. Top-level functions from the outside in: `train_steps` (a segment of an
+epoch, jitted with its static `EpochProgram`) -> `run_step` (one step of every replica) ->
+`replica_step` (one replica: `augment_batch`, then `step.train_step`)."""
 
+import dataclasses
 import functools
 import math
 from typing import Callable, NamedTuple
 
 import jax
-from jax.experimental import multihost_utils
-from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
 from mnist_jax.data import augment
 from mnist_jax.data import colour
-from mnist_jax.training import metrics as metrics_lib
-from mnist_jax.training import step as step_lib
+from mnist_jax.optim import hyperparameters as hyperparameters_lib
 from mnist_jax.optim import sweep
+from mnist_jax.training import metrics as metrics_lib
+from mnist_jax.training import replicas as replicas_lib
+from mnist_jax.training import step as step_lib
 
 
 class EpochOutput(NamedTuple):
-  """What one training epoch returns, per replica: `metrics` over its training examples
-  (train mode), float32 [steps] `step_losses` (mean loss) and `learning_rates` of each step."""
+  """What one training epoch returns, per replica [R]: `metrics` over its training examples
+  (train mode), float32 [R, steps] `step_losses` (mean NLL) and `learning_rates` (the rate of
+  each step's update), and bool [R] `frozen`: the replicas that diverged (`freeze_diverged`),
+  this epoch or earlier."""
 
   metrics: metrics_lib.Metrics
   step_losses: jax.Array
   learning_rates: jax.Array
-
-
-def over_replicas(fn: Callable, num_replicas: int, in_axes: int | tuple = 0,
-                  backend: str | None = None) -> Callable:
-  """`fn` mapped over the leading replica axis (`in_axes` as in `jax.vmap`; results axis 0).
-
-  Accelerators: `jax.vmap`. CPU (`backend`, default `jax.default_backend()`): `jax.lax.map`,
-  one replica after another, since vmap's grouped convolutions run far slower on XLA:CPU
-  (4 seeds of ref2 Final: 497 vs 289 ms/step, docs/PERFORMANCE.md study 4). One replica is
-  squeezed, so a single-seed run compiles to the plain network.
-  """
-  backend = backend or jax.default_backend()
-
-  def axes_of(args):
-    return in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
-
-  if num_replicas == 1:
-
-    def single(*args):
-      squeezed = [a if axis is None else jax.tree.map(lambda x: x[0], a)
-                  for a, axis in zip(args, axes_of(args))]
-      return jax.tree.map(lambda x: x[None], fn(*squeezed))
-
-    return single
-  if backend != "cpu":
-    return jax.vmap(fn, in_axes=in_axes)
-
-  def mapped(*args):
-    axes = axes_of(args)
-    if any(axis not in (0, None) for axis in axes):
-      raise ValueError(f"over_replicas on CPU maps axis 0 or None only, got in_axes={in_axes}")
-
-    def one(replica_args):
-      replica_args = iter(replica_args)
-      return fn(*[a if axis is None else next(replica_args) for a, axis in zip(args, axes)])
-
-    return jax.lax.map(one, [a for a, axis in zip(args, axes) if axis is not None])
-
-  return mapped
+  frozen: jax.Array
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -73,198 +41,248 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
   return math.ceil(num_examples / batch_size)
 
 
-def empty_epoch_output(num_replicas: int, num_steps: int) -> EpochOutput:
-  """The start of an epoch's `EpochOutput`: empty metrics [R], zero per-step buffers [R, steps]."""
-  metrics = jax.vmap(lambda _: metrics_lib.Metrics.empty())(jnp.arange(num_replicas))
+def empty_epoch_output(num_replicas: int, num_steps: int,
+                       frozen: np.ndarray | None = None) -> EpochOutput:
+  """The start of an epoch's `EpochOutput`: empty metrics [R], zero per-step buffers
+  [R, steps], and `frozen` (bool [R], the replicas that diverged in earlier epochs; none by
+  default)."""
   # Two arrays, not one: the training program donates (reuses) each buffer it is given.
-  return EpochOutput(metrics, jnp.zeros((num_replicas, num_steps), jnp.float32),
-                     jnp.zeros((num_replicas, num_steps), jnp.float32))
+  frozen = np.zeros(num_replicas, bool) if frozen is None else frozen
+  return EpochOutput(metrics_lib.empty_metrics(num_replicas),
+                     jnp.zeros((num_replicas, num_steps), jnp.float32),
+                     jnp.zeros((num_replicas, num_steps), jnp.float32), jnp.asarray(frozen, bool))
 
 
-def create_mesh(num_replicas: int) -> Mesh:
-  """The ("replica", "batch") mesh over every device (of every process): the replicas split
-  across the devices when they divide evenly, else each batch split across them."""
-  devices = jax.device_count()
-  shape = (devices, 1) if num_replicas % devices == 0 else (1, devices)
-  return jax.make_mesh(shape, ("replica", "batch"), axis_types=(AxisType.Auto, AxisType.Auto))
+@dataclasses.dataclass(frozen=True)
+class EpochProgram:
+  """What shapes one run's epoch program (static, hashable: a jit static argument).
 
-
-def place(tree, sharding: NamedSharding):
-  """Host values (numpy or local JAX arrays, the same in every process) as global arrays;
-  each process supplies the shards its own devices hold (`jax.make_array_from_callback`)."""
-  def one(value):
-    value = np.asarray(value)
-    return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
-
-  return jax.tree.map(one, jax.device_get(tree))
-
-
-def to_host(tree):
-  """Global arrays as numpy arrays, in every process (a collective when several processes
-  hold parts of them: every process must call it)."""
-  def one(value):
-    if getattr(value, "is_fully_addressable", True):
-      return np.asarray(value)
-    return multihost_utils.process_allgather(value, tiled=True)
-
-  return jax.tree.map(one, tree)
-
-
-def split_replicas(fn: Callable, mesh: Mesh | None, replica_args: tuple[bool, ...]) -> Callable:
-  """`fn` run on each device with its share of the replicas (`jax.shard_map` over "replica").
-
-  `replica_args[i]`: whether argument i has the leading replica axis; every output has it.
-  Without a mesh or with one replica device, `fn`.
+  Attributes:
+    num_examples: training images N.
+    batch_size: images per optimizer step; torch's DataLoader(shuffle=True, drop_last=False)
+      order: N // batch_size full batches, then the smaller remainder batch, if any.
+    features: which optional pieces the program contains (`hyperparameters.Features`).
+    rotation_fill: the pixel value (in [0, 1], before normalisation) where a rotation or an
+      affine transform uncovers the image.
+    mesh: the ("replica", "batch") device mesh (`create_mesh`), or None for the default device.
+    freeze_diverged: a replica whose training loss turns non-finite keeps its last finite state
+      for the rest of the run (a sweep; `run_step`); a single run stops on the host instead.
   """
-  if mesh is None or mesh.shape["replica"] == 1:
-    return fn
-  in_specs = tuple(PartitionSpec("replica") if split else PartitionSpec()
-                   for split in replica_args)
-  return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=PartitionSpec("replica"),
-                       axis_names={"replica"}, check_vma=False)
+
+  num_examples: int
+  batch_size: int
+  features: hyperparameters_lib.Features
+  rotation_fill: float = 0.0
+  mesh: Mesh | None = None
+  freeze_diverged: bool = False
+
+  @classmethod
+  def create(cls, config: ml_collections.ConfigDict, num_examples: int, mesh: Mesh | None = None,
+             features: hyperparameters_lib.Features | None = None) -> "EpochProgram":
+    """The program of `config` on `num_examples` images; `features` as computed by the caller
+    from the run's hyperparameters (`hyperparameters.features`), else computed here."""
+    if features is None:
+      features = hyperparameters_lib.features(hyperparameters_lib.create(config))
+    return cls(num_examples, config.batch_size, features, float(config.rotation_fill), mesh,
+               freeze_diverged=len(sweep.replicas(config)) > 1)
+
+  @property
+  def num_steps(self) -> int:
+    """Optimizer steps per epoch (`steps_per_epoch`)."""
+    return steps_per_epoch(self.num_examples, self.batch_size)
+
+  @property
+  def batch_sharding(self) -> NamedSharding | None:
+    """Each batch cut along the "batch" mesh axis, where the mesh has one; else None."""
+    if self.mesh is None or self.mesh.shape["batch"] == 1:
+      return None
+    return NamedSharding(self.mesh, PartitionSpec("batch"))
+
+
+class Segment(NamedTuple):
+  """Which steps one call of `train_steps` runs: `start <= step < stop` (int32 [], 0-based within
+  the epoch) of epoch `epoch` (int32 [], 0-based). Traced, so one program serves every
+  segment (no host callback: the program is cacheable)."""
+
+  epoch: jax.Array
+  start: jax.Array
+  stop: jax.Array
+
+
+def whole_epoch(program: EpochProgram, epoch: int) -> Segment:
+  """The segment of every step of `epoch`."""
+  return Segment(np.int32(epoch), np.int32(0), np.int32(program.num_steps))
+
+
+def augment_batch(key: jax.Array, images: jax.Array, hparams: hyperparameters_lib.Hyperparameters,
+                  program: EpochProgram) -> jax.Array:
+  """One replica's batch as the network reads it: uint8 images [B, 28, 28, 1] -> ToTensor, the
+  augmentations `program.features` includes with the replica's `hparams` (scalar leaves), then
+  Normalize: float32 [B, 28, 28, 1]."""
+  features = program.features
+  x = augment.to_float(images)
+  if program.batch_sharding is not None:
+    x = jax.lax.with_sharding_constraint(x, program.batch_sharding)
+  if features.affine:  # RandomAffine: the angles drawn as RandomRotation's, the rest apart
+    x = augment.random_affine(key, x, hparams.rotation_degrees, hparams.translate, hparams.scale,
+                              program.rotation_fill, hparams.affine_probability)
+  elif features.rotation:
+    x = augment.random_rotation(key, x, hparams.rotation_degrees, fill=program.rotation_fill)
+  if features.colour:
+    x = colour.random_brightness_contrast(jax.random.fold_in(key, augment.COLOUR_STREAM), x,
+                                          hparams.brightness, hparams.contrast)
+  return augment.normalize(x)
+
+
+class StepOutput(NamedTuple):
+  """What one replica's step reports: its mean training NLL (float32 []), the learning rate
+  of its update (float32 []) and the batch's metrics."""
+
+  loss: jax.Array
+  learning_rate: jax.Array
+  metrics: metrics_lib.Metrics
+
+
+def replica_step(state: step_lib.TrainState, images: jax.Array, labels: jax.Array,
+                 step_key: jax.Array, program: EpochProgram
+                 ) -> tuple[step_lib.TrainState, StepOutput]:
+  """One replica's optimizer step on uint8 `images` [B, 28, 28, 1] and int32 `labels` [B]:
+  `augment_batch`, then `step.train_step`. `step_key`: the step's raw PRNG key, split into
+  the augmentation's and the dropout's."""
+  augment_key, dropout_key = jax.random.split(step_key)
+  x = augment_batch(augment_key, images, state.hparams, program)
+  state, loss, batch_metrics = step_lib.train_step(state, x, labels, dropout_key,
+                                                   program.features)
+  # Read after the step: inject_hyperparams holds the rate of the update just made.
+  return state, StepOutput(loss, step_lib.learning_rate(state), batch_metrics)
+
+
+def freeze_diverged(before: step_lib.TrainState, after: step_lib.TrainState,
+                    output: StepOutput, frozen: jax.Array
+                    ) -> tuple[step_lib.TrainState, StepOutput, jax.Array]:
+  """A sweep survives a diverging cell: replicas [R] whose step loss or updated variables
+  (params, batch_stats) are non-finite, and those `frozen` (bool [R]) earlier, keep their
+  state from `before` the step (the last finite one), and their recorded loss is NaN.
+  Returns (states, output, frozen after the step)."""
+  finite = jnp.isfinite(output.loss)
+  for leaf in jax.tree.leaves((after.params, after.batch_stats)):
+    finite &= jnp.isfinite(leaf).reshape(leaf.shape[0], -1).all(axis=1)
+  frozen = frozen | ~finite
+
+  def keep(old, new):
+    return jnp.where(frozen.reshape(frozen.shape + (1,) * (new.ndim - 1)), old, new)
+
+  return (jax.tree.map(keep, before, after),
+          output._replace(loss=jnp.where(frozen, jnp.nan, output.loss)), frozen)
+
+
+def run_step(program: EpochProgram, step: jax.Array, indices: jax.Array,
+             images: jax.Array, labels: jax.Array, carry: tuple) -> tuple:
+  """Step `step` (int32 []) of every replica on its batch `indices` (int32 [R, B]) into the
+  shared uint8 `images` [N, 28, 28, 1] and int32 `labels` [N]; `carry`: (states [R, ...],
+  the partial `EpochOutput`, the replicas' step keys [R, 2]). Writes the step's losses and
+  learning rates into the output and merges its metrics."""
+  states, partial, step_keys = carry
+  num_replicas = partial.frozen.shape[0]
+  keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(step_keys, step)
+  step_fn = replicas_lib.over_replicas(functools.partial(replica_step, program=program),
+                                       num_replicas)
+  new_states, output = step_fn(states, images[indices], labels[indices], keys)
+  frozen = partial.frozen
+  if program.freeze_diverged:
+    new_states, output, frozen = freeze_diverged(states, new_states, output, frozen)
+  partial = EpochOutput(
+      partial.metrics.merge(output.metrics),
+      partial.step_losses.at[:, step].set(output.loss.astype(jnp.float32)),
+      partial.learning_rates.at[:, step].set(output.learning_rate.astype(jnp.float32)),
+      frozen)
+  return new_states, partial, step_keys
+
+
+def epoch_keys(states: step_lib.TrainState, epoch: jax.Array,
+               num_examples: int) -> tuple[jax.Array, jax.Array]:
+  """Each replica's order of the training images in `epoch` (int32 [R, N]) and the root of its
+  step keys ([R, 2]): both from ``fold_in(state.key, epoch)``, so a resumed run draws what an
+  uninterrupted one would."""
+  keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(states.key, epoch)
+  permutation_keys, step_keys = jnp.moveaxis(jax.vmap(jax.random.split)(keys), 1, 0)
+  permutations = jax.vmap(functools.partial(jax.random.permutation, x=num_examples))(
+      permutation_keys)
+  return permutations, step_keys
+
+
+def _segment(program: EpochProgram, states: step_lib.TrainState, partial: EpochOutput,
+             images: jax.Array, labels: jax.Array, segment: Segment
+             ) -> tuple[step_lib.TrainState, EpochOutput]:
+  """`train_steps` on one device's share of the replicas."""
+  batch_size = program.batch_size
+  num_full, remainder = divmod(program.num_examples, batch_size)
+  permutations, step_keys = epoch_keys(states, segment.epoch, program.num_examples)
+
+  def full_step(step, carry):
+    indices = jax.lax.dynamic_slice_in_dim(permutations, step * batch_size, batch_size, axis=1)
+    return run_step(program, step, indices, images, labels, carry)
+
+  def remainder_step(carry):
+    indices = permutations[:, num_full * batch_size:]
+    return run_step(program, num_full, indices, images, labels, carry)
+
+  carry = (states, partial, step_keys)
+  if num_full:  # fewer examples than one batch: the remainder step alone
+    carry = jax.lax.fori_loop(segment.start, jnp.minimum(segment.stop, num_full), full_step,
+                              carry)
+  if remainder:
+    carry = jax.lax.cond(segment.stop > num_full, remainder_step, lambda c: c, carry)
+  states, partial, _ = carry
+  return states, partial
+
+
+def train_steps(program: EpochProgram, states: step_lib.TrainState, partial: EpochOutput,
+                images: jax.Array, labels: jax.Array, segment: Segment
+                ) -> tuple[step_lib.TrainState, EpochOutput]:
+  """The optimizer steps of `segment` for every replica (jit it, `program` static).
+
+  Args:
+    program: the run's `EpochProgram` (static).
+    states: TrainState with a leading replica axis [R, ...].
+    partial: the epoch's `EpochOutput` so far (`empty_epoch_output` at the epoch's start).
+    images: uint8 [N, 28, 28, 1] and labels: int32 [N], on the device, shared by all replicas.
+    segment: which steps of which epoch (`Segment`); `whole_epoch` for all of them.
+
+  Returns:
+    (states, partial) with the steps' losses and learning rates written into `partial` and
+    their metrics merged into it. One call over the whole epoch equals any split into segments
+    (the progress bar's).
+  """
+  # The one non-default JAX mode: the classic (non-partitionable) threefry stream. JAX's
+  # default compiled and trained slower on XLA:CPU, and it would change every random draw of
+  # the committed runs. tests/test_fast_cpu.py and test_epoch.py fail if JAX changes this
+  # stream (they compare it with jax.random under this mode).
+  with jax.threefry_partitionable(False):
+    segment_fn = functools.partial(_segment, program)
+    return replicas_lib.split_replicas(segment_fn, program.mesh, split=2, shared=3)(
+        states, partial, images, labels, segment)
 
 
 def make_train_segment(config: ml_collections.ConfigDict, num_examples: int,
-                       mesh: Mesh | None = None) -> Callable:
-  """Builds `train_steps(states, partial, images, labels, epoch, start, stop)` (jit it).
+                       mesh: Mesh | None = None,
+                       features: hyperparameters_lib.Features | None = None) -> Callable:
+  """`train_steps(states, partial, images, labels, segment)` of `config`'s `EpochProgram`
+  (jit it); `features` as `EpochProgram.create` takes them."""
+  return functools.partial(train_steps, EpochProgram.create(config, num_examples, mesh, features))
 
-  Runs the optimizer steps `start <= step < stop` (int32 [], 0-based within the epoch) of
-  epoch `epoch` (int32 [], 0-based) and returns `(states, partial)` with the steps' losses and
-  learning rates written into `partial` (`EpochOutput`, from `empty_epoch_output`) and their
-  metrics merged into it. One call over `[0, steps_per_epoch)` is the whole epoch; the progress
-  bar calls it in segments (traced bounds: one program, with no host callback, so cacheable).
 
-  states: TrainState with a leading replica axis [R, ...]; images uint8 [N, 28, 28, 1] and
-  labels int32 [N] on the device (shared by all replicas). Batches follow torch's
-  DataLoader(shuffle=True, drop_last=False): N // batch_size full batches, then the smaller
-  remainder batch, if any. Each augmentation is in the program only when a replica uses it.
-  """
-  batch_size = config.batch_size
-  num_full, remainder = divmod(num_examples, batch_size)
-  values = functools.partial(sweep.replica_range, config)
-  rotates = max(values("rotation_degrees")) > 0
-  transforms = (max(values("translate") + values("scale")) > 0
-                or min(values("affine_probability", 1.0)) < 1)
-  jitters = max(values("brightness") + values("contrast")) > 0
-  splits_batches = mesh is not None and mesh.shape["batch"] > 1
-  batch_sharding = NamedSharding(mesh, PartitionSpec("batch")) if splits_batches else None
-
-  def replica_step(state, images, labels, step_key):
-    augment_key, dropout_key = jax.random.split(step_key)
-    recipe = state.recipe
-    x = augment.to_float(images)
-    if batch_sharding is not None:
-      x = jax.lax.with_sharding_constraint(x, batch_sharding)
-    value = lambda field, off=0.0: recipe.get(field, float(config.get(field, off)))
-    if transforms:  # RandomAffine: rotation_degrees' angles drawn as below, the rest apart
-      x = augment.random_affine(augment_key, x, value("rotation_degrees"), value("translate"),
-                                value("scale"), config.rotation_fill,
-                                value("affine_probability", 1.0))
-    elif rotates:
-      x = augment.random_rotation(augment_key, x, value("rotation_degrees"),
-                                  fill=config.rotation_fill)
-    if jitters:
-      x = colour.random_brightness_contrast(jax.random.fold_in(augment_key, augment.COLOUR_STREAM),
-                                            x, value("brightness"), value("contrast"))
-    x = augment.normalize(x)
-    learning_rate = state.opt_state.hyperparams["learning_rate"]
-    state, loss, batch_metrics = step_lib.train_step(
-        state, x, labels, dropout_key, keep_prob=recipe.get(sweep.KEEP_PROB),
-        **step_lib.recipe_pieces(config, recipe))
-    return state, (loss, learning_rate, batch_metrics)
-
-  def train_steps(states, partial, images, labels, epoch, start, stop):
-    # The one non-default JAX mode: the classic (non-partitionable) threefry stream. JAX's
-    # default compiled and trained slower on XLA:CPU, and it would change every random draw of
-    # the committed runs. tests/test_fast_cpu.py and test_epoch.py fail if JAX changes this
-    # stream (they compare it with jax.random under this mode).
-    with jax.threefry_partitionable(False):
-      return split_replicas(_train_steps, mesh, (True, True) + (False,) * 5)(
-          states, partial, images, labels, epoch, start, stop)
-
-  def _train_steps(states, partial, images, labels, epoch, start, stop):
-    num_replicas = jax.tree.leaves(states)[0].shape[0]
-    step_fn = over_replicas(replica_step, num_replicas)
-    epoch_keys = jax.vmap(lambda k: jax.random.fold_in(k, epoch))(states.key)
-    permutation_keys, step_keys = jnp.moveaxis(jax.vmap(jax.random.split)(epoch_keys), 1, 0)
-    permutations = jax.vmap(lambda k: jax.random.permutation(k, num_examples))(permutation_keys)
-
-    def run_step(step, indices, carry):
-      states, partial = carry
-      keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(step_keys)
-      states, (losses, learning_rates, batch_metrics) = step_fn(
-          states, images[indices], labels[indices], keys)
-      partial = EpochOutput(
-          partial.metrics.merge(batch_metrics),
-          partial.step_losses.at[:, step].set(losses.astype(jnp.float32)),
-          partial.learning_rates.at[:, step].set(learning_rates.astype(jnp.float32)))
-      return states, partial
-
-    def full_step(step, carry):
-      indices = jax.lax.dynamic_slice_in_dim(permutations, step * batch_size, batch_size, axis=1)
-      return run_step(step, indices, carry)
-
-    carry = (states, partial)
-    if num_full:  # fewer examples than one batch: the remainder step alone
-      carry = jax.lax.fori_loop(start, jnp.minimum(stop, num_full), full_step, carry)
-    if remainder:
-      last_step = functools.partial(run_step, num_full, permutations[:, num_full * batch_size:])
-      carry = jax.lax.cond(stop > num_full, last_step, lambda c: c, carry)
-    return carry
-
-  return train_steps
+def train_epoch(program: EpochProgram, states: step_lib.TrainState, images: jax.Array,
+                labels: jax.Array, epoch: jax.Array) -> tuple[step_lib.TrainState, EpochOutput]:
+  """The whole of epoch `epoch` (int32 []) as one call of `train_steps` (see there), from an
+  empty `EpochOutput`: returns (states, the epoch's EpochOutput)."""
+  num_replicas = jax.tree.leaves(states)[0].shape[0]
+  start = empty_epoch_output(num_replicas, program.num_steps)
+  segment = Segment(epoch, jnp.int32(0), jnp.int32(program.num_steps))
+  return train_steps(program, states, start, images, labels, segment)
 
 
 def make_train_epoch(config: ml_collections.ConfigDict, num_examples: int,
                      mesh: Mesh | None = None) -> Callable:
-  """Builds `train_epoch(states, images, labels, epoch) -> (states, EpochOutput)` (jit it):
-  the whole epoch as one call of `make_train_segment`'s program (see there for the arguments)."""
-  train_steps = make_train_segment(config, num_examples, mesh)
-  num_steps = steps_per_epoch(num_examples, config.batch_size)
-
-  def train_epoch(states, images, labels, epoch):
-    num_replicas = jax.tree.leaves(states)[0].shape[0]
-    return train_steps(states, empty_epoch_output(num_replicas, num_steps), images, labels, epoch,
-                       jnp.int32(0), jnp.int32(num_steps))
-
-  return train_epoch
-
-
-def make_evaluate(config: ml_collections.ConfigDict, num_examples: int,
-                  mesh: Mesh | None = None) -> Callable:
-  """Builds `evaluate(states, images, labels) -> Metrics [R]` over the whole set in one call.
-
-  The set is cut into chunks of `config.eval_batch_size` under `lax.scan` (bounded memory);
-  the last chunk is padded and its padding masked out of the metrics.
-  """
-  chunk = min(config.eval_batch_size, num_examples)
-  num_chunks = math.ceil(num_examples / chunk)
-  padded = num_chunks * chunk
-
-  def evaluate(states, images, labels):
-    return split_replicas(_evaluate, mesh, (True, False, False))(states, images, labels)
-
-  def _evaluate(states, images, labels):
-    pad = padded - num_examples
-    images = jnp.pad(images, ((0, pad), (0, 0), (0, 0), (0, 0)))
-    labels = jnp.pad(labels, (0, pad))
-    mask = jnp.arange(padded) < num_examples
-    batches = jax.tree.map(lambda x: x.reshape((num_chunks, chunk) + x.shape[1:]),
-                           (images, labels, mask))
-    num_replicas = jax.tree.leaves(states)[0].shape[0]
-    step_fn = over_replicas(lambda s, b: step_lib.eval_step(s, *b), num_replicas,
-                            in_axes=(0, None))
-
-    def body(total, batch):
-      return total.merge(step_fn(states, batch)), None
-
-    empty = jax.vmap(lambda _: metrics_lib.Metrics.empty())(jnp.arange(num_replicas))
-    total, _ = jax.lax.scan(body, empty, batches)
-    return total
-
-  return evaluate
-
-
-def compute_per_replica(collection: metrics_lib.Metrics) -> dict[str, jax.Array]:
-  """`collection.compute()` for metrics with a leading replica axis: {name: float32 [R]}."""
-  return jax.vmap(lambda m: m.compute())(collection)
+  """`train_epoch(states, images, labels, epoch)` of `config`'s `EpochProgram` (jit it)."""
+  return functools.partial(train_epoch, EpochProgram.create(config, num_examples, mesh))

@@ -8,6 +8,8 @@ from typing import Any, Mapping, Sequence
 from absl import logging
 from clu import metrics as clu_metrics
 import flax
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -106,3 +108,13 @@ def write_tensorboard_scalars(tensorboard, record: dict[str, Any], step_losses: 
   tensorboard.write_scalars(first_step + step_losses.shape[1],
                             {key: float(np.mean(record[key])) for key in keys})
   tensorboard.flush()
+
+
+def empty_metrics(num_replicas: int) -> Metrics:
+  """Empty metrics with a leading replica axis [R]."""
+  return jax.vmap(lambda _: Metrics.empty())(jnp.arange(num_replicas))
+
+
+def compute_per_replica(collection: Metrics) -> dict[str, jax.Array]:
+  """`collection.compute()` for metrics with a leading replica axis: {name: float32 [R]}."""
+  return jax.vmap(lambda m: m.compute())(collection)

@@ -12,6 +12,7 @@ import numpy as np
 from mnist_jax.published import logs as published_logs
 from mnist_jax.training import epoch as epoch_lib
 from mnist_jax.training import metrics as metrics_lib
+from mnist_jax.training import replicas as replicas_lib
 from mnist_jax.training import step as step_lib
 from mnist_jax.training import workdir as workdir_lib
 from mnist_jax.optim import sweep
@@ -74,21 +75,32 @@ def make_plots(workdir: str, states: step_lib.TrainState, history: list[dict[str
 
 
 def epoch_record(config: ml_collections.ConfigDict, epoch: int, out: epoch_lib.EpochOutput,
-                  evaluations: dict[str, Any], learning_rates: np.ndarray) -> dict[str, Any]:
-  """One line of metrics.jsonl, every per-replica value a list over replicas, from the epoch's
-  `EpochOutput` [R], `evaluations` ({"validation"?, "test"} -> Metrics [R]) and host
-  `learning_rates` float32 [R, steps]. Every process must call it (`to_host`)."""
-  train_result = epoch_lib.to_host(epoch_lib.compute_per_replica(out.metrics))
+                 evaluations: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+  """One line of metrics.jsonl, every per-replica value a list over replicas.
+
+  Args:
+    config: the run's config (its seeds and sweep grid name the replicas).
+    epoch: 0-based.
+    out: the epoch's `EpochOutput` [R].
+    evaluations: {"validation"?, "test"} -> Metrics [R].
+
+  Returns:
+    (the record, without "epoch_seconds"; the host step losses and learning rates, float32
+    [R, steps]). Every process must call it (`replicas.to_host`).
+  """
+  step_losses, learning_rates = replicas_lib.to_host((out.step_losses, out.learning_rates))
+  train_result = replicas_lib.to_host(metrics_lib.compute_per_replica(out.metrics))
   record = {"epoch": epoch, "seeds": sweep.replica_seeds(config),
             "sweep": {path: [cell[path] for _, cell in sweep.replicas(config)]
                       for path, _ in sweep.fields(config)},
             "train_loss": train_result["loss"], "train_accuracy": 100.0 * train_result["accuracy"]}
   for name, metrics in evaluations.items():
-    result = epoch_lib.to_host(epoch_lib.compute_per_replica(metrics))
+    result = replicas_lib.to_host(metrics_lib.compute_per_replica(metrics))
     record[f"{name}_loss"] = result["loss"]
     record[f"{name}_accuracy"] = 100.0 * result["accuracy"]
-    total, count = epoch_lib.to_host((metrics.accuracy.total, metrics.accuracy.count))
+    total, count = replicas_lib.to_host((metrics.accuracy.total, metrics.accuracy.count))
     record[f"{name}_correct"] = np.rint(total).astype(int)
     record[f"{name}_total"] = int(count[0])
+  # The rate of the epoch's first update: torch's lr during the epoch's first step.
   record["learning_rate"] = learning_rates[:, 0]
-  return metrics_lib.to_builtin(record)
+  return metrics_lib.to_builtin(record), step_losses, learning_rates
