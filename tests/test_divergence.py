@@ -16,7 +16,8 @@ import pytest
 from configs import base
 from mnist_jax.optim import sweep
 from mnist_jax.training import train
-from tests.test_train import REPO_ROOT, assert_trees_close, final_params, small_config
+from tests.test_train import (REPO_ROOT, assert_trees_close, final_params, small_config,
+                              train_interrupted_and_straight, without_times)
 
 DIVERGING_GRID = {"schedule": {"max_lr": [0.1, 1e5]}}
 
@@ -97,3 +98,17 @@ def test_a_single_diverging_run_still_stops_with_one_line(mnist_dir, tmp_path):
   with pytest.raises(train.TrainingError, match=r"^non-finite training loss at epoch \d step \d "
                                                 r"\(seed 0\); not saved"):
     train.train_and_evaluate(config, str(tmp_path))
+
+
+@pytest.mark.slow  # 3 trainings of the 2-replica grid, ~20 s
+def test_a_resumed_sweep_keeps_its_diverged_replica_frozen(mnist_dir, tmp_path, monkeypatch):
+  # lr 1e6 diverges in the first epoch, before the interruption after epoch 1's checkpoint:
+  # the resumed run learns from metrics.jsonl's history which replica to keep frozen.
+  config = small_config(mnist_dir, rotation_degrees=0.0)
+  config.sweep = {"learning_rate": [0.05, 1e6]}
+  straight, resumed = train_interrupted_and_straight(config, tmp_path, monkeypatch)
+  assert straight[0]["diverged"][0] is None and straight[0]["diverged"][1]["epoch"] == 0
+  # NaN losses of the frozen replica: compared as JSON text (NaN != NaN).
+  assert json.dumps(without_times(resumed)) == json.dumps(without_times(straight))
+  assert_trees_close(final_params(tmp_path / "resumed"), final_params(tmp_path / "straight"),
+                     atol=0)

@@ -3,12 +3,18 @@ computed from it; the learning rates a run records equal torch's, step by step."
 
 import json
 
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
 
 from configs import base
+from mnist_jax.models import network
 from mnist_jax.optim import hyperparameters
+from mnist_jax.optim import one_cycle
+from mnist_jax.optim import schedules
 from mnist_jax.training import train
 from tests.test_train import small_config
 
@@ -107,3 +113,56 @@ def test_recorded_learning_rates_equal_torchs_per_step(mnist_dir, tmp_path, sche
   np.testing.assert_allclose(ours, expected, rtol=1e-6)
   # metrics.jsonl's learning_rate: the rate of each epoch's first step.
   np.testing.assert_allclose([r["learning_rate"][0] for r in history], expected[::4], rtol=1e-6)
+
+
+# Every hyperparameter enters the program as an array, where it once was a Python number that
+# XLA folded into the program (a division by a constant became a multiplication by its
+# reciprocal, constant factors were multiplied first). The pieces below are written so that
+# arrays give the bits numbers give: the committed runs stay reproducible bit for bit.
+@pytest.mark.parametrize("max_lr, pct_start, total_steps", [(0.1, 0.2, 14070), (0.2, 0.25, 7035),
+                                                            (0.05, 0.3, 1000)])
+def test_a_one_cycle_schedule_of_arrays_is_the_schedule_of_numbers_bit_for_bit(
+    max_lr, pct_start, total_steps):
+  steps = jnp.arange(total_steps)
+  numbers = jax.jit(jax.vmap(one_cycle.one_cycle(max_lr, total_steps, pct_start=pct_start)))
+
+  def of_arrays(count, peak, pct, div, final_div):
+    return one_cycle.one_cycle(peak, total_steps, pct_start=pct, div_factor=div,
+                               final_div_factor=final_div, check=False)(count)
+
+  arrays = jax.jit(jax.vmap(of_arrays, in_axes=(0, None, None, None, None)))(
+      steps, *map(jnp.float32, (max_lr, pct_start, 25.0, 1e4)))
+  np.testing.assert_array_equal(np.asarray(arrays), np.asarray(numbers(steps)))
+  momentum = jax.jit(jax.vmap(one_cycle.one_cycle_momentum(total_steps, pct_start=pct_start)))
+
+  def momentum_of_arrays(count, pct, base, peak):
+    return one_cycle.one_cycle_momentum(total_steps, pct_start=pct, base_momentum=base,
+                                        max_momentum=peak, check=False)(count)
+
+  np.testing.assert_array_equal(
+      np.asarray(jax.jit(jax.vmap(momentum_of_arrays, in_axes=(0, None, None, None)))(
+          steps, *map(jnp.float32, (pct_start, 0.85, 0.95)))),
+      np.asarray(momentum(steps)))
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.1, 0.3])
+def test_dropout_with_an_array_keep_probability_is_flax_dropout_bit_for_bit(rate):
+  x = jax.random.normal(jax.random.PRNGKey(0), (64, 12, 12, 8))
+  rngs = {"dropout": jax.random.PRNGKey(1)}
+  flax_dropout = jax.jit(lambda x: nn.Dropout(rate, deterministic=False).apply({}, x, rngs=rngs))
+  swept = jax.jit(lambda x, keep: network.SweptDropout().apply({}, x, keep, rngs=rngs))
+  keep = hyperparameters.create(base.get_config(dropout_rate=rate)).dropout_keep_prob[0]
+  np.testing.assert_array_equal(np.asarray(swept(x, jnp.asarray(keep))),
+                                np.asarray(flax_dropout(x)))
+
+
+def test_a_step_lr_schedule_of_arrays_is_the_schedule_of_numbers_bit_for_bit():
+  steps = jnp.arange(15 * 469)
+  numbers = jax.jit(jax.vmap(schedules.step_lr(0.05, 2, 0.3, 469, 15)))(steps)
+
+  def of_arrays(count, learning_rate, step_size, gamma):
+    return schedules.step_lr(learning_rate, step_size, gamma, 469, 15, check=False)(count)
+
+  arrays = jax.jit(jax.vmap(of_arrays, in_axes=(0, None, None, None)))(
+      steps, jnp.float32(0.05), jnp.int32(2), jnp.float32(0.3))
+  np.testing.assert_array_equal(np.asarray(arrays), np.asarray(numbers))

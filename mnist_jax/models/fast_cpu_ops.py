@@ -109,7 +109,9 @@ def _rbd_forward(z, scale, bias, keep_mask, keep_prob, epsilon):
   inverse_std = lax.rsqrt(var + epsilon)
   y = (a - mean) * inverse_std * scale + bias
   if keep_mask is not None:
-    y = lax.select(keep_mask, y / keep_prob, jnp.zeros_like(y))
+    # Times the reciprocal: what XLA makes of a division by a constant, so an array keep_prob
+    # (the run's hyperparameters) gives the bits a Python number gives.
+    y = lax.select(keep_mask, y * (1.0 / keep_prob), jnp.zeros_like(y))
   return (y, mean, var), (z, keep_mask, keep_prob, mean, inverse_std, scale)
 
 
@@ -120,7 +122,7 @@ def _rbd_backward(epsilon, residuals, cotangents):
   axes = tuple(range(z.ndim - 1))
   count = z.size // z.shape[-1]
   if keep_mask is not None:
-    g = lax.select(keep_mask, g / keep_prob, jnp.zeros_like(g))
+    g = lax.select(keep_mask, g * (1.0 / keep_prob), jnp.zeros_like(g))
   normalized = (jnp.maximum(z, 0.0) - mean) * inverse_std
   dbias = jnp.sum(g, axis=axes)
   dscale = jnp.sum(g * normalized, axis=axes)

@@ -56,8 +56,9 @@ class TorchBatchNorm(nn.Module):
 
 
 class SweptDropout(nn.Module):
-  """`flax.linen.Dropout` in train mode with the keep probability as an array (a swept rate,
-  one per replica; Flax's takes a Python number): the same mask and scaling."""
+  """`flax.linen.Dropout` in train mode with the keep probability as an array (the run's
+  hyperparameters, one per replica; Flax's takes a Python number): the same mask and scaling,
+  bit for bit."""
   broadcast_dims: Sequence[int] = ()
 
   @nn.compact
@@ -65,7 +66,10 @@ class SweptDropout(nn.Module):
     """x: float32 [...]; keep_prob: float32 [] -> float32 like x."""
     shape = tuple(1 if axis in self.broadcast_dims else size for axis, size in enumerate(x.shape))
     keep = jax.random.bernoulli(self.make_rng("dropout"), keep_prob, shape)
-    return jax.lax.select(jnp.broadcast_to(keep, x.shape), x / keep_prob, jnp.zeros_like(x))
+    # Times the reciprocal: what XLA makes of Flax's division by a constant keep probability,
+    # so an array keep_prob gives the bits of `nn.Dropout(rate)`.
+    return jax.lax.select(jnp.broadcast_to(keep, x.shape), x * (1.0 / keep_prob),
+                          jnp.zeros_like(x))
 
 
 class Network(nn.Module):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from mnist_jax.checks import as_float, is_int, require
+from mnist_jax.checks import is_int, require
 
 
 class PlateauState(NamedTuple):
@@ -86,25 +86,42 @@ class Plateau:
 
 def reduce_on_plateau(learning_rate: float, mode: str = "min", factor: float = 0.1,
                       patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
-                      cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8) -> Plateau:
-  """Builds a `Plateau` with torch ReduceLROnPlateau's arguments and defaults: the lr is
-  multiplied by ``factor`` (not below ``min_lr``) once the metric has not improved for more than
-  ``patience`` epochs (improved: ``value < best * (1 - threshold)`` for "min", "rel";
-  ``value < best - threshold`` for "min", "abs"; mirrored for "max"); then ``cooldown`` epochs
-  pass before bad epochs count again. learning_rate (torch: the optimizer's lr) > 0; mode "min"
-  or "max"; factor in (0, 1); patience, cooldown: epochs, ints >= 0; threshold, min_lr, eps
-  (smaller reductions are skipped) >= 0; threshold_mode "rel" or "abs". ValueError, one line
-  naming the argument, for a value outside these ranges.
+                      cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8, *,
+                      check: bool = True) -> Plateau:
+  """Builds a `Plateau` with torch ReduceLROnPlateau's arguments and defaults.
+
+  The lr is multiplied by ``factor`` (not below ``min_lr``) once the metric has not improved
+  for more than ``patience`` epochs (improved: ``value < best * (1 - threshold)`` for "min",
+  "rel"; ``value < best - threshold`` for "min", "abs"; mirrored for "max"); then ``cooldown``
+  epochs pass before bad epochs count again.
+
+  Args:
+    learning_rate: torch's optimizer ``lr``, > 0: the rate of the first epoch.
+    mode: "min" or "max" (the metric's better direction).
+    factor: in (0, 1).
+    patience, cooldown: epochs, ints >= 0.
+    threshold, min_lr: >= 0.
+    threshold_mode: "rel" or "abs".
+    eps: >= 0; smaller reductions are skipped.
+    check: check the values (Python numbers). The training program passes its
+      hyperparameters as arrays with ``check=False``: they were checked once, as numbers, by
+      `hyperparameters.create`. The two modes are checked either way.
+
+  Raises:
+    ValueError: one line naming the argument, for a value outside these ranges.
   """
-  require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
   require(mode in ("min", "max"), "mode", "one of ('min', 'max')", mode)
-  require((0.0 < factor) & (factor < 1.0), "factor", "in (0, 1)", factor)
-  require(is_int(patience) and patience >= 0, "patience", "an int >= 0 (epochs)", patience)
-  require(threshold >= 0, "threshold", ">= 0", threshold)
   require(threshold_mode in ("rel", "abs"), "threshold_mode", "one of ('rel', 'abs')",
           threshold_mode)
-  require(is_int(cooldown) and cooldown >= 0, "cooldown", "an int >= 0 (epochs)", cooldown)
-  require(min_lr >= 0, "min_lr", ">= 0", min_lr)
-  require(eps >= 0, "eps", ">= 0", eps)
-  return Plateau(as_float(learning_rate), mode, as_float(factor), patience, as_float(threshold),
-                 threshold_mode, cooldown, as_float(min_lr), as_float(eps))
+  if check:
+    require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
+    require(0.0 < factor < 1.0, "factor", "in (0, 1)", factor)
+    require(is_int(patience) and patience >= 0, "patience", "an int >= 0 (epochs)", patience)
+    require(threshold >= 0, "threshold", ">= 0", threshold)
+    require(is_int(cooldown) and cooldown >= 0, "cooldown", "an int >= 0 (epochs)", cooldown)
+    require(min_lr >= 0, "min_lr", ">= 0", min_lr)
+    require(eps >= 0, "eps", ">= 0", eps)
+    learning_rate, factor, threshold, min_lr, eps = map(
+        float, (learning_rate, factor, threshold, min_lr, eps))
+  return Plateau(learning_rate, mode, factor, patience, threshold, threshold_mode, cooldown,
+                 min_lr, eps)

@@ -24,17 +24,34 @@ _require_positive_ints = checks.require_positive_ints
 
 
 def step_lr(learning_rate: float, step_size: int, gamma: float, steps_per_epoch: int,
-            num_epochs: int) -> optax.Schedule:
-  """``torch.optim.lr_scheduler.StepLR`` stepped once per epoch: during epoch ``e = step //
-  steps_per_epoch`` the lr is ``learning_rate * gamma ** (e // step_size)``; steps past the run
-  hold its last value. learning_rate (torch: the optimizer's ``lr``), gamma > 0; step_size
-  (epochs), steps_per_epoch, num_epochs: positive ints, else ValueError. Returns a schedule of
-  the 0-based step count (int scalar or array) giving a float32 lr of the same shape.
+            num_epochs: int, *, check: bool = True) -> optax.Schedule:
+  """``torch.optim.lr_scheduler.StepLR`` stepped once per epoch.
+
+  During epoch ``e = step // steps_per_epoch`` the lr is ``learning_rate * gamma ** (e //
+  step_size)``; steps past the run hold its last value.
+
+  Args:
+    learning_rate: torch's optimizer ``lr``, > 0.
+    step_size: epochs between two decays, a positive int.
+    gamma: the factor of each decay, > 0.
+    steps_per_epoch: optimizer steps per epoch, a positive int.
+    num_epochs: epochs in the run, a positive int.
+    check: check the values (Python numbers). The training program passes its
+      hyperparameters as arrays (float32 [], step_size int32 []) with ``check=False``: they
+      were checked once, as numbers, by `hyperparameters.create`.
+
+  Returns:
+    A schedule of the 0-based step count (int scalar or array) giving the float32 lr of the
+    same shape.
+
+  Raises:
+    ValueError: with `check`, a value out of range (one line naming it).
   """
-  _require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
-  _require(gamma > 0, "gamma", "> 0", gamma)
-  _require_positive_ints(step_size=step_size, steps_per_epoch=steps_per_epoch,
-                         num_epochs=num_epochs)
+  if check:
+    _require(learning_rate > 0, "learning_rate", "> 0", learning_rate)
+    _require(gamma > 0, "gamma", "> 0", gamma)
+    _require_positive_ints(step_size=step_size, steps_per_epoch=steps_per_epoch,
+                           num_epochs=num_epochs)
   # Our own: optax.piecewise_constant_schedule takes Python boundaries (a swept step_size is an
   # array); exponential_decay(staircase=True) floors a float32 count / transition_steps, where
   # XLA gives e.g. 705 / 705 = 0.99999994, a decay one step late. Integer division is exact.
@@ -105,6 +122,7 @@ class _Run(NamedTuple):
   momentum: float | jax.Array
   steps_per_epoch: int
   num_epochs: int
+  check: bool  # Python numbers, checked; False: the program's arrays, checked before
 
 
 def _constant(run: _Run) -> Schedules:
@@ -113,7 +131,8 @@ def _constant(run: _Run) -> Schedules:
 
 def _step(run: _Run, **fields: Any) -> Schedules:
   return Schedules(step_lr(run.learning_rate, steps_per_epoch=run.steps_per_epoch,
-                           num_epochs=run.num_epochs, **fields), run.momentum, None)
+                           num_epochs=run.num_epochs, check=run.check, **fields),
+                   run.momentum, None)
 
 
 def _one_cycle(run: _Run, *, max_lr: float, div_factor: float, final_div_factor: float,
@@ -122,16 +141,17 @@ def _one_cycle(run: _Run, *, max_lr: float, div_factor: float, final_div_factor:
   # As torch's OneCycleLR(epochs=, steps_per_epoch=).
   total_steps = run.steps_per_epoch * run.num_epochs
   lr = one_cycle_lib.one_cycle(max_lr, total_steps, div_factor=div_factor,
-                               final_div_factor=final_div_factor, **shape)
+                               final_div_factor=final_div_factor, check=run.check, **shape)
   if not cycle_momentum:
     return Schedules(lr, run.momentum, None)
   return Schedules(lr, one_cycle_lib.one_cycle_momentum(
-      total_steps, base_momentum=base_momentum, max_momentum=max_momentum, **shape), None)
+      total_steps, base_momentum=base_momentum, max_momentum=max_momentum, check=run.check,
+      **shape), None)
 
 
 def _plateau(run: _Run, **fields: Any) -> Schedules:
   return Schedules(run.learning_rate, run.momentum,
-                   plateau_lib.reduce_on_plateau(run.learning_rate, **fields))
+                   plateau_lib.reduce_on_plateau(run.learning_rate, check=run.check, **fields))
 
 
 # Schedules whose values do not depend on the run's length: a resume may extend num_epochs.
@@ -165,12 +185,13 @@ def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: 
     steps_per_epoch, num_epochs: positive ints.
     hparams: one replica's `hyperparameters.Hyperparameters` (scalar arrays, inside the
       training program): its learning_rate, momentum and numeric schedule fields replace the
-      config's, unchecked (`hyperparameters.create` checked every cell with Python numbers).
-      None: the config's values, checked here.
+      config's, and no value is checked (`hyperparameters.create` checked every cell, with
+      Python numbers, through this function with hparams None). None: the config's values,
+      checked here.
 
   Raises:
-    ValueError: one line naming the field, for an unknown schedule name, a missing field or a
-      value outside its valid range.
+    ValueError: one line naming the field, for an unknown schedule name, a missing field or
+      (hparams None) a value outside its valid range.
   """
   _require_positive_ints(steps_per_epoch=steps_per_epoch, num_epochs=num_epochs)
   for field in ("learning_rate", "momentum", "schedule"):
@@ -186,12 +207,12 @@ def create(config: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: 
                        f"{name!r} schedule: {', '.join(fields)})")
   if hparams is None:
     learning_rate, momentum, values = config.learning_rate, config.momentum, {}
+    _require(learning_rate > 0, "config.learning_rate", "> 0", learning_rate)
+    _require(0.0 <= momentum < 1.0, "config.momentum", "in [0, 1)", momentum)
+    run = _Run(float(learning_rate), float(momentum), steps_per_epoch, num_epochs, check=True)
   else:
-    learning_rate, momentum, values = hparams.learning_rate, hparams.momentum, hparams.schedule
-  _require(learning_rate > 0, "config.learning_rate", "> 0", learning_rate)
-  _require((0.0 <= momentum) & (momentum < 1.0), "config.momentum", "in [0, 1)", momentum)
-  run = _Run(checks.as_float(learning_rate), checks.as_float(momentum),
-             steps_per_epoch, num_epochs)
+    run = _Run(hparams.learning_rate, hparams.momentum, steps_per_epoch, num_epochs, check=False)
+    values = hparams.schedule
   try:
     return build(run, **{field: values.get(field, schedule[field]) for field in fields})
   except ValueError as error:

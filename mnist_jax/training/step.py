@@ -33,8 +33,8 @@ class TrainState(train_state.TrainState):
       step's augmentation and dropout masks, so a resumed run draws exactly what an
       uninterrupted one would.
     hparams: the replica's `hyperparameters.Hyperparameters` (scalar leaves; [R] when the
-      replicas are stacked). Built from the config, never checkpointed: a resumed run takes
-      them from its config again.
+      replicas are stacked). Built from the config; a resumed run takes them from
+      its config again (`checkpoint.restore_checkpoint`), not from the checkpoint.
   """
 
   batch_stats: Any
