@@ -54,8 +54,8 @@ def rotate(images: jax.Array, angles: jax.Array, fill: float = 0.0) -> jax.Array
       image, jnp.deg2rad(angle), order=0, mode="constant", cval=fill))(images, angles)
 
 
-def _degree_range(degrees: Degrees) -> tuple[float, float]:
-  if isinstance(degrees, jax.Array):  # a swept d (one per replica of a sweep): (-d, d)
+def _degree_range(degrees: Degrees, check: bool = True) -> tuple[float, float]:
+  if not check:  # the training program's d, a float32 [] array: (-d, d)
     return -degrees, degrees
   if isinstance(degrees, (int, float)):
     if degrees < 0:
@@ -67,20 +67,31 @@ def _degree_range(degrees: Degrees) -> tuple[float, float]:
   return low, high
 
 
-def sample_angles(key: jax.Array, batch_size: int, degrees: Degrees = (-7.0, 7.0)) -> jax.Array:
+def sample_angles(key: jax.Array, batch_size: int, degrees: Degrees = (-7.0, 7.0), *,
+                  check: bool = True) -> jax.Array:
   """float32 [batch_size] angles in degrees, uniform in ``[min, max)``, as
-  ``RandomRotation.get_params``. ``degrees``: (min, max), or d >= 0 for (-d, d), as Python numbers
-  or d as a float32 [] array (swept, not checked). Raises ValueError for min > max or d < 0."""
-  low, high = _degree_range(degrees)
+  ``RandomRotation.get_params``.
+
+  Args:
+    key: a raw PRNG key.
+    batch_size: angles drawn.
+    degrees: (min, max), or d >= 0 for (-d, d), Python numbers; with ``check=False`` d may be
+      a float32 [] array (the training program's hyperparameter, checked before training).
+    check: check `degrees` (Python numbers only).
+
+  Raises:
+    ValueError: with `check`, min > max or d < 0.
+  """
+  low, high = _degree_range(degrees, check)
   return jax.random.uniform(key, (batch_size,), jnp.float32, minval=low, maxval=high)
 
 
 def random_rotation(key: jax.Array, images: jax.Array, degrees: Degrees = (-7.0, 7.0),
-                    fill: float = 0.0) -> jax.Array:
+                    fill: float = 0.0, *, check: bool = True) -> jax.Array:
   """torchvision ``RandomRotation(degrees, fill=fill)`` per image: `rotate` float32 [B, H, W, C]
-  ``images`` (-> the same) by ``sample_angles(key, B, degrees)`` (split the key per batch).
-  Raises ValueError as `sample_angles` (bad degrees) and `rotate` (bad shapes) do."""
-  return rotate(images, sample_angles(key, images.shape[0], degrees), fill=fill)
+  ``images`` (-> the same) by ``sample_angles(key, B, degrees, check=check)`` (split the key per
+  batch). Raises ValueError as `sample_angles` (bad degrees) and `rotate` (bad shapes) do."""
+  return rotate(images, sample_angles(key, images.shape[0], degrees, check=check), fill=fill)
 
 
 # Streams of the augment key beyond the rotation angles (which use the key itself, so the
@@ -124,48 +135,57 @@ def affine(images: jax.Array, angles: jax.Array, translations: jax.Array, scales
 
 
 def _check_fraction(name: str, value, closed: bool = False) -> None:
-  """Raises ValueError unless a Python number is in [0, 1) ([0, 1] if `closed`); arrays are
-  swept values, checked with the config (training.config_checks)."""
-  if not isinstance(value, jax.Array) and not (0 <= value < 1 or (closed and value == 1)):
+  """Raises ValueError unless the Python number `value` is in [0, 1) ([0, 1] if `closed`)."""
+  if not (0 <= value < 1 or (closed and value == 1)):
     raise ValueError(f"{name} must be in [0, 1{']' if closed else ')'}, got {value}")
 
 
-def sample_translations(key: jax.Array, batch_size: int, translate, size: tuple[int, int]
-                        ) -> jax.Array:
+def sample_translations(key: jax.Array, batch_size: int, translate, size: tuple[int, int], *,
+                        check: bool = True) -> jax.Array:
   """float32 [batch_size, 2]: (tx, ty) in pixels per image as ``RandomAffine.get_params``,
   ``round(uniform(-t * W, t * W))``, ``round(uniform(-t * H, t * H))`` (half to even) for
   ``size`` (H, W). ``translate``: t in [0, 1), the largest shift as a fraction of the side, a
-  Python number or a float32 [] array (swept, not checked); ValueError for t outside [0, 1)."""
-  _check_fraction("translate", translate)
+  Python number (with ``check=False`` also a float32 [] array, checked before training).
+  Raises ValueError, with `check`, for t outside [0, 1)."""
+  if check:
+    _check_fraction("translate", translate)
   limits = jnp.asarray(translate, jnp.float32) * jnp.array([size[1], size[0]], jnp.float32)
   return jnp.round(jax.random.uniform(key, (batch_size, 2), jnp.float32, -limits, limits))
 
 
-def sample_scales(key: jax.Array, batch_size: int, scale) -> jax.Array:
+def sample_scales(key: jax.Array, batch_size: int, scale, *, check: bool = True) -> jax.Array:
   """float32 [batch_size] scale factors, uniform in [1 - s, 1 + s] (exactly 1 where s is 0), as
-  ``RandomAffine(scale=(1 - s, 1 + s))``. ``scale``: s in [0, 1), a Python number or a float32 []
-  array (swept, not checked). Raises ValueError for s outside [0, 1)."""
-  _check_fraction("scale", scale)
+  ``RandomAffine(scale=(1 - s, 1 + s))``. ``scale``: s in [0, 1), a Python number (with
+  ``check=False`` also a float32 [] array, checked before training). Raises ValueError, with
+  `check`, for s outside [0, 1)."""
+  if check:
+    _check_fraction("scale", scale)
   return jax.random.uniform(key, (batch_size,), jnp.float32, 1 - scale, 1 + scale)
 
 
 def random_affine(key: jax.Array, images: jax.Array, degrees: Degrees = (-7.0, 7.0),
-                  translate=0.0, scale=0.0, fill: float = 0.0, probability=1.0) -> jax.Array:
+                  translate=0.0, scale=0.0, fill: float = 0.0, probability=1.0, *,
+                  check: bool = True) -> jax.Array:
   """torchvision ``RandomApply([RandomAffine(degrees, (t, t), (1 - s, 1 + s), fill=fill)], p)``
   per image with `affine`: angles as `random_rotation`'s; shifts, scales and which images to
   transform from ``fold_in(key, AFFINE_STREAM)``, so t = s = 0, p = 1 is `random_rotation`.
   ``images`` float32 [B, H, W, C] -> the same; ``degrees``, ``translate``, ``scale`` as for
   `sample_angles`, `sample_translations`, `sample_scales`; ``probability`` p in [0, 1] that an
-  image is transformed, a Python number (1: no draw) or a float32 [] array. Raises ValueError
-  for a range violated, or bad shapes (see `affine`).
+  image is transformed, a Python number (1: no draw). ``check``: check the values, Python
+  numbers; the training program passes its hyperparameters as float32 [] arrays with
+  ``check=False`` (checked before training). Raises ValueError for a range violated (with
+  `check`), or bad shapes (see `affine`).
   """
   batch = images.shape[0]
-  angles = sample_angles(key, batch, degrees)
+  angles = sample_angles(key, batch, degrees, check=check)
   translate_key, scale_key, apply_key = jax.random.split(jax.random.fold_in(key, AFFINE_STREAM), 3)
-  translations = sample_translations(translate_key, batch, translate, images.shape[1:3])
-  out = affine(images, angles, translations, sample_scales(scale_key, batch, scale), fill)
-  if isinstance(probability, jax.Array) or probability != 1:
-    _check_fraction("probability", probability, closed=True)
+  translations = sample_translations(translate_key, batch, translate, images.shape[1:3],
+                                     check=check)
+  out = affine(images, angles, translations,
+               sample_scales(scale_key, batch, scale, check=check), fill)
+  if not check or probability != 1:
+    if check:
+      _check_fraction("probability", probability, closed=True)
     chosen = jax.random.uniform(apply_key, (batch,)) < probability
     out = jnp.where(chosen[:, None, None, None], out, images)
   return out

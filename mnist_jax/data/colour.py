@@ -42,24 +42,27 @@ def adjust_contrast(images: jax.Array, factors: jax.Array) -> jax.Array:
   return jnp.clip(factors * images + (1 - factors) * mean, 0.0, 1.0)
 
 
-def sample_factors(key: jax.Array, batch_size: int, amount) -> jax.Array:
+def sample_factors(key: jax.Array, batch_size: int, amount, *, check: bool = True) -> jax.Array:
   """float32 [batch_size] factors, uniform in [max(0, 1 - a), 1 + a] (exactly 1 where a is 0),
   as ``ColorJitter.get_params`` for ``brightness=a`` or ``contrast=a``. ``amount``: a >= 0, a
-  Python number or a float32 [] array (swept, not checked). Raises ValueError for a < 0."""
-  if not isinstance(amount, jax.Array) and amount < 0:
+  Python number (with ``check=False`` also a float32 [] array, checked before training).
+  Raises ValueError, with `check`, for a < 0."""
+  if check and amount < 0:
     raise ValueError(f"the jitter amount must be >= 0, got {amount}")
   return jax.random.uniform(key, (batch_size,), jnp.float32, jnp.maximum(0.0, 1 - amount),
                             1 + amount)
 
 
 def random_brightness_contrast(key: jax.Array, images: jax.Array, brightness=0.0,
-                               contrast=0.0) -> jax.Array:
+                               contrast=0.0, *, check: bool = True) -> jax.Array:
   """torchvision ``ColorJitter(brightness, contrast)`` per image, brightness first, factors from
   ``split(key)`` (the step's ``key``: ``fold_in(augment_key, augment.COLOUR_STREAM)``). ``images``
   float32 [B, H, W, 1] in [0, 1] -> the same; ``brightness`` b, ``contrast`` c >= 0 as for
-  `sample_factors` (0: unchanged). Raises ValueError for a negative amount, or bad shapes.
+  `sample_factors` (0: unchanged; ``check`` as there). Raises ValueError for a negative
+  amount (with `check`), or bad shapes.
   """
   brightness_key, contrast_key = jax.random.split(key)
   batch = images.shape[0]
-  images = adjust_brightness(images, sample_factors(brightness_key, batch, brightness))
-  return adjust_contrast(images, sample_factors(contrast_key, batch, contrast))
+  images = adjust_brightness(images, sample_factors(brightness_key, batch, brightness,
+                                                    check=check))
+  return adjust_contrast(images, sample_factors(contrast_key, batch, contrast, check=check))

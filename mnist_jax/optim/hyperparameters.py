@@ -171,8 +171,14 @@ def check_cell(config: ml_collections.ConfigDict, steps_per_epoch: int) -> None:
 def create(config: ml_collections.ConfigDict, steps_per_epoch: int = 1000) -> Hyperparameters:
   """Every replica's hyperparameters as host arrays [R] (numpy), each cell checked first.
 
-  config: the run's config with its sweep grid (`sweep`); steps_per_epoch: optimizer steps per
-  epoch, for the schedule's checks (a OneCycle phase must hold a step).
+  Args:
+    config: the run's config with its sweep grid (`sweep`).
+    steps_per_epoch: optimizer steps per epoch, for the schedule's checks (each OneCycle phase
+      must hold a step).
+
+  Returns:
+    `Hyperparameters` with leaves float32 [R] (int32 [R] for an integer schedule field), in
+    `sweep.replicas` order.
 
   Raises:
     ValueError: one line naming the field, the valid range and the sweep cell, for a value out

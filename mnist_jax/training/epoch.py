@@ -118,19 +118,21 @@ def augment_batch(key: jax.Array, images: jax.Array, hparams: hyperparameters_li
                   program: EpochProgram) -> jax.Array:
   """One replica's batch as the network reads it: uint8 images [B, 28, 28, 1] -> ToTensor, the
   augmentations `program.features` includes with the replica's `hparams` (scalar leaves), then
-  Normalize: float32 [B, 28, 28, 1]."""
+  Normalize: float32 [B, 28, 28, 1]. No value is checked here (``check=False``): every
+  hyperparameter was checked once, as a Python number, by `hyperparameters.create`."""
   features = program.features
   x = augment.to_float(images)
   if program.batch_sharding is not None:
     x = jax.lax.with_sharding_constraint(x, program.batch_sharding)
   if features.affine:  # RandomAffine: the angles drawn as RandomRotation's, the rest apart
     x = augment.random_affine(key, x, hparams.rotation_degrees, hparams.translate, hparams.scale,
-                              program.rotation_fill, hparams.affine_probability)
+                              program.rotation_fill, hparams.affine_probability, check=False)
   elif features.rotation:
-    x = augment.random_rotation(key, x, hparams.rotation_degrees, fill=program.rotation_fill)
+    x = augment.random_rotation(key, x, hparams.rotation_degrees, fill=program.rotation_fill,
+                                check=False)
   if features.colour:
     x = colour.random_brightness_contrast(jax.random.fold_in(key, augment.COLOUR_STREAM), x,
-                                          hparams.brightness, hparams.contrast)
+                                          hparams.brightness, hparams.contrast, check=False)
   return augment.normalize(x)
 
 
