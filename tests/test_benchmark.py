@@ -3,14 +3,19 @@ field. No timing assertions: timings depend on the machine and its load."""
 
 import math
 
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from configs import base
 from configs import final
+from mnist_jax import data
+from mnist_jax.data import augment
 from mnist_jax.benchmarks import timing as timing_lib
 from mnist_jax.benchmarks import report as benchmark_report
 from mnist_jax.benchmarks import measurements
 from mnist_jax.benchmarks import torch_epoch
+from tests.test_augment import distance_to_half_pixel_tie
 
 
 def _tiny_config():
@@ -167,3 +172,23 @@ def test_update_performance_doc_replaces_only_its_section(tmp_path):
   path.write_text(f"# Notes\n\n{benchmark_report.BEGIN_MARKER}\nno end marker\n")
   with pytest.raises(ValueError, match="only one of"):
     benchmark_report.update_performance_doc(str(path), "third run\n")
+
+
+def test_the_torch_contenders_rotation_is_ours(mnist_dir):
+  # The benchmark's torch side rotates each batch as our program does: same angles, same
+  # pixels, but where the exact source coordinate sits on a half-pixel tie (float32 may round
+  # it either way; tests/test_augment.py).
+  import torch  # pylint: disable=import-outside-toplevel  (a test dependency)
+
+  images, _ = data.load("train", data_dir=str(mnist_dir), source="idx")
+  x = np.asarray(augment.to_float(images[:64]))
+  rotated, angles = torch_epoch.rotate_batch(
+      torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), 7.0, torch.Generator().manual_seed(0))
+  angles = angles.numpy()
+  assert angles.min() >= -7.0 and angles.max() < 7.0 and np.abs(angles).max() > 5.0
+  ours = np.asarray(augment.rotate(jnp.asarray(x), jnp.asarray(angles)))
+  mismatches = np.argwhere(rotated.numpy().transpose(0, 2, 3, 1) != ours)
+  assert len(mismatches) <= 5, f"{len(mismatches)} of {ours.size} pixels differ"
+  for b, row, col, _ in mismatches:
+    assert distance_to_half_pixel_tie(28, row, col, angles[b]) < 1e-5, (b, row, col, angles[b])
+  assert not np.array_equal(ours, x)

@@ -16,12 +16,37 @@ from mnist_jax.benchmarks import measurements
 TORCH_DEVICES = ("cpu", "cuda")
 
 
+def rotate_batch(x, degrees: float, generator):
+  """torchvision's ``RandomRotation((-d, d), InterpolationMode.NEAREST, fill=0)`` on a batch in
+  one call: each image of x (a float torch tensor [B, C, H, W], H == W, pixels in [0, 1]) turned
+  by its own angle, uniform in [-d, d) degrees, counter-clockwise, from `generator`.
+
+  What torchvision's tensor ``rotate`` computes (an affine grid through the image centre,
+  ``grid_sample(mode="nearest", padding_mode="zeros", align_corners=False)``), batched: the
+  per-image rotation a DataLoader would apply, without the DataLoader's per-image cost (the
+  contender that favours torch). Equal to `mnist_jax.data.augment.rotate` on the same angles
+  but for exact half-pixel ties (tests/test_benchmark.py). Returns (rotated x, angles [B]).
+  """
+  import torch  # pylint: disable=import-outside-toplevel
+  import torch.nn.functional as F  # pylint: disable=import-outside-toplevel,invalid-name
+
+  angles = (torch.rand(x.shape[0], generator=generator, dtype=torch.float32).to(x.device)
+            * (2 * degrees) - degrees)
+  radians = torch.deg2rad(angles.double())
+  cos, sin, zero = torch.cos(radians), torch.sin(radians), torch.zeros_like(radians)
+  theta = torch.stack([torch.stack([cos, -sin, zero], -1), torch.stack([sin, cos, zero], -1)], 1)
+  grid = F.affine_grid(theta.float(), list(x.shape), align_corners=False)
+  return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False), angles
+
+
 def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
                      num_epochs: int, threads: int | None = None, compile_model: bool = False,
                      name: str | None = None, device: str = "cpu") -> measurements.Timing:
   """Times the PyTorch mirror of `config.model` (NCHW) over `num_epochs` epochs: same batch
-  size and SGD (OneCycleLR per batch), data in memory as normalised float tensors, a fresh
-  shuffle each epoch, the remainder batch kept, no augmentation. `images` uint8
+  size and SGD (OneCycleLR per batch), data in memory as float tensors in [0, 1], a fresh
+  shuffle each epoch, the remainder batch kept, and the same work per batch as ours: the
+  config's ±`rotation_degrees` nearest rotation (`rotate_batch`; none for 0), then Normalize
+  (torchvision's ToTensor -> RandomRotation -> Normalize). `images` uint8
   [N, 28, 28, 1], `labels` int32 [N]; `threads`: `torch.set_num_threads` (default: the cores);
   `compile_model`: `torch.compile`, in an untimed warm-up epoch (`compile_seconds`; a failure
   returned as `Timing.error`, not raised); `name`: the contender's label; `device`: "cpu" or
@@ -60,9 +85,10 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
         max_momentum=schedule.max_momentum, div_factor=schedule.div_factor,
         final_div_factor=schedule.final_div_factor,
         three_phase=schedule.three_phase) if one_cycle else None
-    # ToTensor + Normalize once, up front: the data sit in memory as float tensors.
+    # ToTensor once, up front: the data sit in memory as float tensors in [0, 1].
     x_all = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255)
-    x_all = ((x_all - augment.MEAN) / augment.STD).to(device)
+    x_all = x_all.to(device)
+    degrees = float(config.rotation_degrees)
     y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
     generator = torch.Generator().manual_seed(config.seed)
     step_model = model
@@ -72,7 +98,10 @@ def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labe
       for start in range(0, num_examples, config.batch_size):
         index = permutation[start:start + config.batch_size]
         optimizer.zero_grad()
-        loss = F.nll_loss(step_model(x_all[index]), y_all[index])
+        x = x_all[index]
+        if degrees > 0:
+          x, _ = rotate_batch(x, degrees, generator)
+        loss = F.nll_loss(step_model((x - augment.MEAN) / augment.STD), y_all[index])
         loss.backward()
         optimizer.step()
         if scheduler is not None and scheduler.last_epoch + 1 < scheduler.total_steps:
