@@ -79,9 +79,34 @@ def kernel_events(trace: dict) -> list[tuple[str, float]]:
   return [(e["name"], float(e["dur"])) for e in device]
 
 
+# Kinds of kernel, read off XLA's instruction names (a fusion is named after its ops, e.g.
+# `bitcast_concatenate_fusion`, `input_reduce_fusion`): the first kind whose words a name
+# holds. A reading of names, not of the program: what it cannot place is "elementwise, other".
+KERNEL_KINDS = (
+    ("convolution", ("convolution", "conv_")),
+    ("matmul (im2col convolutions)", ("dot",)),
+    ("pooling (reduce-window, select-and-scatter)", ("reduce-window", "reduce_window",
+                                                     "select-and-scatter", "select_and_scatter")),
+    ("layout copies (concatenate, transpose, copy, pad, slice)", (
+        "concatenate", "transpose", "copy", "pad", "slice", "bitcast")),
+    ("gather, scatter (rotation, batch gather)", ("gather", "scatter")),
+    ("random bits (threefry)", ("threefry", "rng", "xor", "shift")),
+    ("reductions (BatchNorm statistics, sums, metrics)", ("reduce",)),
+)
+OTHER_KIND = "elementwise, other"
+
+
+def kernel_kind(name: str) -> str:
+  """The `KERNEL_KINDS` entry of kernel `name`, else `OTHER_KIND`."""
+  lowered = name.lower()
+  return next((kind for kind, words in KERNEL_KINDS if any(w in lowered for w in words)),
+              OTHER_KIND)
+
+
 def summarize(kernels: list[tuple[str, float]], steps: int, wall_seconds: float,
               top: int) -> list[str]:
-  """Markdown lines: kernels and kernel time per step, then the `top` kernels by time."""
+  """Markdown lines: kernels and kernel time per step, the time by kind (`kernel_kind`), then
+  the `top` kernels by time."""
   total = collections.Counter()
   count = collections.Counter()
   for name, duration in kernels:
@@ -92,8 +117,18 @@ def summarize(kernels: list[tuple[str, float]], steps: int, wall_seconds: float,
            f"| kernels launched | {len(kernels) / steps:.1f} ({len(total)} distinct) |",
            f"| kernel time | {busy / steps:.1f} µs |",
            f"| wall time | {wall_seconds / steps * 1e6:.1f} µs |", "",
-           "| kernel | launches per step | µs per step | share of kernel time |",
+           "| kind | launches per step | µs per step | share of kernel time |",
            "|---|---|---|---|"]
+  kind_total = collections.Counter()
+  kind_count = collections.Counter()
+  for name, duration in total.items():
+    kind_total[kernel_kind(name)] += duration
+    kind_count[kernel_kind(name)] += count[name]
+  for kind, duration in kind_total.most_common():
+    lines.append(f"| {kind} | {kind_count[kind] / steps:.1f} | {duration / steps:.1f} | "
+                 f"{duration / busy:.0%} |")
+  lines += ["", "| kernel | launches per step | µs per step | share of kernel time |",
+            "|---|---|---|---|"]
   for name, duration in total.most_common(top):
     lines.append(f"| `{name[:60]}` | {count[name] / steps:.1f} | {duration / steps:.1f} | "
                  f"{duration / busy:.0%} |")

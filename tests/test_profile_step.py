@@ -44,12 +44,23 @@ def test_a_cpu_trace_counts_the_host_instructions():
 
 
 def test_summary_per_step():
-  kernels = [("a", 6.0), ("b", 2.0), ("a", 6.0), ("b", 2.0)]
+  kernels = [("dot.1", 6.0), ("b", 2.0), ("dot.1", 6.0), ("b", 2.0)]
   lines = profile_step.summarize(kernels, steps=2, wall_seconds=40e-6, top=1)
   assert lines[2:5] == ["| kernels launched | 2.0 (2 distinct) |", "| kernel time | 8.0 µs |",
                         "| wall time | 20.0 µs |"]
-  assert lines[-1] == "| `a` | 1.0 | 6.0 | 75% |"
-  assert len(lines) == 9  # the top 1 kernel only
+  assert lines[7:9] == ["| matmul (im2col convolutions) | 1.0 | 6.0 | 75% |",
+                        "| elementwise, other | 1.0 | 2.0 | 25% |"]
+  assert lines[-1] == "| `dot.1` | 1.0 | 6.0 | 75% |"
+  assert len(lines) == 14  # 2 kinds, the top 1 kernel only
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("bitcast_concatenate_fusion", "layout copies"), ("transpose_copy_fusion.2", "layout copies"),
+    ("reduce-window.3", "pooling"), ("select-and-scatter", "pooling"),
+    ("input_reduce_fusion.1", "reductions"), ("gather.4", "gather"),
+    ("convolution.2", "convolution"), ("loop_multiply_fusion", "elementwise")])
+def test_kernels_are_grouped_by_xlas_instruction_names(name, kind):
+  assert profile_step.kernel_kind(name).startswith(kind)
 
 
 def test_too_few_examples_is_one_line():
