@@ -87,9 +87,10 @@ KERNEL_KINDS = (
     ("matmul (im2col convolutions)", ("dot",)),
     ("pooling (reduce-window, select-and-scatter)", ("reduce-window", "reduce_window",
                                                      "select-and-scatter", "select_and_scatter")),
-    ("layout copies (concatenate, transpose, copy, pad, slice)", (
-        "concatenate", "transpose", "copy", "pad", "slice", "bitcast")),
+    # Before the copies: XLA names a fusion ending in a bitcast "bitcast_<op>_fusion".
     ("gather, scatter (rotation, batch gather)", ("gather", "scatter")),
+    ("layout copies (concatenate, transpose, copy, pad, slice)", (
+        "concatenate", "transpose", "copy", "pad", "slice")),
     ("random bits (threefry)", ("threefry", "rng", "xor", "shift")),
     ("reductions (BatchNorm statistics, sums, metrics)", ("reduce",)),
 )

@@ -48,7 +48,7 @@ def test_summary_per_step():
   lines = profile_step.summarize(kernels, steps=2, wall_seconds=40e-6, top=1)
   assert lines[2:5] == ["| kernels launched | 2.0 (2 distinct) |", "| kernel time | 8.0 µs |",
                         "| wall time | 20.0 µs |"]
-  assert lines[7:9] == ["| matmul (im2col convolutions) | 1.0 | 6.0 | 75% |",
+  assert lines[8:10] == ["| matmul (im2col convolutions) | 1.0 | 6.0 | 75% |",
                         "| elementwise, other | 1.0 | 2.0 | 25% |"]
   assert lines[-1] == "| `dot.1` | 1.0 | 6.0 | 75% |"
   assert len(lines) == 14  # 2 kinds, the top 1 kernel only
@@ -58,6 +58,7 @@ def test_summary_per_step():
     ("bitcast_concatenate_fusion", "layout copies"), ("transpose_copy_fusion.2", "layout copies"),
     ("reduce-window.3", "pooling"), ("select-and-scatter", "pooling"),
     ("input_reduce_fusion.1", "reductions"), ("gather.4", "gather"),
+    ("bitcast_gather_fusion.1", "gather"), ("bitcast_multiply_fusion", "elementwise"),
     ("convolution.2", "convolution"), ("loop_multiply_fusion", "elementwise")])
 def test_kernels_are_grouped_by_xlas_instruction_names(name, kind):
   assert profile_step.kernel_kind(name).startswith(kind)
