@@ -39,89 +39,115 @@ def rotate_batch(x, degrees: float, generator):
   return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False), angles
 
 
+def torch_optimizer(config: ml_collections.ConfigDict, model, steps_per_epoch: int):
+  """``torch.optim.SGD`` over `model`'s parameters with the config's momentum, Nesterov and
+  weight decay, and ``OneCycleLR`` (stepped per batch) where the config's schedule is
+  one_cycle, else None: StepLR steps per epoch and ReduceLROnPlateau per evaluation, which an
+  epoch's timing leaves out. Returns (optimizer, scheduler or None)."""
+  import torch  # pylint: disable=import-outside-toplevel
+
+  schedule = config.schedule
+  one_cycle = schedule.name == "one_cycle"
+  optimizer = torch.optim.SGD(model.parameters(), momentum=config.momentum,
+                              lr=schedule.max_lr if one_cycle else config.learning_rate,
+                              nesterov=config.nesterov, weight_decay=config.weight_decay)
+  if not one_cycle:
+    return optimizer, None
+  scheduler = torch.optim.lr_scheduler.OneCycleLR(
+      optimizer, max_lr=schedule.max_lr, epochs=config.num_epochs,
+      steps_per_epoch=steps_per_epoch, pct_start=schedule.pct_start,
+      anneal_strategy=schedule.anneal_strategy, cycle_momentum=schedule.cycle_momentum,
+      base_momentum=schedule.base_momentum, max_momentum=schedule.max_momentum,
+      div_factor=schedule.div_factor, final_div_factor=schedule.final_div_factor,
+      three_phase=schedule.three_phase)
+  return optimizer, scheduler
+
+
+def train_torch_epoch(model, optimizer, scheduler, x_all, y_all, batch_size: int,
+                      degrees: float, generator, device: str) -> None:
+  """One training epoch in torch: a fresh `randperm` (from `generator`), the remainder batch
+  kept, each batch rotated by ±`degrees` (`rotate_batch`; none for 0), normalised, then an SGD
+  step and a scheduler step. x_all: float [N, 1, 28, 28] in [0, 1]; y_all: int64 [N]; both
+  on `device`, where a "cuda" epoch ends in a sync (its kernels run asynchronously)."""
+  import torch  # pylint: disable=import-outside-toplevel
+  import torch.nn.functional as F  # pylint: disable=import-outside-toplevel,invalid-name
+
+  num_examples = len(y_all)
+  permutation = torch.randperm(num_examples, generator=generator).to(device)
+  for start in range(0, num_examples, batch_size):
+    index = permutation[start:start + batch_size]
+    optimizer.zero_grad()
+    x = x_all[index]
+    if degrees > 0:
+      x, _ = rotate_batch(x, degrees, generator)
+    loss = F.nll_loss(model((x - augment.MEAN) / augment.STD), y_all[index])
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None and scheduler.last_epoch + 1 < scheduler.total_steps:
+      scheduler.step()
+  if device == "cuda":
+    torch.cuda.synchronize()
+
+
 def time_torch_epoch(config: ml_collections.ConfigDict, images: np.ndarray, labels: np.ndarray,
                      num_epochs: int, threads: int | None = None, compile_model: bool = False,
                      name: str | None = None, device: str = "cpu") -> measurements.Timing:
-  """Times the PyTorch mirror of `config.model` (NCHW) over `num_epochs` epochs: same batch
-  size and SGD (OneCycleLR per batch), data in memory as float tensors in [0, 1], a fresh
-  shuffle each epoch, the remainder batch kept, and the same work per batch as ours: the
-  config's ±`rotation_degrees` nearest rotation (`rotate_batch`; none for 0), then Normalize
-  (torchvision's ToTensor -> RandomRotation -> Normalize). `images` uint8
-  [N, 28, 28, 1], `labels` int32 [N]; `threads`: `torch.set_num_threads` (default: the cores);
-  `compile_model`: `torch.compile`, in an untimed warm-up epoch (`compile_seconds`; a failure
-  returned as `Timing.error`, not raised); `name`: the contender's label; `device`: "cpu" or
-  "cuda" (model and data on the GPU, shuffled on the CPU, each epoch ending in a sync).
+  """Times the PyTorch mirror of `config.model` (NCHW) over `num_epochs` epochs of
+  `train_torch_epoch`: same batch size and SGD (`torch_optimizer`), data in memory as float
+  tensors in [0, 1], and the same work per batch as ours (torchvision's ToTensor ->
+  RandomRotation -> Normalize).
+
+  Args:
+    config: the training config (model, batch size, recipe, rotation_degrees, seed).
+    images: uint8 [N, 28, 28, 1]; labels: int32 [N].
+    num_epochs: timed epochs.
+    threads: `torch.set_num_threads` (default: the cores).
+    compile_model: `torch.compile`, in an untimed warm-up epoch (`compile_seconds`; a failure
+      is returned as `Timing.error`, not raised).
+    name: the contender's label (default from the mode and threads).
+    device: "cpu" or "cuda" (model and data on the GPU, shuffled on the CPU).
+
+  Returns:
+    The contender's `measurements.Timing` (seconds per epoch).
 
   Raises:
     ValueError: `device` not in `TORCH_DEVICES`, or "cuda" without a CUDA device.
   """
   import torch  # pylint: disable=import-outside-toplevel
-  import torch.nn.functional as F  # pylint: disable=import-outside-toplevel,invalid-name
   from mnist_jax.torch import mirror as torch_mirror  # pylint: disable=import-outside-toplevel
 
   check_torch_device(device)
   threads = threads or os.cpu_count()
   where = "cuda" if device == "cuda" else f"{threads} thread{'s' * (threads > 1)}"
   name = name or f"torch {'compile' if compile_model else 'eager'} ({where})"
-  num_examples = len(labels)
-  timing = measurements.Timing(name, num_examples, config.batch_size)
+  timing = measurements.Timing(name, len(labels), config.batch_size)
   previous_threads = torch.get_num_threads()
   torch.set_num_threads(threads)
   try:
     torch.manual_seed(config.seed)
     model = torch_mirror.build(config.model, dropout_rate=config.dropout_rate).to(device)
     model.train()
-    schedule = config.schedule
-    one_cycle = schedule.name == "one_cycle"
-    optimizer = torch.optim.SGD(model.parameters(), momentum=config.momentum,
-                                lr=schedule.max_lr if one_cycle else config.learning_rate,
-                                nesterov=config.nesterov, weight_decay=config.weight_decay)
-    # Only OneCycleLR steps per batch (StepLR per epoch, ReduceLROnPlateau per evaluation).
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=schedule.max_lr, epochs=config.num_epochs,
-        steps_per_epoch=math.ceil(num_examples / config.batch_size),
-        pct_start=schedule.pct_start, anneal_strategy=schedule.anneal_strategy,
-        cycle_momentum=schedule.cycle_momentum, base_momentum=schedule.base_momentum,
-        max_momentum=schedule.max_momentum, div_factor=schedule.div_factor,
-        final_div_factor=schedule.final_div_factor,
-        three_phase=schedule.three_phase) if one_cycle else None
+    optimizer, scheduler = torch_optimizer(config, model,
+                                           math.ceil(len(labels) / config.batch_size))
     # ToTensor once, up front: the data sit in memory as float tensors in [0, 1].
     x_all = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255)
-    x_all = x_all.to(device)
-    degrees = float(config.rotation_degrees)
-    y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
+    data = (x_all.to(device), torch.from_numpy(labels.astype(np.int64)).to(device))
     generator = torch.Generator().manual_seed(config.seed)
-    step_model = model
-
-    def run_epoch():
-      permutation = torch.randperm(num_examples, generator=generator).to(device)
-      for start in range(0, num_examples, config.batch_size):
-        index = permutation[start:start + config.batch_size]
-        optimizer.zero_grad()
-        x = x_all[index]
-        if degrees > 0:
-          x, _ = rotate_batch(x, degrees, generator)
-        loss = F.nll_loss(step_model((x - augment.MEAN) / augment.STD), y_all[index])
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None and scheduler.last_epoch + 1 < scheduler.total_steps:
-          scheduler.step()
-      if device == "cuda":
-        torch.cuda.synchronize()  # kernels run asynchronously: the epoch ends when they do
-
+    rest = (config.batch_size, float(config.rotation_degrees), generator, device)
     if compile_model:
       start = time.perf_counter()
       try:
-        step_model = torch.compile(model)  # compiles lazily, during the first epoch
-        run_epoch()
+        compiled = torch.compile(model)  # compiles lazily, during the first epoch
+        train_torch_epoch(compiled, optimizer, scheduler, *data, *rest)
       except Exception as e:  # pylint: disable=broad-except  (reported, never fatal)
         message = str(e).strip()
         timing.error = f"{type(e).__name__}: {message.splitlines()[0] if message else ''}"
         return timing
       timing.compile_seconds = time.perf_counter() - start
+      model = compiled
     for _ in range(num_epochs):
       start = time.perf_counter()
-      run_epoch()
+      train_torch_epoch(model, optimizer, scheduler, *data, *rest)
       timing.epoch_seconds.append(time.perf_counter() - start)
   finally:
     torch.set_num_threads(previous_threads)
