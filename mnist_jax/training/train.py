@@ -12,7 +12,6 @@ from mnist_jax.data import splits as splits_lib
 from mnist_jax.training import checkpoint
 from mnist_jax.training import config_checks
 from mnist_jax.training import console
-from mnist_jax.training import divergence
 from mnist_jax.training import run_log as run_log_lib
 from mnist_jax.training import trainer as trainer_lib
 from mnist_jax.training import workdir as workdir_lib
@@ -79,9 +78,7 @@ def _train(config: ml_collections.ConfigDict, workdir: str, primary: bool) -> li
       log.say(f"EPOCH: {epoch}")
       out = trainer.train_epoch(epoch, progress, stop_request, manager)
       record, step_losses, learning_rates = trainer.evaluate(epoch, out)
-      trainer.diverged, lines = divergence.check_epoch(
-          epoch, step_losses, record, trainer.labels, trainer.diverged,
-          trainer.program.freeze_diverged, manager)
+      lines = trainer.check_divergence(epoch, step_losses, record, manager)
       history.append(record)
       log.evaluation_lines(record, list(trainer.eval_sets))
       for line in lines:

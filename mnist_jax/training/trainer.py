@@ -1,6 +1,7 @@
 """One run's training parts (`Trainer`), which `train.train_and_evaluate`'s loop calls: the
 set-up (hyperparameters, optimizer, replicas on the device mesh, the data placed once, the
-compiled programs), and per epoch `train_epoch`, `evaluate`, `end_epoch` and `save`."""
+compiled programs), and per epoch `train_epoch`, `evaluate`, `check_divergence`, `end_epoch`
+and `save`."""
 
 import time
 from typing import Any
@@ -147,6 +148,20 @@ class Trainer:
                                                                  evaluations)
     record["epoch_seconds"] = time.perf_counter() - self._epoch_start
     return record, step_losses, learning_rates
+
+  def check_divergence(self, epoch: int, step_losses: np.ndarray, record: dict[str, Any],
+                       manager) -> list[str]:
+    """`divergence.check_epoch` of the epoch: records the replicas that diverged in it (in
+    `record` and in `diverged`, which the next epoch's program keeps frozen) and returns one
+    console line for each.
+
+    Raises:
+      errors.TrainingError: a single run, or every replica of a sweep, diverged.
+    """
+    self.diverged, lines = divergence.check_epoch(epoch, step_losses, record, self.labels,
+                                                  self.diverged, self.program.freeze_diverged,
+                                                  manager)
+    return lines
 
   def end_epoch(self, record: dict[str, Any]) -> None:
     """The schedule's per-epoch hook (ReduceLROnPlateau) on the epoch's validation loss where
